@@ -1,0 +1,402 @@
+"""An HTTP/1.1 server on asyncio built on h11 (sans-I/O), with what the Engine API needs
+beyond request/response: chunked streaming with backpressure, and hijacking a connection for
+attach and exec (``101 UPGRADED`` with ``Upgrade: tcp``, or docker-py's plain ``200``).
+
+Why not aiohttp: it closes the whole connection when the client half-closes its side, so output
+a container writes after stdin's EOF is lost. asyncio streams keep the write side open after
+EOF (``StreamReaderProtocol.eof_received`` returns True), which is exactly TCP half-close.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import urllib.parse
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import h11
+
+from ballena.api.errors import message_for, status_for
+from ballena.errors import InvalidArgument
+
+log = logging.getLogger("ballena.api")
+
+_MAX_HEAD = 1 << 20
+_READ_SIZE = 1 << 16
+
+
+class Request:
+    """One request. The body is read lazily (image load and build stream gigabytes)."""
+
+    def __init__(self, conn: _Connection, method: str, target: str, headers: list[tuple[bytes, bytes]]) -> None:
+        self._conn = conn
+        self.method = method
+        raw_path, _, query = target.partition("?")
+        self.path = urllib.parse.unquote(raw_path)
+        self.query: dict[str, list[str]] = urllib.parse.parse_qs(query, keep_blank_values=True)
+        self.headers: dict[str, str] = {}
+        for k, v in headers:
+            self.headers[k.decode("latin-1").lower()] = v.decode("latin-1")
+        self.params: dict[str, str] = {}
+        self.api_version = ""
+        self._body_done = False
+
+    # -- query helpers (Docker's httputils) ----------------------------------------------------
+
+    def param(self, name: str, default: str | None = None) -> str | None:
+        values = self.query.get(name)
+        return values[0] if values else default
+
+    def params_all(self, name: str) -> list[str]:
+        return self.query.get(name, [])
+
+    def bool_param(self, name: str, default: bool = False) -> bool:
+        values = self.query.get(name)
+        if not values:
+            return default
+        s = values[0].strip().lower()
+        return s not in ("", "0", "no", "false", "none")
+
+    def int_param(self, name: str, default: int | None = None) -> int | None:
+        value = self.param(name)
+        if value is None or value == "":
+            return default
+        try:
+            return int(value)
+        except ValueError:
+            raise InvalidArgument(f"invalid value for {name}: {value!r}") from None
+
+    @property
+    def upgrade(self) -> bool:
+        return "upgrade" in self.headers.get("connection", "").lower() and bool(self.headers.get("upgrade"))
+
+    # -- body ----------------------------------------------------------------------------------
+
+    async def chunks(self) -> AsyncIterator[bytes]:
+        while not self._body_done:
+            event = await self._conn.next_event()
+            if isinstance(event, h11.Data):
+                yield bytes(event.data)
+            elif isinstance(event, h11.EndOfMessage):
+                self._body_done = True
+            elif isinstance(event, h11.ConnectionClosed):
+                self._body_done = True
+                raise InvalidArgument("unexpected EOF in request body")
+            else:
+                self._body_done = True
+
+    async def body(self, limit: int = 64 << 20) -> bytes:
+        parts: list[bytes] = []
+        total = 0
+        async for chunk in self.chunks():
+            total += len(chunk)
+            if total > limit:
+                raise InvalidArgument("request body too large")
+            parts.append(chunk)
+        return b"".join(parts)
+
+    async def json(self, *, required: bool = False) -> Any:
+        """The JSON body, as Docker's CheckForJSON + decoder: empty is None (or an error)."""
+        ctype = self.headers.get("content-type", "")
+        data = await self.body()
+        if not data.strip():
+            if required:
+                raise InvalidArgument("invalid JSON: EOF" if False else "request body is empty")
+            return None
+        if ctype and "json" not in ctype:
+            raise InvalidArgument(f"unsupported Content-Type header ({ctype}): must be 'application/json'")
+        try:
+            return json.loads(data)
+        except ValueError as e:
+            raise InvalidArgument(f"invalid JSON: {e}") from None
+
+    async def drain(self) -> None:
+        async for _ in self.chunks():
+            pass
+
+
+@dataclass
+class Response:
+    status: int = 200
+    body: bytes = b""
+    content_type: str | None = "application/json"
+    headers: list[tuple[str, str]] = field(default_factory=list)
+
+
+def json_response(obj: Any, status: int = 200, headers: list[tuple[str, str]] | None = None) -> Response:
+    return Response(status=status, body=(json.dumps(obj, separators=(",", ":")) + "\n").encode(),
+                    headers=headers or [])
+
+
+def no_content(status: int = 204) -> Response:
+    return Response(status=status, content_type=None)
+
+
+def text_response(text: str, status: int = 200, content_type: str = "text/plain; charset=utf-8") -> Response:
+    return Response(status=status, body=text.encode(), content_type=content_type)
+
+
+@dataclass
+class StreamResponse:
+    """A chunked response fed by an async iterator; each item is flushed as it comes."""
+
+    chunks: AsyncIterator[bytes]
+    content_type: str = "application/json"
+    status: int = 200
+    headers: list[tuple[str, str]] = field(default_factory=list)
+
+
+class RawStream:
+    """Both directions of a hijacked connection."""
+
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, buffered: bytes) -> None:
+        self._reader = reader
+        self._writer = writer
+        self._buffered = buffered
+
+    async def read(self, n: int = _READ_SIZE) -> bytes:
+        """Client input; b"" once the client has closed (or half-closed) its side."""
+        if self._buffered:
+            data, self._buffered = self._buffered[:n], self._buffered[n:]
+            return data
+        try:
+            return await self._reader.read(n)
+        except (ConnectionError, OSError):
+            return b""
+
+    async def write(self, data: bytes) -> None:
+        """Raises ConnectionError when the client is gone."""
+        self._writer.write(data)
+        await self._writer.drain()
+
+    def is_closing(self) -> bool:
+        return self._writer.is_closing()
+
+    async def close_write(self) -> None:
+        try:
+            if self._writer.can_write_eof():
+                self._writer.write_eof()
+        except (OSError, RuntimeError):
+            pass
+
+
+@dataclass
+class Hijack:
+    """Take the connection over after the response head (attach, exec start)."""
+
+    handler: Callable[[RawStream], Awaitable[None]]
+    content_type: str = "application/vnd.docker.raw-stream"
+    # Called once the head has gone out, before the handler: e.g. to start the container.
+    on_ready: Callable[[], Awaitable[None]] | None = None
+
+
+Handler = Callable[[Request], Awaitable["Response | StreamResponse | Hijack"]]
+
+
+class _Connection:
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.reader = reader
+        self.writer = writer
+        self.h11 = h11.Connection(h11.SERVER, max_incomplete_event_size=_MAX_HEAD)
+
+    async def next_event(self) -> Any:
+        while True:
+            event = self.h11.next_event()
+            if event is h11.NEED_DATA:
+                try:
+                    data = await self.reader.read(_READ_SIZE)
+                except (ConnectionError, OSError):
+                    data = b""
+                self.h11.receive_data(data)
+                continue
+            return event
+
+    async def send(self, event: Any) -> None:
+        data = self.h11.send(event)
+        if data:
+            self.writer.write(data)
+            await self.writer.drain()
+
+
+class Server:
+    """Serves one handler function on any number of listening sockets."""
+
+    def __init__(self, dispatch: Callable[[Request], Awaitable[Response | StreamResponse | Hijack]],
+                 common_headers: Callable[[], list[tuple[str, str]]]) -> None:
+        self._dispatch = dispatch
+        self._common_headers = common_headers
+        self._servers: list[asyncio.base_events.Server] = []
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    async def listen_unix(self, path: str) -> None:
+        server = await asyncio.start_unix_server(self._on_client, path=path, limit=_READ_SIZE)
+        self._servers.append(server)
+
+    async def listen_tcp(self, host: str, port: int, ssl: Any = None) -> None:
+        server = await asyncio.start_server(self._on_client, host=host, port=port, ssl=ssl, limit=_READ_SIZE)
+        self._servers.append(server)
+
+    async def close(self) -> None:
+        for s in self._servers:
+            s.close()
+        for t in list(self._tasks):
+            t.cancel()
+        for s in self._servers:
+            try:
+                await asyncio.wait_for(s.wait_closed(), 2)
+            except (TimeoutError, asyncio.TimeoutError):
+                pass
+
+    async def _on_client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        self._tasks.add(task)  # type: ignore[arg-type]
+        try:
+            await self._serve(_Connection(reader, writer))
+        except (ConnectionError, asyncio.CancelledError):
+            pass
+        except Exception:
+            log.exception("connection failed")
+        finally:
+            self._tasks.discard(task)  # type: ignore[arg-type]
+            try:
+                writer.close()
+            except RuntimeError:
+                pass
+
+    async def _serve(self, conn: _Connection) -> None:
+        while True:
+            try:
+                event = await conn.next_event()
+            except h11.RemoteProtocolError as e:
+                await self._send_error_raw(conn, e.error_status_hint, str(e))
+                return
+            if isinstance(event, h11.ConnectionClosed) or event is h11.PAUSED:
+                return
+            if not isinstance(event, h11.Request):
+                return
+            req = Request(conn, event.method.decode(), event.target.decode("latin-1"), list(event.headers))
+            try:
+                result = await self._dispatch(req)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - every error becomes Docker's JSON answer
+                status = status_for(exc)
+                if status >= 500:
+                    log.error("%s %s: %s", req.method, req.path, message_for(exc), exc_info=exc)
+                else:
+                    log.debug("%s %s -> %d %s", req.method, req.path, status, message_for(exc))
+                result = json_response({"message": message_for(exc)}, status=status)
+            if isinstance(result, Hijack):
+                await self._hijack(conn, req, result)
+                return
+            try:
+                await req.drain()
+            except Exception:  # noqa: BLE001
+                return
+            if isinstance(result, StreamResponse):
+                await self._stream(conn, req, result)
+            else:
+                await self._respond(conn, req, result)
+            if conn.h11.our_state is h11.MUST_CLOSE or conn.h11.their_state is h11.MUST_CLOSE:
+                return
+            try:
+                conn.h11.start_next_cycle()
+            except h11.LocalProtocolError:
+                return
+
+    def _head(self, status: int, content_type: str | None, extra: list[tuple[str, str]]) -> list[tuple[str, str]]:
+        headers = list(self._common_headers())
+        if content_type:
+            headers.append(("Content-Type", content_type))
+        headers.extend(extra)
+        return headers
+
+    async def _respond(self, conn: _Connection, req: Request, resp: Response) -> None:
+        headers = self._head(resp.status, resp.content_type, resp.headers)
+        if req.method != "HEAD" or not any(k.lower() == "content-length" for k, _ in resp.headers):
+            if not (req.method == "HEAD" and resp.body == b""):
+                headers.append(("Content-Length", str(len(resp.body))))
+        await conn.send(h11.Response(status_code=resp.status, headers=headers))
+        if resp.body and req.method != "HEAD":
+            await conn.send(h11.Data(data=resp.body))
+        await conn.send(h11.EndOfMessage())
+
+    async def _stream(self, conn: _Connection, req: Request, resp: StreamResponse) -> None:
+        headers = self._head(resp.status, resp.content_type, resp.headers)
+        await conn.send(h11.Response(status_code=resp.status, headers=headers))
+        # The client ends a stream (docker events, logs -f) by closing the connection.
+        gone = asyncio.ensure_future(self._wait_closed(conn))
+        try:
+            it = resp.chunks.__aiter__()
+            while True:
+                nxt = asyncio.ensure_future(it.__anext__())
+                done, _ = await asyncio.wait({nxt, gone}, return_when=asyncio.FIRST_COMPLETED)
+                if nxt not in done:
+                    nxt.cancel()
+                    try:
+                        await nxt
+                    except (asyncio.CancelledError, StopAsyncIteration, Exception):  # noqa: BLE001
+                        pass
+                    break
+                try:
+                    chunk = nxt.result()
+                except StopAsyncIteration:
+                    await conn.send(h11.EndOfMessage())
+                    break
+                if chunk:
+                    await conn.send(h11.Data(data=chunk))
+        finally:
+            gone.cancel()
+            try:
+                await gone
+            except (asyncio.CancelledError, Exception):  # noqa: BLE001
+                pass
+            aclose = getattr(resp.chunks, "aclose", None)
+            if aclose is not None:
+                try:
+                    await aclose()
+                except Exception:  # noqa: BLE001
+                    pass
+        if conn.h11.our_state is not h11.DONE:
+            conn.writer.close()
+
+    @staticmethod
+    async def _wait_closed(conn: _Connection) -> None:
+        """Returns when the client closes. Bytes that arrive meanwhile (a pipelined request)
+        are kept in h11's buffer for the next cycle, never dropped."""
+        try:
+            while data := await conn.reader.read(_READ_SIZE):
+                conn.h11.receive_data(data)
+        except (ConnectionError, OSError):
+            pass
+
+    async def _hijack(self, conn: _Connection, req: Request, hj: Hijack) -> None:
+        buffered = bytes(conn.h11.trailing_data[0])
+        if req.upgrade:
+            head = ["HTTP/1.1 101 UPGRADED", f"Content-Type: {hj.content_type}", "Connection: Upgrade", "Upgrade: tcp"]
+        else:
+            head = ["HTTP/1.1 200 OK", f"Content-Type: {hj.content_type}"]
+        head += [f"{k}: {v}" for k, v in self._common_headers()]
+        conn.writer.write(("\r\n".join(head) + "\r\n\r\n").encode("latin-1"))
+        await conn.writer.drain()
+        if hj.on_ready is not None:
+            await hj.on_ready()
+        await hj.handler(RawStream(conn.reader, conn.writer, buffered))
+        try:
+            await conn.writer.drain()
+        except (ConnectionError, OSError):
+            pass
+
+    async def _send_error_raw(self, conn: _Connection, status: int, message: str) -> None:
+        try:
+            body = (json.dumps({"message": message}) + "\n").encode()
+            await conn.send(h11.Response(status_code=status, headers=[
+                ("Content-Type", "application/json"), ("Content-Length", str(len(body))), ("Connection", "close")]))
+            await conn.send(h11.Data(data=body))
+            await conn.send(h11.EndOfMessage())
+        except Exception:  # noqa: BLE001
+            pass

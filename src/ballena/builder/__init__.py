@@ -1,0 +1,1 @@
+"""The Dockerfile builder: a pure parser, the instructions' semantics, and the executor."""

@@ -1,0 +1,1 @@
+"""The Engine API client the ``ballena`` CLI uses; stdlib only, so the CLI starts fast."""

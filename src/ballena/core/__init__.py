@@ -1,0 +1,1 @@
+"""The domain: records (frozen dataclasses) and roles (Protocols), with no I/O."""

@@ -1,0 +1,1 @@
+"""The composition root: configuration, wiring of stores and services, start-up recovery."""

@@ -1,0 +1,258 @@
+"""Wiring: builds the stores and services from the configuration, serves the API, and recovers
+state at start-up. This is the only module that knows every part."""
+
+from __future__ import annotations
+
+import asyncio
+import fcntl
+import logging
+import os
+import socket
+import ssl
+from pathlib import Path
+from typing import Any
+
+from ballena import __version__
+from ballena.api.http import Request, Server
+from ballena.api.router import API_VERSION, Router
+from ballena.api.routes import images as images_routes
+from ballena.api.routes import system as system_routes
+from ballena.daemon.config import DaemonConfig
+from ballena.errors import InvalidArgument, SystemError
+from ballena.pkg.stringid import generate_id
+from ballena.services.events import EventBus
+from ballena.services.images import ImageService
+from ballena.services.system import host_facts
+from ballena.stores.content import LocalContentStore
+from ballena.stores.images import ImageStore
+from ballena.stores.metadata import Database
+from ballena.stores.snapshots import OverlaySnapshotter
+
+log = logging.getLogger("ballena.daemon")
+
+
+class DaemonLock:
+    """One daemon per data root: an exclusive flock held for the daemon's life."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.fd = -1
+
+    def acquire(self) -> None:
+        self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        try:
+            fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            other = os.pread(self.fd, 32, 0).decode().strip() or "?"
+            os.close(self.fd)
+            self.fd = -1
+            raise SystemError(f"another ballenad (pid {other}) is already using the data root "
+                              f"{self.path.parent}; stop it or choose another --data-root") from None
+        os.ftruncate(self.fd, 0)
+        os.pwrite(self.fd, f"{os.getpid()}\n".encode(), 0)
+
+    def release(self) -> None:
+        if self.fd >= 0:
+            os.close(self.fd)
+            self.fd = -1
+
+
+class Daemon:
+    def __init__(self, cfg: DaemonConfig) -> None:
+        self.cfg = cfg
+        self.facts = host_facts()
+        self.events = EventBus()
+        self.lock = DaemonLock(cfg.data_root / "ballena.lock")
+        self.server: Server | None = None
+        self._unix_paths: list[Path] = []
+        self._stopping = asyncio.Event()
+
+    # -- start-up -----------------------------------------------------------------------------
+
+    def _prepare_dirs(self) -> None:
+        for d in (self.cfg.data_root, self.cfg.exec_root):
+            d.mkdir(parents=True, exist_ok=True)
+            os.chmod(d, 0o711)
+        self.lock.acquire()
+        id_file = self.cfg.data_root / "engine-id"
+        if not id_file.exists():
+            id_file.write_text(generate_id()[:12].upper() + generate_id()[:24].upper())
+        self.engine_id = id_file.read_text().strip()
+
+    def _open_stores(self) -> None:
+        root = self.cfg.data_root
+        self.db = Database(root / "metadata.db")
+        self.content = LocalContentStore(root / "content")
+        self.snapshots = OverlaySnapshotter(root / "snapshots", self.db)
+        self.image_store = ImageStore(db=self.db, content=self.content, snapshots=self.snapshots)
+        self.image_store.gc()
+        self.images = ImageService(store=self.image_store, events=self.events, tmp_dir=root / "tmp")
+
+    def _router(self) -> Router:
+        router = Router()
+        router.include(system_routes.build(events=self.events, facts=self.facts, info=self.info,
+                                          disk_usage=self.disk_usage))
+        router.include(images_routes.build(self.images))
+        return router
+
+    async def start(self) -> None:
+        self.events.bind_loop(asyncio.get_running_loop())
+        await asyncio.to_thread(self._prepare_dirs)
+        try:
+            await asyncio.to_thread(self._open_stores)
+            if self.cfg.pidfile:
+                self.cfg.pidfile.parent.mkdir(parents=True, exist_ok=True)
+                self.cfg.pidfile.write_text(f"{os.getpid()}")
+            router = self._router()
+            self.server = Server(router.dispatch, self._headers)
+            for host in self.cfg.hosts:
+                await self._listen(host)
+        except BaseException:
+            self.lock.release()
+            raise
+        log.info("ballenad %s started (API %s), data root %s", __version__, API_VERSION, self.cfg.data_root)
+
+    def _headers(self) -> list[tuple[str, str]]:
+        return [("Api-Version", API_VERSION), ("Docker-Experimental", "false"), ("Ostype", "linux"),
+                ("Server", f"Ballena/{__version__} (linux)")]
+
+    async def _listen(self, host: str) -> None:
+        assert self.server is not None
+        if host.startswith("unix://") or host.startswith("/"):
+            path = Path(host[len("unix://"):] if host.startswith("unix://") else host)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            if path.exists() or path.is_symlink():
+                # The lock proves no other daemon owns it: a stale socket from a killed daemon.
+                path.unlink()
+            await self.server.listen_unix(str(path))
+            os.chmod(path, 0o660)
+            try:
+                import grp
+
+                os.chown(path, 0, grp.getgrnam(self.cfg.group).gr_gid)
+            except (KeyError, PermissionError):
+                pass
+            self._unix_paths.append(path)
+            log.info("API listening on %s", path)
+        elif host.startswith("tcp://"):
+            hostport = host[len("tcp://"):].rstrip("/")
+            h, _, p = hostport.rpartition(":")
+            if not p.isdigit():
+                raise InvalidArgument(f"invalid TCP address {host}: a port is required")
+            ctx = self._tls_context()
+            if ctx is None and h not in ("127.0.0.1", "localhost", "::1"):
+                log.warning("API listening on %s without TLS: anyone who reaches it is root on this host", host)
+            await self.server.listen_tcp(h or "0.0.0.0", int(p), ssl=ctx)
+            log.info("API listening on %s%s", host, " (TLS)" if ctx else "")
+        elif host.startswith("fd://"):
+            raise InvalidArgument("fd:// socket activation is not supported; use unix:// or tcp://")
+        else:
+            raise InvalidArgument(f"invalid daemon host {host!r}: use unix:///path or tcp://host:port")
+
+    def _tls_context(self) -> ssl.SSLContext | None:
+        cfg = self.cfg
+        if not (cfg.tls or cfg.tlsverify or cfg.tlscert):
+            return None
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+        ctx.load_cert_chain(cfg.tlscert, cfg.tlskey)
+        if cfg.tlsverify:
+            ctx.verify_mode = ssl.CERT_REQUIRED
+            ctx.load_verify_locations(cfg.tlscacert)
+        return ctx
+
+    # -- queries that span services -----------------------------------------------------------
+
+    def info(self) -> dict[str, Any]:
+        f = self.facts
+        images = self.image_store.ids()
+        runtimes = {"ballena": {"path": "ballena-runtime"}, "runc": {"path": "runc"}}
+        for name, spec in self.cfg.runtimes.items():
+            runtimes[name] = {"path": spec.path, **({"runtimeArgs": list(spec.args)} if spec.args else {})}
+        security = ["name=seccomp,profile=builtin"] if f.seccomp else []
+        if f.apparmor:
+            security.insert(0, "name=apparmor")
+        if f.cgroup_version == "2":
+            security.append("name=cgroupns")
+        warnings = []
+        if not f.apparmor:
+            warnings.append("WARNING: AppArmor is not available on this host: containers run without an AppArmor profile")
+        return {
+            "ID": self.engine_id,
+            "Containers": 0, "ContainersRunning": 0, "ContainersPaused": 0, "ContainersStopped": 0,
+            "Images": len(images),
+            "Driver": "overlay2",
+            "DriverStatus": [["Backing Filesystem", _fs_type(self.cfg.data_root)], ["Supports d_type", "true"],
+                             ["Using metacopy", "false"], ["Native Overlay Diff", "true"], ["userxattr", "false"]],
+            "Plugins": {"Volume": ["local"], "Network": ["bridge", "host", "none"], "Authorization": None,
+                        "Log": ["json-file"]},
+            "MemoryLimit": True, "SwapLimit": True, "KernelMemoryTCP": False, "CpuCfsPeriod": True,
+            "CpuCfsQuota": True, "CPUShares": True, "CPUSet": True, "PidsLimit": True, "IPv4Forwarding": True,
+            "Debug": self.cfg.debug, "NFd": len(os.listdir("/proc/self/fd")), "OomKillDisable": True,
+            "NGoroutines": 0, "SystemTime": system_routes.now_text(), "LoggingDriver": self.cfg.log_driver,
+            "CgroupDriver": "cgroupfs", "CgroupVersion": f.cgroup_version, "NEventsListener": self.events.listeners,
+            "KernelVersion": f.kernel, "OperatingSystem": f.operating_system, "OSVersion": f.os_version,
+            "OSType": "linux", "Architecture": f.architecture, "IndexServerAddress": "https://index.docker.io/v1/",
+            "RegistryConfig": {"IndexConfigs": {"docker.io": {"Name": "docker.io", "Mirrors": list(self.cfg.registry_mirrors),
+                                                              "Secure": True, "Official": True}},
+                               "InsecureRegistryCIDRs": ["::1/128", "127.0.0.0/8"],
+                               "Mirrors": list(self.cfg.registry_mirrors)},
+            "NCPU": f.ncpu, "MemTotal": f.mem_total, "GenericResources": None,
+            "DockerRootDir": str(self.cfg.data_root), "HttpProxy": os.environ.get("HTTP_PROXY", ""),
+            "HttpsProxy": os.environ.get("HTTPS_PROXY", ""), "NoProxy": os.environ.get("NO_PROXY", ""),
+            "Name": socket.gethostname(), "Labels": list(self.cfg.labels), "ExperimentalBuild": False,
+            "ServerVersion": __version__, "Runtimes": runtimes, "DefaultRuntime": self.cfg.default_runtime,
+            "Swarm": {"NodeID": "", "NodeAddr": "", "LocalNodeState": "inactive", "ControlAvailable": False,
+                      "Error": "", "RemoteManagers": None},
+            "LiveRestoreEnabled": self.cfg.live_restore, "Isolation": "", "InitBinary": "ballena-init",
+            "ContainerdCommit": {"ID": ""}, "RuncCommit": {"ID": ""}, "InitCommit": {"ID": ""},
+            "SecurityOptions": security, "CDISpecDirs": [], "Warnings": warnings or None,
+        }
+
+    async def disk_usage(self, req: Request) -> dict[str, Any]:
+        imgs = await asyncio.to_thread(self.image_store.list)
+        layer_size = 0
+        seen: set[str] = set()
+        for img in imgs:
+            for c in img.chain_ids:
+                if c not in seen:
+                    seen.add(c)
+                    layer = self.image_store.layer(c)
+                    layer_size += layer.size if layer else 0
+        summaries = [images_routes.summary(i, req, 0) for i in imgs]
+        return {"LayersSize": layer_size, "Images": summaries, "Containers": [], "Volumes": [], "BuildCache": []}
+
+    # -- shutdown -----------------------------------------------------------------------------
+
+    async def stop(self) -> None:
+        if self.server is not None:
+            await self.server.close()
+        for p in self._unix_paths:
+            try:
+                p.unlink()
+            except FileNotFoundError:
+                pass
+        if self.cfg.pidfile:
+            try:
+                self.cfg.pidfile.unlink()
+            except FileNotFoundError:
+                pass
+        try:
+            self.db.close()
+        except AttributeError:
+            pass
+        self.lock.release()
+        log.info("ballenad stopped")
+
+
+def _fs_type(path: Path) -> str:
+    best, kind = "", "unknown"
+    try:
+        with open("/proc/self/mounts") as f:
+            for line in f:
+                parts = line.split()
+                if len(parts) >= 3 and str(path).startswith(parts[1]) and len(parts[1]) > len(best):
+                    best, kind = parts[1], parts[2]
+    except OSError:
+        pass
+    return {"ext4": "extfs", "ext3": "extfs", "ext2": "extfs"}.get(kind, kind)

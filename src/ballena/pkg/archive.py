@@ -1,0 +1,401 @@
+"""Layer tarballs and overlayfs directories, converted both ways.
+
+An OCI layer marks a deleted path ``d/x`` with an empty entry ``d/.wh.x`` and a directory whose
+lower content is hidden with ``d/.wh..wh..opq``. overlayfs marks the same with a character
+device 0:0 at ``d/x`` and the xattr ``trusted.overlay.opaque=y`` on ``d``. A layer is unpacked
+into an empty directory that becomes an overlay lower (or upper) directory as it is; a container's
+upper directory is packed back into an OCI layer for commit and build.
+
+Paths in a tarball are untrusted: ``..``, absolute names and writes through symlinks never leave
+the destination.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import shutil
+import stat
+import tarfile
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from typing import BinaryIO
+
+from ballena.errors import InvalidArgument
+
+WHITEOUT_PREFIX = ".wh."
+WHITEOUT_OPAQUE = ".wh..wh..opq"
+WHITEOUT_META_PREFIX = ".wh..wh."
+OPAQUE_XATTR = "trusted.overlay.opaque"
+_PAX_XATTR = "SCHILY.xattr."
+_COPY_CHUNK = 1 << 20
+
+
+def clean_path(name: str) -> str:
+    """A tar member name as a relative path inside the layer: ``""`` is the root.
+
+    Raises InvalidArgument for names that climb out of it.
+    """
+    parts: list[str] = []
+    for part in name.replace("\\", "/").split("/"):
+        if part in ("", "."):
+            continue
+        if part == "..":
+            raise InvalidArgument(f"invalid path in layer: {name!r} climbs out of the root")
+        parts.append(part)
+    return "/".join(parts)
+
+
+def _is_whiteout_device(st: os.stat_result) -> bool:
+    return stat.S_ISCHR(st.st_mode) and st.st_rdev == 0
+
+
+def _remove_any(path: str) -> None:
+    try:
+        st = os.lstat(path)
+    except FileNotFoundError:
+        return
+    if stat.S_ISDIR(st.st_mode):
+        shutil.rmtree(path)
+    else:
+        os.unlink(path)
+
+
+class _Extractor:
+    """Writes members under ``root`` without ever following a symlink the layer planted."""
+
+    def __init__(self, root: str) -> None:
+        self.root = os.path.realpath(root)
+        self._safe_dirs: set[str] = {""}
+        self.dir_times: list[tuple[str, float]] = []
+        self.size = 0
+
+    def _ensure_parent(self, rel_parent: str) -> str:
+        if rel_parent in self._safe_dirs:
+            return os.path.join(self.root, rel_parent) if rel_parent else self.root
+        path = self.root
+        acc = ""
+        for part in rel_parent.split("/"):
+            acc = f"{acc}/{part}" if acc else part
+            path = os.path.join(path, part)
+            if acc in self._safe_dirs:
+                continue
+            try:
+                st = os.lstat(path)
+                if not stat.S_ISDIR(st.st_mode):
+                    # A file or symlink where the layer needs a directory: the layer wins.
+                    os.unlink(path)
+                    os.mkdir(path, 0o755)
+            except FileNotFoundError:
+                os.mkdir(path, 0o755)
+            self._safe_dirs.add(acc)
+        return path
+
+    def apply(self, tf: tarfile.TarFile, member: tarfile.TarInfo) -> None:
+        rel = clean_path(member.name)
+        if not rel:
+            if member.isdir():
+                self._set_meta(self.root, member, is_dir=True)
+            return
+        parent_rel, _, base = rel.rpartition("/")
+        parent = self._ensure_parent(parent_rel)
+        if base == WHITEOUT_OPAQUE:
+            os.setxattr(parent, OPAQUE_XATTR, b"y")
+            return
+        if base.startswith(WHITEOUT_META_PREFIX):
+            return  # other AUFS metadata files carry nothing overlay needs
+        if base.startswith(WHITEOUT_PREFIX):
+            target = os.path.join(parent, base[len(WHITEOUT_PREFIX):])
+            _remove_any(target)
+            os.mknod(target, stat.S_IFCHR | 0o600, os.makedev(0, 0))
+            self._safe_dirs.discard(rel[: -len(base)] + base[len(WHITEOUT_PREFIX):])
+            return
+        path = os.path.join(parent, base)
+        try:
+            st = os.lstat(path)
+            if not (member.isdir() and stat.S_ISDIR(st.st_mode)):
+                _remove_any(path)
+                self._forget(rel)
+        except FileNotFoundError:
+            pass
+        if member.isdir():
+            try:
+                os.mkdir(path, 0o700)
+            except FileExistsError:
+                pass
+            self._safe_dirs.add(rel)
+        elif member.isreg():
+            src = tf.extractfile(member)
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+            try:
+                assert src is not None
+                remaining = member.size
+                while remaining > 0:
+                    chunk = src.read(min(_COPY_CHUNK, remaining))
+                    if not chunk:
+                        raise InvalidArgument(f"unexpected end of layer while reading {rel!r}")
+                    os.write(fd, chunk)
+                    remaining -= len(chunk)
+            finally:
+                os.close(fd)
+            self.size += member.size
+        elif member.issym():
+            os.symlink(member.linkname, path)
+        elif member.islnk():
+            target_rel = clean_path(member.linkname)
+            target = os.path.join(self.root, target_rel)
+            if not target_rel or not os.path.realpath(os.path.dirname(target)).startswith(self.root):
+                raise InvalidArgument(f"invalid hardlink {rel!r} -> {member.linkname!r}")
+            try:
+                os.link(target, path, follow_symlinks=False)
+            except FileNotFoundError:
+                raise InvalidArgument(f"hardlink {rel!r} points to missing {member.linkname!r}") from None
+            return  # a hard link shares the target's metadata
+        elif member.ischr() or member.isblk():
+            kind = stat.S_IFCHR if member.ischr() else stat.S_IFBLK
+            os.mknod(path, kind | (member.mode & 0o7777), os.makedev(member.devmajor, member.devminor))
+        elif member.isfifo():
+            os.mkfifo(path, member.mode & 0o7777)
+        else:
+            return  # sockets and unknown types are not part of an image
+        self._set_meta(path, member, is_dir=member.isdir())
+
+    def _forget(self, rel: str) -> None:
+        prefix = rel + "/"
+        self._safe_dirs = {d for d in self._safe_dirs if d != rel and not d.startswith(prefix)}
+
+    def _set_meta(self, path: str, member: tarfile.TarInfo, *, is_dir: bool) -> None:
+        try:
+            os.lchown(path, member.uid, member.gid)
+        except OSError as e:  # an unprivileged test run cannot chown
+            if e.errno != errno.EPERM:
+                raise
+        for key, value in member.pax_headers.items():
+            if key.startswith(_PAX_XATTR):
+                try:
+                    raw = value.encode("utf-8", "surrogateescape")
+                    os.setxattr(path, key[len(_PAX_XATTR):], raw, follow_symlinks=False)
+                except OSError:
+                    pass  # e.g. security.* needing privileges the caller lacks
+        if member.issym():
+            os.utime(path, (member.mtime, member.mtime), follow_symlinks=False)
+            return
+        os.chmod(path, member.mode & 0o7777)  # after chown, which clears set-id bits
+        if is_dir:
+            self.dir_times.append((path, member.mtime))
+        else:
+            os.utime(path, (member.mtime, member.mtime), follow_symlinks=False)
+
+    def finish(self) -> None:
+        # Directory times last: creating children changed them.
+        for path, mtime in reversed(self.dir_times):
+            try:
+                os.utime(path, (mtime, mtime), follow_symlinks=False)
+            except FileNotFoundError:
+                pass
+
+
+def apply_layer(stream: BinaryIO, dest: str) -> int:
+    """Unpack an uncompressed OCI layer stream into the empty directory ``dest``, whiteouts as
+    overlayfs wants them. Returns the layer's size (bytes of regular files).
+
+    Raises InvalidArgument for a malformed or truncated archive.
+    """
+    ex = _Extractor(dest)
+    try:
+        with tarfile.open(fileobj=stream, mode="r|", errorlevel=2) as tf:
+            for member in tf:
+                ex.apply(tf, member)
+    except (tarfile.TarError, EOFError) as e:
+        raise InvalidArgument(f"invalid tar archive: {e}") from None
+    ex.finish()
+    return ex.size
+
+
+# --- From an overlay upper directory back to an OCI layer ---------------------------------------
+
+
+def _tarinfo_for(path: str, arcname: str, st: os.stat_result) -> tarfile.TarInfo:
+    ti = tarfile.TarInfo(arcname)
+    ti.mode = stat.S_IMODE(st.st_mode)
+    ti.uid, ti.gid = st.st_uid, st.st_gid
+    ti.uname = ti.gname = ""
+    ti.mtime = int(st.st_mtime)
+    if stat.S_ISDIR(st.st_mode):
+        ti.type = tarfile.DIRTYPE
+    elif stat.S_ISREG(st.st_mode):
+        ti.type = tarfile.REGTYPE
+        ti.size = st.st_size
+    elif stat.S_ISLNK(st.st_mode):
+        ti.type = tarfile.SYMTYPE
+        ti.linkname = os.readlink(path)
+    elif stat.S_ISCHR(st.st_mode) or stat.S_ISBLK(st.st_mode):
+        ti.type = tarfile.CHRTYPE if stat.S_ISCHR(st.st_mode) else tarfile.BLKTYPE
+        ti.devmajor, ti.devminor = os.major(st.st_rdev), os.minor(st.st_rdev)
+    elif stat.S_ISFIFO(st.st_mode):
+        ti.type = tarfile.FIFOTYPE
+    else:
+        raise ValueError("socket")
+    xattrs = _read_xattrs(path)
+    if xattrs:
+        ti.pax_headers = {_PAX_XATTR + k: v.decode("utf-8", "surrogateescape") for k, v in xattrs.items()}
+    return ti
+
+
+def _read_xattrs(path: str) -> dict[str, bytes]:
+    out: dict[str, bytes] = {}
+    try:
+        names = os.listxattr(path, follow_symlinks=False)
+    except OSError:
+        return out
+    for name in names:
+        if name.startswith("trusted.overlay.") or name.startswith("system."):
+            continue  # overlay's bookkeeping and ACL internals are not image content
+        if name == "security.capability" or name.startswith("user.") or name.startswith("security."):
+            try:
+                out[name] = os.getxattr(path, name, follow_symlinks=False)
+            except OSError:
+                pass
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class _Entry:
+    rel: str
+    path: str
+    st: os.stat_result
+
+
+def _walk(root: str, rel: str = "") -> Iterator[_Entry]:
+    base = os.path.join(root, rel) if rel else root
+    try:
+        names = sorted(os.listdir(base))
+    except FileNotFoundError:
+        return
+    for name in names:
+        child_rel = f"{rel}/{name}" if rel else name
+        path = os.path.join(base, name)
+        st = os.lstat(path)
+        yield _Entry(child_rel, path, st)
+        if stat.S_ISDIR(st.st_mode):
+            yield from _walk(root, child_rel)
+
+
+def _is_opaque(path: str) -> bool:
+    try:
+        return os.getxattr(path, OPAQUE_XATTR, follow_symlinks=False) == b"y"
+    except OSError:
+        return False
+
+
+def write_layer_from_upper(upper: str, out: BinaryIO) -> int:
+    """Pack an overlay upper directory as an OCI layer into ``out``. Returns the content size."""
+    size = 0
+    hardlinks: dict[tuple[int, int], str] = {}
+    with tarfile.open(fileobj=out, mode="w|", format=tarfile.PAX_FORMAT) as tf:
+        for e in _walk(upper):
+            if _is_whiteout_device(e.st):
+                parent, _, name = e.rel.rpartition("/")
+                wh = tarfile.TarInfo(f"{parent}/{WHITEOUT_PREFIX}{name}" if parent else WHITEOUT_PREFIX + name)
+                wh.mtime = int(e.st.st_mtime)
+                wh.mode = 0o600
+                tf.addfile(wh)
+                continue
+            try:
+                ti = _tarinfo_for(e.path, e.rel + ("/" if stat.S_ISDIR(e.st.st_mode) else ""), e.st)
+            except ValueError:
+                continue
+            if stat.S_ISREG(e.st.st_mode) and e.st.st_nlink > 1:
+                key = (e.st.st_dev, e.st.st_ino)
+                if key in hardlinks:
+                    ti.type = tarfile.LNKTYPE
+                    ti.linkname = hardlinks[key]
+                    ti.size = 0
+                    tf.addfile(ti)
+                    continue
+                hardlinks[key] = e.rel
+            if ti.type == tarfile.REGTYPE:
+                with open(e.path, "rb") as f:
+                    tf.addfile(ti, f)
+                size += ti.size
+            else:
+                tf.addfile(ti)
+            if stat.S_ISDIR(e.st.st_mode) and _is_opaque(e.path):
+                op = tarfile.TarInfo(f"{e.rel}/{WHITEOUT_OPAQUE}")
+                op.mtime = int(e.st.st_mtime)
+                op.mode = 0o600
+                tf.addfile(op)
+    return size
+
+
+def write_tree(root: str, out: BinaryIO, *, prefix: str = "", skip: Iterable[str] = ()) -> None:
+    """A plain tar of a directory tree (``docker export`` of a mounted root filesystem)."""
+    skipped = {clean_path(s) for s in skip}
+    hardlinks: dict[tuple[int, int], str] = {}
+    with tarfile.open(fileobj=out, mode="w|", format=tarfile.PAX_FORMAT) as tf:
+        for e in _walk(root):
+            if any(e.rel == s or e.rel.startswith(s + "/") for s in skipped):
+                continue
+            name = f"{prefix}{e.rel}"
+            try:
+                ti = _tarinfo_for(e.path, name + ("/" if stat.S_ISDIR(e.st.st_mode) else ""), e.st)
+            except ValueError:
+                continue
+            if stat.S_ISREG(e.st.st_mode) and e.st.st_nlink > 1:
+                key = (e.st.st_dev, e.st.st_ino)
+                if key in hardlinks:
+                    ti.type, ti.linkname, ti.size = tarfile.LNKTYPE, hardlinks[key], 0
+                    tf.addfile(ti)
+                    continue
+                hardlinks[key] = name
+            if ti.type == tarfile.REGTYPE:
+                with open(e.path, "rb") as f:
+                    tf.addfile(ti, f)
+            else:
+                tf.addfile(ti)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Change:
+    """One line of ``docker diff``: kind 0 modified (C), 1 added (A), 2 deleted (D)."""
+
+    path: str
+    kind: int
+
+
+def _exists_in(lowers: list[str], rel: str) -> bool:
+    """Whether ``rel`` is visible through the lower layers (top first), honouring whiteouts."""
+    parts = rel.split("/")
+    for lower in lowers:
+        path = os.path.join(lower, rel)
+        try:
+            st = os.lstat(path)
+            return not _is_whiteout_device(st)
+        except (FileNotFoundError, NotADirectoryError):
+            pass
+        # An opaque or deleted ancestor in this layer hides everything further down.
+        acc = lower
+        for part in parts[:-1]:
+            acc = os.path.join(acc, part)
+            try:
+                st = os.lstat(acc)
+            except (FileNotFoundError, NotADirectoryError):
+                break
+            if _is_whiteout_device(st) or not stat.S_ISDIR(st.st_mode):
+                return False
+            if _is_opaque(acc):
+                return False
+    return False
+
+
+def overlay_changes(upper: str, lowers: list[str]) -> list[Change]:
+    """What ``docker diff`` reports for a container whose writable layer is ``upper``."""
+    out: list[Change] = []
+    for e in _walk(upper):
+        path = "/" + e.rel
+        if _is_whiteout_device(e.st):
+            out.append(Change(path=path, kind=2))
+            continue
+        out.append(Change(path=path, kind=0 if _exists_in(lowers, e.rel) else 1))
+    out.sort(key=lambda c: c.path)
+    return out

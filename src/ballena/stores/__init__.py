@@ -1,0 +1,1 @@
+"""Durable state on disk: blobs, snapshots, the metadata database, container records."""
