@@ -289,7 +289,8 @@ class Server:
                     log.error("%s %s: %s", req.method, req.path, message_for(exc), exc_info=exc)
                 else:
                     log.debug("%s %s -> %d %s", req.method, req.path, status, message_for(exc))
-                result = json_response({"message": message_for(exc)}, status=status)
+                result = (Response(status=304, content_type=None) if status == 304
+                          else json_response({"message": message_for(exc)}, status=status))
             if isinstance(result, Hijack):
                 await self._hijack(conn, req, result)
                 return
@@ -317,11 +318,12 @@ class Server:
 
     async def _respond(self, conn: _Connection, req: Request, resp: Response) -> None:
         headers = self._head(resp.status, resp.content_type, resp.headers)
-        if req.method != "HEAD" or not any(k.lower() == "content-length" for k, _ in resp.headers):
+        no_body = resp.status in (204, 304) or 100 <= resp.status < 200
+        if not no_body and (req.method != "HEAD" or not any(k.lower() == "content-length" for k, _ in resp.headers)):
             if not (req.method == "HEAD" and resp.body == b""):
                 headers.append(("Content-Length", str(len(resp.body))))
         await conn.send(h11.Response(status_code=resp.status, headers=headers))
-        if resp.body and req.method != "HEAD":
+        if resp.body and req.method != "HEAD" and not no_body:
             await conn.send(h11.Data(data=resp.body))
         await conn.send(h11.EndOfMessage())
 

@@ -15,14 +15,18 @@ from typing import Any
 from ballena import __version__
 from ballena.api.http import Request, Server
 from ballena.api.router import API_VERSION, Router
+from ballena.api.routes import containers as containers_routes
 from ballena.api.routes import images as images_routes
 from ballena.api.routes import system as system_routes
 from ballena.daemon.config import DaemonConfig
 from ballena.errors import InvalidArgument, SystemError
 from ballena.pkg.stringid import generate_id
+from ballena.services.containers import ContainerService, Paths, RuntimeInfo
 from ballena.services.events import EventBus
 from ballena.services.images import ImageService
 from ballena.services.system import host_facts
+from ballena.shim.client import Zygote
+from ballena.stores.containers import ContainerStore
 from ballena.stores.content import LocalContentStore
 from ballena.stores.images import ImageStore
 from ballena.stores.metadata import Database
@@ -87,13 +91,31 @@ class Daemon:
         self.image_store = ImageStore(db=self.db, content=self.content, snapshots=self.snapshots)
         self.image_store.gc()
         self.images = ImageService(store=self.image_store, events=self.events, tmp_dir=root / "tmp")
+        runtimes = {"ballena": RuntimeInfo(name="ballena", path="native"),
+                    "runc": RuntimeInfo(name="runc", path="runc")}
+        for name, spec in self.cfg.runtimes.items():
+            runtimes[name] = RuntimeInfo(name=name, path=spec.path, args=spec.args)
+        self.zygote = Zygote(log_path=self.cfg.exec_root / "monitors.log")
+        self.containers = ContainerService(
+            store=ContainerStore(root / "containers"), images=self.image_store, events=self.events,
+            zygote=self.zygote, paths=Paths(data_root=root, exec_root=self.cfg.exec_root), runtimes=runtimes,
+            default_runtime=self.cfg.default_runtime, dns=self.cfg.dns, dns_search=self.cfg.dns_search,
+            dns_opts=self.cfg.dns_opts, log_opts=self.cfg.log_opts, log_driver=self.cfg.log_driver)
+        self.images.users = self.containers
 
     def _router(self) -> Router:
         router = Router()
         router.include(system_routes.build(events=self.events, facts=self.facts, info=self.info,
                                           disk_usage=self.disk_usage))
-        router.include(images_routes.build(self.images))
+        router.include(images_routes.build(self.images, containers_count=self._image_container_counts))
+        router.include(containers_routes.build(self.containers))
         return router
+
+    def _image_container_counts(self) -> dict[str, int]:
+        out: dict[str, int] = {}
+        for c in self.containers.store.all():
+            out[c.image_id] = out.get(c.image_id, 0) + 1
+        return out
 
     async def start(self) -> None:
         self.events.bind_loop(asyncio.get_running_loop())
@@ -103,6 +125,8 @@ class Daemon:
             if self.cfg.pidfile:
                 self.cfg.pidfile.parent.mkdir(parents=True, exist_ok=True)
                 self.cfg.pidfile.write_text(f"{os.getpid()}")
+            self.zygote.start()
+            await self.containers.restore()
             router = self._router()
             self.server = Server(router.dispatch, self._headers)
             for host in self.cfg.hosts:
@@ -166,6 +190,7 @@ class Daemon:
     def info(self) -> dict[str, Any]:
         f = self.facts
         images = self.image_store.ids()
+        counts = self.containers.counts()
         runtimes = {"ballena": {"path": "ballena-runtime"}, "runc": {"path": "runc"}}
         for name, spec in self.cfg.runtimes.items():
             runtimes[name] = {"path": spec.path, **({"runtimeArgs": list(spec.args)} if spec.args else {})}
@@ -179,7 +204,8 @@ class Daemon:
             warnings.append("WARNING: AppArmor is not available on this host: containers run without an AppArmor profile")
         return {
             "ID": self.engine_id,
-            "Containers": 0, "ContainersRunning": 0, "ContainersPaused": 0, "ContainersStopped": 0,
+            "Containers": counts["total"], "ContainersRunning": counts["running"],
+            "ContainersPaused": counts["paused"], "ContainersStopped": counts["stopped"],
             "Images": len(images),
             "Driver": "overlay2",
             "DriverStatus": [["Backing Filesystem", _fs_type(self.cfg.data_root)], ["Supports d_type", "true"],
@@ -227,6 +253,9 @@ class Daemon:
     async def stop(self) -> None:
         if self.server is not None:
             await self.server.close()
+        if hasattr(self, "containers"):
+            await self.containers.shutdown()
+            self.zygote.stop()
         for p in self._unix_paths:
             try:
                 p.unlink()

@@ -399,3 +399,29 @@ def overlay_changes(upper: str, lowers: list[str]) -> list[Change]:
         out.append(Change(path=path, kind=0 if _exists_in(lowers, e.rel) else 1))
     out.sort(key=lambda c: c.path)
     return out
+
+
+def lookup_in_layers(layers: list[str], rel: str) -> str | None:
+    """The real path of ``rel`` in a stack of overlay directories (top first), or None when it
+    is absent or deleted. Symlinks in the final component are not followed."""
+    rel = clean_path(rel)
+    if not rel:
+        return layers[0] if layers else None
+    parts = rel.split("/")
+    for layer in layers:
+        path = os.path.join(layer, rel)
+        try:
+            st = os.lstat(path)
+            return None if _is_whiteout_device(st) else path
+        except (FileNotFoundError, NotADirectoryError):
+            pass
+        acc = layer
+        for part in parts[:-1]:
+            acc = os.path.join(acc, part)
+            try:
+                st = os.lstat(acc)
+            except (FileNotFoundError, NotADirectoryError):
+                break
+            if _is_whiteout_device(st) or not stat.S_ISDIR(st.st_mode) or _is_opaque(acc):
+                return None
+    return None

@@ -186,6 +186,16 @@ def _create_devices(rootfs: str, devices: list[Mapping[str, Any]]) -> None:
         os.umask(old)
 
 
+def _loopback_up() -> None:
+    """A new network namespace has ``lo`` down; runc brings it up, so do we (SIOCSIFFLAGS)."""
+    siocsifflags, iff_up_loopback_running = 0x8914, 0x1 | 0x8 | 0x40
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        fcntl.ioctl(s.fileno(), siocsifflags, struct.pack("16sH14x", b"lo", iff_up_loopback_running))
+    finally:
+        s.close()
+
+
 def _pivot_root(rootfs: str) -> None:
     old = os.open("/", os.O_DIRECTORY | os.O_RDONLY)
     new = os.open(rootfs, os.O_DIRECTORY | os.O_RDONLY)
@@ -444,6 +454,8 @@ def _init(spec: Mapping[str, Any], *, sync: socket.socket, stdio: tuple[int, int
             flags |= flag
     if flags:
         linux.unshare(flags)
+    if flags & linux.CLONE_NEWNET:
+        _loopback_up()
     rootfs = spec["root"]["path"]
     linux.mount(None, "/", None, linux.MS_SLAVE | linux.MS_REC)
     linux.mount(rootfs, rootfs, None, linux.MS_BIND | linux.MS_REC)

@@ -46,7 +46,8 @@ def _nonblock(fd: int) -> None:
 
 
 class Conn:
-    __slots__ = ("sock", "decoder", "wbuf", "role", "out", "err", "stdin", "exec", "closed")
+    __slots__ = ("sock", "decoder", "wbuf", "role", "out", "err", "stdin", "exec", "closed", "read_closed",
+                 "registered")
 
     def __init__(self, sock: socket.socket, role: str = "") -> None:
         self.sock = sock
@@ -56,6 +57,8 @@ class Conn:
         self.out = self.err = self.stdin = False
         self.exec: Exec | None = None
         self.closed = False
+        self.read_closed = False  # the peer half-closed: only writes remain
+        self.registered = 0  # the selector events currently asked for
 
 
 class Exec:
@@ -271,7 +274,10 @@ class Monitor:
             null = os.open("/dev/null", os.O_RDWR | os.O_CLOEXEC)
             stdio = (null, null, null)
         try:
-            code = subprocess.run(cmd, stdin=stdio[0], stdout=stdio[1], stderr=stdio[2], check=False).returncode
+            # The state directory is inherited at the same fd number, so /proc/self/fd/N paths (short
+            # enough for a socket address) mean the same to runc as to us.
+            code = subprocess.run(cmd, stdin=stdio[0], stdout=stdio[1], stderr=stdio[2], check=False,
+                                  pass_fds=(self.dirfd,)).returncode
         finally:
             if null is not None:
                 os.close(null)
@@ -282,8 +288,8 @@ class Monitor:
 
     def _console_socket(self) -> tuple[socket.socket, str]:
         s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        path = os.path.join(self.state_dir, f"console-{time.monotonic_ns()}.sock")
-        s.bind(short_unix_path(self.dirfd, os.path.basename(path)))
+        path = short_unix_path(self.dirfd, f"console-{time.monotonic_ns()}.sock")
+        s.bind(path)
         s.listen(1)
         return s, path
 
@@ -333,8 +339,27 @@ class Monitor:
         sock.setblocking(False)
         c = Conn(sock, role)
         self.conns.append(c)
-        self.sel.register(sock, selectors.EVENT_READ, ("conn", c))
+        self._interest(c)
         return c
+
+    def _interest(self, c: Conn) -> None:
+        """Ask the selector for what this connection needs now: reads until the peer
+        half-closes, writes while output is queued."""
+        if c.closed:
+            return
+        want = (0 if c.read_closed else selectors.EVENT_READ) | (selectors.EVENT_WRITE if c.wbuf else 0)
+        if want == 0 and c.read_closed:
+            self._close_conn(c)  # nothing more to read or write
+            return
+        if want == c.registered:
+            return
+        if c.registered and want:
+            self.sel.modify(c.sock, want, ("conn", c))
+        elif want:
+            self.sel.register(c.sock, want, ("conn", c))
+        else:
+            self.sel.unregister(c.sock)
+        c.registered = want
 
     def _send(self, c: Conn, data: bytes) -> None:
         if c.closed:
@@ -350,8 +375,8 @@ class Monitor:
                 return
             if not data:
                 return
-            self.sel.modify(c.sock, selectors.EVENT_READ | selectors.EVENT_WRITE, ("conn", c))
         c.wbuf += data
+        self._interest(c)
 
     def _broadcast(self, obj: dict[str, Any]) -> None:
         frame = proto.encode_json(obj)
@@ -363,10 +388,12 @@ class Monitor:
         if c.closed:
             return
         c.closed = True
-        try:
-            self.sel.unregister(c.sock)
-        except (KeyError, ValueError):
-            pass
+        if c.registered:
+            try:
+                self.sel.unregister(c.sock)
+            except (KeyError, ValueError):
+                pass
+            c.registered = 0
         c.sock.close()
         if c in self.conns:
             self.conns.remove(c)
@@ -418,8 +445,7 @@ class Monitor:
         except OSError:
             self._close_conn(c)
             return
-        if not c.wbuf and not c.closed:
-            self.sel.modify(c.sock, selectors.EVENT_READ, ("conn", c))
+        self._interest(c)
 
     def _update_backpressure(self) -> None:
         pending = max((len(c.wbuf) for c in self.conns if c.out or c.err), default=0)
@@ -502,8 +528,12 @@ class Monitor:
         except OSError:
             data = b""
         if not data:
-            if c.exec is not None and c.exec.stdin is not None:
+            if c.exec is not None and c.exec.exit_code is None:
+                # The daemon half-closed: that is the exec's stdin EOF. Its output still flows back.
                 self._close_exec_stdin(c.exec)
+                c.read_closed = True
+                self._interest(c)
+                return
             self._close_conn(c)
             return
         try:
@@ -531,7 +561,10 @@ class Monitor:
         elif op == "detach":
             c.out = c.err = c.stdin = False
         elif op == "close_stdin":
-            self._close_stdin()
+            if c.exec is not None:
+                self._close_exec_stdin(c.exec)
+            else:
+                self._close_stdin()
         elif op == "kill":
             self._kill(int(msg.get("signal", signal.SIGKILL)), bool(msg.get("all")))
         elif op == "resize":
@@ -728,6 +761,9 @@ class Monitor:
 
     def _flush_blocking(self, c: Conn) -> None:
         deadline = time.monotonic() + 30
+        if c.registered:
+            self.sel.unregister(c.sock)
+            c.registered = 0
         c.sock.setblocking(True)
         c.sock.settimeout(max(0.1, deadline - time.monotonic()))
         try:
@@ -740,6 +776,7 @@ class Monitor:
         finally:
             if not c.closed:
                 c.sock.setblocking(False)
+                self._interest(c)
 
     def _exec_stdin(self, ex: Exec, data: bytes) -> None:
         if ex.stdin is None:

@@ -1,0 +1,472 @@
+"""``/containers/*`` and ``/exec/*``: Docker's container JSON, attach and exec streams."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+from ballena.api.http import Hijack, RawStream, Request, Response, StreamResponse, json_response, no_content
+from ballena.api.router import Router
+from ballena.api.streams import frame
+from ballena.core.containers import Container
+from ballena.errors import BallenaError, Conflict, InvalidArgument
+from ballena.pkg.filters import Filters
+from ballena.pkg.timeutil import human_duration, parse_api_timestamp, rfc3339nano
+from ballena.runtime.spec import MASKED_PATHS, READONLY_PATHS
+from ballena.services.containers import LIST_FILTERS, PRUNE_FILTERS, ContainerService, _ExecStartError
+
+RAW = "application/vnd.docker.raw-stream"
+MULTIPLEXED = "application/vnd.docker.multiplexed-stream"
+
+_HOSTCONFIG_DEFAULTS: dict[str, Any] = {
+    "Binds": None, "ContainerIDFile": "", "LogConfig": {"Type": "json-file", "Config": {}}, "NetworkMode": "bridge",
+    "PortBindings": {}, "RestartPolicy": {"Name": "no", "MaximumRetryCount": 0}, "AutoRemove": False,
+    "VolumeDriver": "", "VolumesFrom": None, "ConsoleSize": [0, 0], "CapAdd": None, "CapDrop": None,
+    "CgroupnsMode": "host", "Dns": [], "DnsOptions": [], "DnsSearch": [], "ExtraHosts": None, "GroupAdd": None,
+    "IpcMode": "private", "Cgroup": "", "Links": None, "OomScoreAdj": 0, "PidMode": "", "Privileged": False,
+    "PublishAllPorts": False, "ReadonlyRootfs": False, "SecurityOpt": None, "UTSMode": "", "UsernsMode": "",
+    "ShmSize": 67108864, "Runtime": "ballena", "Isolation": "", "CpuShares": 0, "Memory": 0, "NanoCpus": 0,
+    "CgroupParent": "", "BlkioWeight": 0, "BlkioWeightDevice": [], "BlkioDeviceReadBps": [],
+    "BlkioDeviceWriteBps": [], "BlkioDeviceReadIOps": [], "BlkioDeviceWriteIOps": [], "CpuPeriod": 0,
+    "CpuQuota": 0, "CpuRealtimePeriod": 0, "CpuRealtimeRuntime": 0, "CpusetCpus": "", "CpusetMems": "",
+    "Devices": [], "DeviceCgroupRules": None, "DeviceRequests": None, "MemoryReservation": 0, "MemorySwap": 0,
+    "MemorySwappiness": None, "OomKillDisable": False, "PidsLimit": None, "Ulimits": [], "CpuCount": 0,
+    "CpuPercent": 0, "IOMaximumIOps": 0, "IOMaximumBandwidth": 0, "Init": None,
+}
+
+
+def _args_text(args: list[str]) -> str:
+    return " ".join(f"'{a}'" if " " in a else a for a in args)
+
+
+def status_text(c: Container) -> str:
+    s = c.state
+    now = time.time_ns()
+    if s.status == "paused":
+        return f"Up {human_duration((now - s.started_at_ns) / 1e9)} (Paused)"
+    if s.status == "restarting":
+        return f"Restarting ({s.exit_code}) {human_duration((now - s.finished_at_ns) / 1e9)} ago"
+    if s.status == "running":
+        return f"Up {human_duration((now - s.started_at_ns) / 1e9)}"
+    if s.status == "removing":
+        return "Removal In Progress"
+    if s.status == "dead":
+        return "Dead"
+    if not s.started_at_ns or s.status == "created":
+        return "Created"
+    if not s.finished_at_ns:
+        return ""
+    return f"Exited ({s.exit_code}) {human_duration((now - s.finished_at_ns) / 1e9)} ago"
+
+
+def _ports(c: Container, req: Request) -> list[dict[str, Any]]:
+    out = []
+    bindings = (c.host_config.get("PortBindings") or {}) if c.state.running else {}
+    published = (c.networks.get("_ports") if isinstance(c.networks, dict) else None) or {}
+    for port in (c.config.get("ExposedPorts") or {}):
+        num, _, proto = port.partition("/")
+        items = published.get(port) or []
+        if items:
+            for b in items:
+                out.append({"IP": b.get("HostIp") or "0.0.0.0", "PrivatePort": int(num),
+                            "PublicPort": int(b.get("HostPort") or 0), "Type": proto or "tcp"})
+        else:
+            out.append({"PrivatePort": int(num), "Type": proto or "tcp"})
+    del bindings
+    return out
+
+
+def network_settings(svc: ContainerService, c: Container, *, summary: bool = False) -> dict[str, Any]:
+    provider = getattr(svc, "network_settings_provider", None)
+    if provider is not None:
+        return provider(c, summary)  # type: ignore[no-any-return]
+    nets = {name: _endpoint(name, ep) for name, ep in c.networks.items() if not name.startswith("_")}
+    if summary:
+        return {"Networks": nets}
+    return {
+        "Bridge": "", "SandboxID": "", "SandboxKey": "", "Ports": {}, "HairpinMode": False,
+        "LinkLocalIPv6Address": "", "LinkLocalIPv6PrefixLen": 0, "SecondaryIPAddresses": None,
+        "SecondaryIPv6Addresses": None, "EndpointID": "", "Gateway": "", "GlobalIPv6Address": "",
+        "GlobalIPv6PrefixLen": 0, "IPAddress": "", "IPPrefixLen": 0, "IPv6Gateway": "", "MacAddress": "",
+        "Networks": nets,
+    }
+
+
+def _endpoint(name: str, ep: dict[str, Any]) -> dict[str, Any]:
+    base = {"IPAMConfig": None, "Links": None, "Aliases": None, "MacAddress": "", "DriverOpts": None,
+            "GwPriority": 0, "NetworkID": "", "EndpointID": "", "Gateway": "", "IPAddress": "", "IPPrefixLen": 0,
+            "IPv6Gateway": "", "GlobalIPv6Address": "", "GlobalIPv6PrefixLen": 0, "DNSNames": None}
+    base.update({k: v for k, v in ep.items() if not k.startswith("_")})
+    return base
+
+
+def summary(svc: ContainerService, c: Container, req: Request, *, size: bool) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "Id": c.id, "Names": [f"/{c.name}"], "Image": c.image, "ImageID": c.image_id,
+        "Command": (c.path + (" " + _args_text(list(c.args)) if c.args else "")),
+        "Created": c.created_ns // 10**9, "Ports": _ports(c, req), "Labels": dict(c.labels),
+        "State": c.state.status, "Status": status_text(c),
+        "HostConfig": {"NetworkMode": c.host_config.get("NetworkMode") or "bridge"},
+        "NetworkSettings": network_settings(svc, c, summary=True),
+        "Mounts": [dict(m) for m in c.mounts],
+    }
+    if size:
+        out["SizeRw"] = svc.size_rw(c)
+        out["SizeRootFs"] = svc.size_rootfs(c)
+    return out
+
+
+def inspect(svc: ContainerService, c: Container, req: Request, *, size: bool = False) -> dict[str, Any]:
+    s = c.state
+    cdir = svc.store.dir(c.id)
+    hc = dict(_HOSTCONFIG_DEFAULTS)
+    hc["LogConfig"] = {"Type": svc.log_driver, "Config": dict(svc.log_opts)}
+    hc["CgroupnsMode"] = "private" if svc.cgroup_layout.version == "2" else "host"
+    hc.update(c.host_config)
+    if not hc.get("Privileged"):
+        hc.setdefault("MaskedPaths", list(MASKED_PATHS))
+        hc.setdefault("ReadonlyPaths", list(READONLY_PATHS))
+        if hc.get("MaskedPaths") is None:
+            hc["MaskedPaths"] = list(MASKED_PATHS)
+        if hc.get("ReadonlyPaths") is None:
+            hc["ReadonlyPaths"] = list(READONLY_PATHS)
+    graph = {}
+    try:
+        upper = svc.images.snapshots.upper_dir(c.id)
+        lowers = svc.images.snapshots.lower_dirs(c.id)
+        graph = {"LowerDir": ":".join(str(p) for p in lowers), "MergedDir": str(svc.paths.state_dir(c.id) / "rootfs"),
+                 "UpperDir": str(upper), "WorkDir": str(upper.parent / "work")}
+    except BallenaError:
+        pass
+    config = {"Hostname": "", "Domainname": "", "User": "", "AttachStdin": False, "AttachStdout": False,
+              "AttachStderr": False, "Tty": False, "OpenStdin": False, "StdinOnce": False, "Env": None, "Cmd": None,
+              "Image": c.image, "Volumes": None, "WorkingDir": "", "Entrypoint": None, "OnBuild": None, "Labels": {}}
+    config.update(c.config)
+    out: dict[str, Any] = {
+        "Id": c.id, "Created": rfc3339nano(c.created_ns), "Path": c.path, "Args": list(c.args),
+        "State": {
+            "Status": s.status, "Running": s.running, "Paused": s.status == "paused",
+            "Restarting": s.status == "restarting", "OOMKilled": s.oom_killed, "Dead": s.status == "dead",
+            "Pid": s.pid if s.running else 0, "ExitCode": s.exit_code, "Error": s.error,
+            "StartedAt": rfc3339nano(s.started_at_ns), "FinishedAt": rfc3339nano(s.finished_at_ns),
+        },
+        "Image": c.image_id,
+        "ResolvConfPath": str(cdir / "resolv.conf"), "HostnamePath": str(cdir / "hostname"),
+        "HostsPath": str(cdir / "hosts"), "LogPath": str(svc.log_path(c.id)),
+        "Name": f"/{c.name}", "RestartCount": c.restart_count, "Driver": "overlay2", "Platform": c.platform,
+        "MountLabel": "", "ProcessLabel": "", "AppArmorProfile": "",
+        "ExecIDs": [e for e in c.exec_ids if e in svc.execs] or None,
+        "HostConfig": hc, "GraphDriver": {"Data": graph, "Name": "overlay2"},
+        "Mounts": [dict(m) for m in c.mounts], "Config": config,
+        "NetworkSettings": network_settings(svc, c),
+    }
+    if size:
+        out["SizeRw"] = svc.size_rw(c)
+        out["SizeRootFs"] = svc.size_rootfs(c)
+    return out
+
+
+def _detach_sequence(spec: str) -> bytes:
+    """``ctrl-p,ctrl-q`` -> b"\\x10\\x11" (Docker's detach keys)."""
+    out = bytearray()
+    for key in (spec or "ctrl-p,ctrl-q").split(","):
+        key = key.strip()
+        if key.startswith("ctrl-") and len(key) == 6:
+            ch = key[5].lower()
+            if "a" <= ch <= "z":
+                out.append(ord(ch) - ord("a") + 1)
+            elif ch in "@[\\]^_":
+                out.append({"@": 0, "[": 27, "\\": 28, "]": 29, "^": 30, "_": 31}[ch])
+            else:
+                raise InvalidArgument(f"Invalid escape keys ({spec}) provided")
+        elif len(key) == 1:
+            out.append(ord(key))
+        else:
+            raise InvalidArgument(f"Invalid escape keys ({spec}) provided")
+    return bytes(out)
+
+
+def build(svc: ContainerService, *, commit: Any = None) -> Router:
+    r = Router()
+
+    @r.route("GET", "/containers/json")
+    async def list_containers(req: Request) -> Response:
+        filters = Filters.parse(req.param("filters"), accepted=LIST_FILTERS)
+        limit = req.int_param("limit", -1) or -1
+        items = svc.list(all_=req.bool_param("all"), limit=limit, filters=filters, latest=req.bool_param("latest"))
+        size = req.bool_param("size")
+        if size:
+            data = await asyncio.to_thread(lambda: [summary(svc, c, req, size=True) for c in items])
+        else:
+            data = [summary(svc, c, req, size=False) for c in items]
+        return json_response(data)
+
+    @r.route("POST", "/containers/create")
+    async def create(req: Request) -> Response:
+        body = await req.json(required=True)
+        if not isinstance(body, dict):
+            raise InvalidArgument("invalid JSON: the body must be an object")
+        host_config = body.pop("HostConfig", None) or {}
+        networking = body.pop("NetworkingConfig", None) or {}
+        name = req.param("name") or None
+        c, warnings = await svc.create(name=name, config=body, host_config=host_config, networking=networking)
+        return json_response({"Id": c.id, "Warnings": warnings}, status=201)
+
+    @r.route("GET", "/containers/{id}/json")
+    async def inspect_container(req: Request) -> Response:
+        c = svc.get(req.params["id"])
+        size = req.bool_param("size")
+        data = await asyncio.to_thread(inspect, svc, c, req, size=size) if size else inspect(svc, c, req)
+        return json_response(data)
+
+    @r.route("POST", "/containers/{id}/start")
+    async def start(req: Request) -> Response:
+        await req.drain()
+        await svc.start(req.params["id"])
+        return no_content()
+
+    @r.route("POST", "/containers/{id}/stop")
+    async def stop(req: Request) -> Response:
+        await svc.stop(req.params["id"], timeout=req.int_param("t"), signal_name=req.param("signal") or None)
+        return no_content()
+
+    @r.route("POST", "/containers/{id}/restart")
+    async def restart(req: Request) -> Response:
+        await svc.restart(req.params["id"], timeout=req.int_param("t"), signal_name=req.param("signal") or None)
+        return no_content()
+
+    @r.route("POST", "/containers/{id}/kill")
+    async def kill(req: Request) -> Response:
+        await svc.kill(req.params["id"], req.param("signal") or None)
+        return no_content()
+
+    @r.route("DELETE", "/containers/{id}")
+    async def remove(req: Request) -> Response:
+        await svc.remove(req.params["id"], force=req.bool_param("force"), volumes=req.bool_param("v"))
+        return no_content()
+
+    @r.route("POST", "/containers/{id}/wait")
+    async def wait(req: Request) -> StreamResponse:
+        fut = svc.register_wait(req.params["id"], req.param("condition") or "not-running")
+
+        async def body() -> Any:
+            result = await fut
+            import json as _json
+
+            yield (_json.dumps(result) + "\n").encode()
+
+        return StreamResponse(body())
+
+    @r.route("POST", "/containers/{id}/rename")
+    async def rename(req: Request) -> Response:
+        await svc.rename(req.params["id"], req.param("name") or "")
+        return no_content()
+
+    @r.route("POST", "/containers/{id}/pause")
+    async def pause(req: Request) -> Response:
+        await svc.pause(req.params["id"])
+        return no_content()
+
+    @r.route("POST", "/containers/{id}/unpause")
+    async def unpause(req: Request) -> Response:
+        await svc.unpause(req.params["id"])
+        return no_content()
+
+    @r.route("POST", "/containers/{id}/resize")
+    async def resize(req: Request) -> Response:
+        await svc.resize(req.params["id"], req.int_param("h", 0) or 0, req.int_param("w", 0) or 0)
+        return Response(status=200, content_type="text/plain; charset=utf-8")
+
+    @r.route("GET", "/containers/{id}/top")
+    async def top(req: Request) -> Response:
+        return json_response(await asyncio.to_thread(svc.top, req.params["id"], req.param("ps_args") or ""))
+
+    @r.route("POST", "/containers/prune")
+    async def prune(req: Request) -> Response:
+        filters = Filters.parse(req.param("filters"), accepted=PRUNE_FILTERS)
+        removed, reclaimed = await svc.prune(filters)
+        return json_response({"ContainersDeleted": removed or None, "SpaceReclaimed": reclaimed})
+
+    @r.route("GET", "/containers/{id}/logs")
+    async def logs(req: Request) -> StreamResponse:
+        since = parse_api_timestamp(req.param("since") or "0") if req.param("since") not in (None, "", "0") else 0
+        until = parse_api_timestamp(req.param("until") or "0") if req.param("until") not in (None, "", "0") else 0
+        tail_raw = req.param("tail") or "all"
+        if tail_raw == "all":
+            tail = -1
+        else:
+            try:
+                tail = int(tail_raw)
+            except ValueError:
+                tail = -1
+        c, entries = await svc.logs(req.params["id"], stdout=req.bool_param("stdout"), stderr=req.bool_param("stderr"),
+                                    follow=req.bool_param("follow"), since_ns=since, until_ns=until, tail=tail,
+                                    timestamps=req.bool_param("timestamps"))
+        tty = c.tty
+
+        async def body() -> Any:
+            async for stream, data in entries:
+                yield data if tty else frame(stream, data)
+
+        return StreamResponse(body(), content_type=RAW if tty else MULTIPLEXED)
+
+    @r.route("POST", "/containers/{id}/attach")
+    async def attach(req: Request) -> Hijack:
+        want_stdin = req.bool_param("stdin")
+        want_out = req.bool_param("stdout")
+        want_err = req.bool_param("stderr")
+        stream = req.bool_param("stream")
+        logs_too = req.bool_param("logs")
+        detach_keys = _detach_sequence(req.param("detachKeys") or "")
+        c0 = svc.get(req.params["id"])
+        if c0.state.status == "paused":
+            raise Conflict(f"container {c0.id} is paused, unpause the container before attach")
+        if not stream and not logs_too:
+            raise InvalidArgument("at least one of stream or logs must be set")
+        if stream:
+            c, sub = await svc.attach(c0.id, stdout=want_out, stderr=want_err)
+        else:
+            c, sub = c0, None
+        tty = c.tty
+
+        async def handler(raw: RawStream) -> None:
+            if logs_too:
+                _c, entries = await svc.logs(c.id, stdout=want_out, stderr=want_err, follow=False, since_ns=0,
+                                             until_ns=0, tail=-1, timestamps=False)
+                async for s, data in entries:
+                    await raw.write(data if tty else frame(s, data))
+            if sub is None:
+                return
+            detached = asyncio.Event()
+
+            async def pump_in() -> None:
+                matched = 0
+                while True:
+                    data = await raw.read()
+                    if not data:
+                        if c.config.get("StdinOnce") and not detached.is_set():
+                            await svc.close_stdin(c.id)
+                        return
+                    out = bytearray()
+                    for byte in data:
+                        if detach_keys and byte == detach_keys[matched]:
+                            matched += 1
+                            if matched == len(detach_keys):
+                                detached.set()
+                                sub.close()
+                                if out:
+                                    await svc.write_stdin(c.id, bytes(out))
+                                return
+                            continue
+                        if matched:
+                            out += detach_keys[:matched]
+                            matched = 0
+                        out.append(byte)
+                    if out:
+                        await svc.write_stdin(c.id, bytes(out))
+
+            reader = asyncio.ensure_future(pump_in()) if want_stdin and c.config.get("OpenStdin") else None
+            try:
+                while True:
+                    item = await sub.queue.get()
+                    if item is None:
+                        break
+                    s, data = item
+                    try:
+                        await raw.write(data if tty else frame(s, data))
+                    except (ConnectionError, OSError):
+                        break
+            finally:
+                if reader is not None:
+                    reader.cancel()
+                await svc.detach(c.id, sub)
+                if detached.is_set():
+                    svc._event(c, "detach")
+
+        return Hijack(handler, content_type=RAW if tty else MULTIPLEXED)
+
+    # -- exec -------------------------------------------------------------------------------------
+
+    @r.route("POST", "/containers/{id}/exec")
+    async def exec_create(req: Request) -> Response:
+        body = await req.json(required=True) or {}
+        eid = svc.exec_create(req.params["id"], body)
+        return json_response({"Id": eid}, status=201)
+
+    @r.route("POST", "/exec/{id}/start")
+    async def exec_start(req: Request) -> Response | Hijack:
+        body = await req.json() or {}
+        ex = svc.exec_get(req.params["id"])
+        detach = bool(body.get("Detach"))
+        tty = body.get("Tty")
+        size = body.get("ConsoleSize")
+        console = (int(size[0]), int(size[1])) if size and len(size) == 2 and any(size) else None
+        c = svc.store.get(ex.config.container_id)
+        if not c.state.running:
+            raise Conflict(f"container {c.id} is not running")
+        if ex.started:
+            raise Conflict(f"Error: Exec command {ex.config.id} has already run")
+        if detach:
+            try:
+                await svc.exec_start(ex.config.id, detach=True, tty=tty, console_size=console)
+            except _ExecStartError as e:
+                raise InvalidArgument(e.message) from None
+            return Response(status=200, content_type=None)
+        use_tty = ex.config.tty if tty is None else bool(tty)
+
+        async def handler(raw: RawStream) -> None:
+            try:
+                session = await svc.exec_start(ex.config.id, detach=False, tty=tty, console_size=console)
+            except _ExecStartError as e:
+                message = (e.message + "\r\n").encode()
+                await raw.write(message if use_tty else frame(1, message))
+                return
+            except BallenaError as e:
+                message = (e.message + "\r\n").encode()
+                await raw.write(message if use_tty else frame(2, message))
+                return
+
+            async def pump_in() -> None:
+                while True:
+                    data = await raw.read()
+                    if not data:
+                        await session.close_stdin()
+                        return
+                    await session.send_stdin(data)
+
+            reader = asyncio.ensure_future(pump_in()) if ex.config.attach_stdin else None
+            try:
+                async for s, data in session.frames():
+                    if s == 1 and not ex.config.attach_stdout and not use_tty:
+                        continue
+                    if s == 2 and not ex.config.attach_stderr and not use_tty:
+                        continue
+                    try:
+                        await raw.write(data if use_tty else frame(s, data))
+                    except (ConnectionError, OSError):
+                        break
+            finally:
+                if reader is not None:
+                    reader.cancel()
+
+        return Hijack(handler, content_type=RAW if use_tty else MULTIPLEXED)
+
+    @r.route("GET", "/exec/{id}/json")
+    async def exec_inspect(req: Request) -> Response:
+        ex = svc.exec_get(req.params["id"])
+        cfg = ex.config
+        return json_response({
+            "CanRemove": False, "ContainerID": cfg.container_id, "DetachKeys": cfg.detach_keys,
+            "ExitCode": ex.exit_code, "ID": cfg.id, "OpenStderr": cfg.attach_stderr, "OpenStdin": cfg.attach_stdin,
+            "OpenStdout": cfg.attach_stdout, "Running": ex.running, "Pid": ex.pid if ex.running else 0,
+            "ProcessConfig": {"arguments": list(cfg.cmd[1:]), "entrypoint": cfg.cmd[0], "privileged": cfg.privileged,
+                              "tty": cfg.tty, "user": cfg.user},
+        })
+
+    @r.route("POST", "/exec/{id}/resize")
+    async def exec_resize(req: Request) -> Response:
+        await svc.exec_resize(req.params["id"], req.int_param("h", 0) or 0, req.int_param("w", 0) or 0)
+        return Response(status=200, content_type="text/plain; charset=utf-8")
+
+    return r

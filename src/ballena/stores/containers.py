@@ -1,0 +1,150 @@
+"""Container records on disk: ``<root>/<id>/config.v2.json`` (written atomically) next to the
+files the container sees (hostname, hosts, resolv.conf) and its json-file log.
+
+Lookups follow Docker: a full ID, then a name, then a unique ID prefix.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from ballena.core.containers import Container, State
+from ballena.errors import Conflict, InvalidArgument, NotFound
+from ballena.pkg.atomicfile import write_json
+
+
+def _to_json(c: Container) -> dict[str, Any]:
+    s = c.state
+    return {
+        "ID": c.id, "Name": c.name, "Created": c.created_ns, "Image": c.image, "ImageID": c.image_id,
+        "Path": c.path, "Args": list(c.args), "Config": c.config, "HostConfig": c.host_config,
+        "State": {"Status": s.status, "Pid": s.pid, "ExitCode": s.exit_code, "Error": s.error,
+                  "OOMKilled": s.oom_killed, "StartedAt": s.started_at_ns, "FinishedAt": s.finished_at_ns},
+        "RestartCount": c.restart_count, "ManuallyStopped": c.manually_stopped,
+        "HasBeenStarted": c.has_been_started, "Runtime": c.runtime, "Networks": c.networks,
+        "Mounts": list(c.mounts), "Platform": c.platform,
+    }
+
+
+def _from_json(d: dict[str, Any]) -> Container:
+    s = d.get("State") or {}
+    return Container(
+        id=d["ID"], name=d["Name"], created_ns=int(d["Created"]), image=d["Image"], image_id=d["ImageID"],
+        path=d["Path"], args=tuple(d.get("Args") or ()), config=d.get("Config") or {},
+        host_config=d.get("HostConfig") or {},
+        state=State(status=s.get("Status", "created"), pid=int(s.get("Pid", 0)), exit_code=int(s.get("ExitCode", 0)),
+                    error=s.get("Error", ""), oom_killed=bool(s.get("OOMKilled")),
+                    started_at_ns=int(s.get("StartedAt", 0)), finished_at_ns=int(s.get("FinishedAt", 0))),
+        restart_count=int(d.get("RestartCount", 0)), manually_stopped=bool(d.get("ManuallyStopped")),
+        has_been_started=bool(d.get("HasBeenStarted")), runtime=d.get("Runtime", "ballena"),
+        networks=d.get("Networks") or {}, mounts=tuple(d.get("Mounts") or ()), platform=d.get("Platform", "linux"),
+    )
+
+
+class ContainerStore:
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        root.mkdir(parents=True, exist_ok=True)
+        self._by_id: dict[str, Container] = {}
+        self._names: dict[str, str] = {}
+        self._lock = threading.RLock()
+
+    def dir(self, cid: str) -> Path:
+        return self.root / cid
+
+    def load(self) -> list[Container]:
+        """Read every record; a directory without a readable record is an interrupted create."""
+        out = []
+        for entry in os.scandir(self.root):
+            path = Path(entry.path) / "config.v2.json"
+            try:
+                c = _from_json(json.loads(path.read_text()))
+            except (OSError, ValueError, KeyError):
+                shutil.rmtree(entry.path, ignore_errors=True)
+                continue
+            self._by_id[c.id] = c
+            self._names[c.name] = c.id
+            out.append(c)
+        return out
+
+    def all(self) -> list[Container]:
+        with self._lock:
+            return list(self._by_id.values())
+
+    def __iter__(self) -> Iterator[Container]:
+        return iter(self.all())
+
+    def get(self, cid: str) -> Container:
+        with self._lock:
+            try:
+                return self._by_id[cid]
+            except KeyError:
+                raise NotFound(f"No such container: {cid}") from None
+
+    def exists(self, cid: str) -> bool:
+        return cid in self._by_id
+
+    def resolve(self, ref: str) -> Container:
+        """Docker's lookup: full ID, name (with or without "/"), unique ID prefix.
+
+        Raises NotFound("No such container: x"), InvalidArgument for an ambiguous prefix.
+        """
+        if not ref:
+            raise NotFound("No such container: ")
+        with self._lock:
+            if ref in self._by_id:
+                return self._by_id[ref]
+            name = ref[1:] if ref.startswith("/") else ref
+            if name in self._names:
+                return self._by_id[self._names[name]]
+            matches = [cid for cid in self._by_id if cid.startswith(ref)]
+            if len(matches) == 1:
+                return self._by_id[matches[0]]
+            if len(matches) > 1:
+                raise InvalidArgument(f"multiple IDs found with provided prefix: {ref}")
+        raise NotFound(f"No such container: {ref}")
+
+    def reserve_name(self, name: str, cid: str) -> None:
+        with self._lock:
+            owner = self._names.get(name)
+            if owner is not None and owner != cid:
+                raise Conflict(f'Conflict. The container name "/{name}" is already in use by container "{owner}". '
+                               "You have to remove (or rename) that container to be able to reuse that name.")
+            self._names[name] = cid
+
+    def release_name(self, name: str) -> None:
+        with self._lock:
+            self._names.pop(name, None)
+
+    def name_taken(self, name: str) -> bool:
+        return name in self._names
+
+    def save(self, c: Container) -> None:
+        with self._lock:
+            d = self.dir(c.id)
+            d.mkdir(parents=True, exist_ok=True)
+            write_json(d / "config.v2.json", _to_json(c), mode=0o600)
+            self._by_id[c.id] = c
+            self._names[c.name] = c.id
+
+    def update(self, c: Container) -> None:
+        """Keep in memory only (state transitions persisted by ``save`` at durable points)."""
+        with self._lock:
+            self._by_id[c.id] = c
+
+    def delete(self, cid: str) -> None:
+        with self._lock:
+            c = self._by_id.pop(cid, None)
+            if c is not None and self._names.get(c.name) == cid:
+                del self._names[c.name]
+        d = self.dir(cid)
+        if d.exists():
+            trash = self.root / f".removing-{cid}"
+            os.replace(d, trash)
+            shutil.rmtree(trash, ignore_errors=True)
