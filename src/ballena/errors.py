@@ -74,7 +74,7 @@ class NotModified(BallenaError):
     """The object is already in the requested state."""
 
 
-class NotImplemented(BallenaError):  # noqa: A001 - Docker's errdefs name
+class NotImplemented(BallenaError):
     """A feature Docker has that Ballena deliberately does not offer."""
 
 
@@ -82,5 +82,5 @@ class Unavailable(BallenaError):
     """Something the operation needs cannot be reached right now."""
 
 
-class SystemError(BallenaError):  # noqa: A001 - Docker's errdefs name
+class SystemError(BallenaError):
     """The host failed an operation that should have worked."""

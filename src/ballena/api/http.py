@@ -247,7 +247,7 @@ class Server:
         for s in self._servers:
             try:
                 await asyncio.wait_for(s.wait_closed(), 2)
-            except (TimeoutError, asyncio.TimeoutError):
+            except TimeoutError:
                 pass
 
     async def _on_client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -283,7 +283,7 @@ class Server:
                 result = await self._dispatch(req)
             except asyncio.CancelledError:
                 raise
-            except Exception as exc:  # noqa: BLE001 - every error becomes Docker's JSON answer
+            except Exception as exc:
                 status = status_for(exc)
                 if status >= 500:
                     log.error("%s %s: %s", req.method, req.path, message_for(exc), exc_info=exc)
@@ -296,7 +296,7 @@ class Server:
                 return
             try:
                 await req.drain()
-            except Exception:  # noqa: BLE001
+            except Exception:
                 return
             if isinstance(result, StreamResponse):
                 await self._stream(conn, req, result)
@@ -319,9 +319,9 @@ class Server:
     async def _respond(self, conn: _Connection, req: Request, resp: Response) -> None:
         headers = self._head(resp.status, resp.content_type, resp.headers)
         no_body = resp.status in (204, 304) or 100 <= resp.status < 200
-        if not no_body and (req.method != "HEAD" or not any(k.lower() == "content-length" for k, _ in resp.headers)):
-            if not (req.method == "HEAD" and resp.body == b""):
-                headers.append(("Content-Length", str(len(resp.body))))
+        explicit_length = any(k.lower() == "content-length" for k, _ in resp.headers)
+        if not no_body and not explicit_length and (req.method != "HEAD" or resp.body):
+            headers.append(("Content-Length", str(len(resp.body))))
         await conn.send(h11.Response(status_code=resp.status, headers=headers))
         if resp.body and req.method != "HEAD" and not no_body:
             await conn.send(h11.Data(data=resp.body))
@@ -341,7 +341,7 @@ class Server:
                     nxt.cancel()
                     try:
                         await nxt
-                    except (asyncio.CancelledError, StopAsyncIteration, Exception):  # noqa: BLE001
+                    except (asyncio.CancelledError, StopAsyncIteration, Exception):
                         pass
                     break
                 try:
@@ -355,13 +355,13 @@ class Server:
             gone.cancel()
             try:
                 await gone
-            except (asyncio.CancelledError, Exception):  # noqa: BLE001
+            except (asyncio.CancelledError, Exception):
                 pass
             aclose = getattr(resp.chunks, "aclose", None)
             if aclose is not None:
                 try:
                     await aclose()
-                except Exception:  # noqa: BLE001
+                except Exception:
                     pass
         if conn.h11.our_state is not h11.DONE:
             conn.writer.close()
@@ -400,5 +400,5 @@ class Server:
                 ("Content-Type", "application/json"), ("Content-Length", str(len(body))), ("Connection", "close")]))
             await conn.send(h11.Data(data=body))
             await conn.send(h11.EndOfMessage())
-        except Exception:  # noqa: BLE001
+        except Exception:
             pass

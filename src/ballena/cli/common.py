@@ -7,13 +7,14 @@ import json
 import os
 import sys
 from collections.abc import Callable, Iterable, Sequence
+
+from ballena.cli.flags import FlagError, FlagSet
+from ballena.client.api import APIError, Client, ConnectionFailed
+
 TYPE_CHECKING = False  # typing itself costs the CLI ~5 ms to import
 
 if TYPE_CHECKING:
     from typing import Any, NoReturn
-
-from ballena.cli.flags import FlagError, FlagSet
-from ballena.client.api import APIError, Client, ConnectionFailed
 
 
 class UsageError(Exception):
@@ -129,7 +130,7 @@ def _simple_fields(body: str) -> list[str] | None:
 def _fill(body: str, fields: list[str], item: Any) -> str:
     out = body
     for f in fields:
-        value = item[f[1:]] if f[1:] in item else "<no value>"
+        value = item.get(f[1:], "<no value>")
         out = out.replace("{{" + f + "}}", str(value), 1).replace("{{ " + f + " }}", str(value), 1)
     return out
 
@@ -207,7 +208,7 @@ def parse_filters(values: list[str] | None) -> dict[str, list[str]] | None:
     out: dict[str, list[str]] = {}
     for v in values:
         if "=" not in v:
-            raise UsageError(f"bad format of filter (expected name=value)\nSee 'ballena --help'.")
+            raise UsageError("bad format of filter (expected name=value)\nSee 'ballena --help'.")
         k, _, val = v.partition("=")
         out.setdefault(k.strip().lower() if k.strip().lower() in ("dangling",) else k.strip(), []).append(val)
     return out

@@ -5,10 +5,18 @@ no flags after the first argument. Errors read and exit as docker's do (125)."""
 from __future__ import annotations
 
 import sys
+
 TYPE_CHECKING = False  # typing itself costs the CLI ~5 ms to import
 
 if TYPE_CHECKING:
     from typing import Any
+
+
+# FlagSet has methods named str/list/int/float/bool (docker's flag kinds); annotations inside
+# the class use these aliases so they mean the builtin types.
+_Str = str
+_List = list
+_Float = float
 
 
 class FlagError(Exception):
@@ -32,6 +40,8 @@ class _Flag:
 
 
 class Values:
+    """Parsed flags as attributes (``--no-trunc`` is ``no_trunc``) and the arguments."""
+
     def __init__(self, data: dict[str, Any], args: list[str], given: set[str]) -> None:
         self.__dict__.update(data)
         self.args = args
@@ -40,9 +50,12 @@ class Values:
     def given(self, long: str) -> bool:
         return long in self._given
 
+    if TYPE_CHECKING:
+        def __getattr__(self, name: str) -> Any: ...
+
 
 class FlagSet:
-    def __init__(self, prog: str, usage: str, *, description: str = "", interspersed: bool = True,
+    def __init__(self, prog: _Str, usage: _Str, *, description: _Str = "", interspersed: bool = True,
                  min_args: int = 0, max_args: int | None = None) -> None:
         self.prog = prog
         self.usage = usage
@@ -50,11 +63,11 @@ class FlagSet:
         self.interspersed = interspersed
         self.min_args = min_args
         self.max_args = max_args
-        self._flags: list[_Flag] = []
-        self._long: dict[str, _Flag] = {}
-        self._short: dict[str, _Flag] = {}
+        self._flags: _List[_Flag] = []
+        self._long: dict[_Str, _Flag] = {}
+        self._short: dict[_Str, _Flag] = {}
 
-    def _add(self, long: str, short: str | None, kind: str, default: Any, help: str, metavar: str = "") -> None:
+    def _add(self, long: _Str, short: _Str | None, kind: _Str, default: Any, help: _Str, metavar: _Str = "") -> None:
         f = _Flag(long, short, kind, default, help, metavar or {"str": "string", "list": "list", "int": "int",
                                                                   "float": "decimal"}.get(kind, ""))
         self._flags.append(f)
@@ -62,23 +75,23 @@ class FlagSet:
         if short:
             self._short[short] = f
 
-    def bool(self, long: str, short: str | None = None, help: str = "", default: bool = False) -> None:
+    def bool(self, long: _Str, short: _Str | None = None, help: _Str = "", default: bool = False) -> None:
         self._add(long, short, "bool", default, help)
 
-    def str(self, long: str, short: str | None = None, help: str = "", default: str | None = None,
-            metavar: str = "") -> None:
+    def str(self, long: _Str, short: _Str | None = None, help: _Str = "", default: _Str | None = None,
+            metavar: _Str = "") -> None:
         self._add(long, short, "str", default, help, metavar)
 
-    def list(self, long: str, short: str | None = None, help: str = "", metavar: str = "") -> None:
+    def list(self, long: _Str, short: _Str | None = None, help: _Str = "", metavar: _Str = "") -> None:
         self._add(long, short, "list", None, help, metavar)
 
-    def int(self, long: str, short: str | None = None, help: str = "", default: int | None = 0) -> None:
+    def int(self, long: _Str, short: _Str | None = None, help: _Str = "", default: int | None = 0) -> None:
         self._add(long, short, "int", default, help)
 
-    def float(self, long: str, short: str | None = None, help: str = "", default: float | None = None) -> None:
+    def float(self, long: _Str, short: _Str | None = None, help: _Str = "", default: _Float | None = None) -> None:
         self._add(long, short, "float", default, help)
 
-    def _set(self, values: dict[str, Any], f: _Flag, raw: str, name: str) -> None:
+    def _set(self, values: dict[_Str, Any], f: _Flag, raw: _Str, name: _Str) -> None:
         if f.kind == "bool":
             low = raw.lower()
             if low in ("1", "t", "true"):
@@ -109,15 +122,15 @@ class FlagSet:
             values[f.dest] = raw
 
     @staticmethod
-    def _names(f: _Flag) -> str:
+    def _names(f: _Flag) -> _Str:
         return f"-{f.short}, --{f.long}" if f.short else f"--{f.long}"
 
-    def parse(self, argv: list[str]) -> Values:
+    def parse(self, argv: _List[_Str]) -> Values:
         """Raises FlagError (exit 125) for bad flags, (exit 1) for a wrong number of arguments."""
-        values: dict[str, Any] = {f.dest: (list(f.default) if isinstance(f.default, list) else f.default)
+        values: dict[_Str, Any] = {f.dest: (list(f.default) if isinstance(f.default, list) else f.default)
                                   for f in self._flags}
-        given: set[str] = set()
-        args: list[str] = []
+        given: set[_Str] = set()
+        args: _List[_Str] = []
         i = 0
         while i < len(argv):
             a = argv[i]

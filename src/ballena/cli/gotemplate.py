@@ -52,23 +52,34 @@ def go_str(v: Any) -> str:
 
 
 def _go_float(v: float) -> str:
-    r = repr(v)
-    if "e" in r or "E" in r:
-        mant, exp = r.lower().split("e")
-        sign = "-" if exp.startswith("-") else "+"
-        return f"{mant}e{sign}{exp.lstrip('+-').rjust(2, '0')}"
-    if abs(v) >= 1e21:
-        return f"{v:e}"
-    if r.endswith(".0"):
-        r = r[:-2]
-    # Go switches to exponent form for large magnitudes (%v of float64 is 'g' shortest).
-    digits = len(r.replace("-", "").replace(".", "").lstrip("0"))
-    if abs(v) >= 1e21 or (abs(v) >= 1e6 and "." not in r and digits <= 6 and len(r.lstrip("-")) > 6):
-        mant = f"{v:e}".split("e")
-        m = mant[0].rstrip("0").rstrip(".")
-        exp = int(mant[1])
-        return f"{m}e{'+' if exp >= 0 else '-'}{abs(exp):02d}"
-    return r
+    """Go's %v of a float64 (strconv 'g', shortest): the fewest digits that round-trip, in
+    exponent form when the decimal exponent is below -4 or at least 6 (so 1e6 is "1e+06")."""
+    return _go_g_shortest(v)
+
+
+def _go_g_shortest(v: float) -> str:
+    if v != v:
+        return "NaN"
+    if v in (float("inf"), float("-inf")):
+        return "+Inf" if v > 0 else "-Inf"
+    if v == 0:
+        return "0"
+    from decimal import Decimal
+
+    sign, digits, exponent = Decimal(repr(v)).normalize().as_tuple()
+    assert isinstance(exponent, int)
+    text = "".join(str(d) for d in digits)
+    dp = len(text) + exponent
+    x = dp - 1
+    neg = "-" if sign else ""
+    if x < -4 or x >= 6:
+        mant = text[0] + ("." + text[1:] if len(text) > 1 else "")
+        return f"{neg}{mant}e{'+' if x >= 0 else '-'}{abs(x):02d}"
+    if dp <= 0:
+        return f"{neg}0.{'0' * -dp}{text}"
+    if dp >= len(text):
+        return f"{neg}{text}{'0' * (dp - len(text))}"
+    return f"{neg}{text[:dp]}.{text[dp:]}"
 
 
 def truthy(v: Any) -> bool:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+from typing import NoReturn
 
 from ballena import __version__
 
@@ -155,7 +156,7 @@ def main(argv: list[str] | None = None) -> None:
     sys.exit(code)
 
 
-def _fail(message: str) -> None:
+def _fail(message: str) -> NoReturn:
     print(message, file=sys.stderr)
     sys.exit(125)
 

@@ -9,9 +9,10 @@ from __future__ import annotations
 import json
 import os
 import socket
-TYPE_CHECKING = False  # typing itself costs the CLI ~5 ms to import
 
 from ballena.client.http import ProtocolError, Response, read_response, send_request
+
+TYPE_CHECKING = False  # typing itself costs the CLI ~5 ms to import
 
 if TYPE_CHECKING:
     from collections.abc import Iterator

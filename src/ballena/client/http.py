@@ -8,6 +8,7 @@ h11 costs as much. The Engine API needs only this much of HTTP.
 from __future__ import annotations
 
 import socket
+
 TYPE_CHECKING = False  # typing itself costs the CLI ~5 ms to import
 
 if TYPE_CHECKING:

@@ -191,7 +191,7 @@ class Daemon:
         f = self.facts
         images = self.image_store.ids()
         counts = self.containers.counts()
-        runtimes = {"ballena": {"path": "ballena-runtime"}, "runc": {"path": "runc"}}
+        runtimes: dict[str, dict[str, Any]] = {"ballena": {"path": "ballena (native)"}, "runc": {"path": "runc"}}
         for name, spec in self.cfg.runtimes.items():
             runtimes[name] = {"path": spec.path, **({"runtimeArgs": list(spec.args)} if spec.args else {})}
         security = ["name=seccomp,profile=builtin"] if f.seccomp else []
@@ -236,7 +236,7 @@ class Daemon:
         }
 
     async def disk_usage(self, req: Request) -> dict[str, Any]:
-        imgs = await asyncio.to_thread(self.image_store.list)
+        imgs = await asyncio.to_thread(self.image_store.all)
         layer_size = 0
         seen: set[str] = set()
         for img in imgs:

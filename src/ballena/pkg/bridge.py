@@ -72,7 +72,7 @@ async def produce(fn: Callable[[Any], None]) -> AsyncIterator[bytes]:
             fn(writer)
         except BrokenPipeError:
             return
-        except BaseException as e:  # noqa: BLE001 - re-raised in the consumer
+        except BaseException as e:
             try:
                 writer.close(e)
             except BrokenPipeError:

@@ -56,9 +56,8 @@ def open_decompressed(stream: BinaryIO) -> tuple[BinaryIO, str]:
         try:
             import zstandard
         except ImportError:
-            from ballena.errors import NotImplemented
 
-            raise NotImplemented("zstd-compressed layers need the 'zstandard' package") from None
+            raise NotImplementedError("zstd-compressed layers need the 'zstandard' package") from None
         return zstandard.ZstdDecompressor().stream_reader(raw), kind  # type: ignore[no-any-return]
     return raw, kind
 

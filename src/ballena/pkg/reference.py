@@ -143,9 +143,8 @@ def parse_repository_and_tag(repo: str, tag: str | None) -> Reference:
     """The ``repo`` + ``tag`` pair of the tag and create-image APIs, as one reference."""
     ref = parse_normalized(repo)
     if tag:
-        if ref.digest is not None or ref.tag is not None:
-            if tag.startswith("sha256:") or ref.tag is not None:
-                raise InvalidArgument("invalid reference format")
+        if ref.tag is not None or (ref.digest is not None and tag.startswith("sha256:")):
+            raise InvalidArgument("invalid reference format")
         if tag.startswith("sha256:"):
             return ref.with_digest(tag)
         validate_tag(tag)

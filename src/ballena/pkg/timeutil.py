@@ -41,7 +41,7 @@ def parse_rfc3339(value: str) -> int:
     date, clock, frac, zone = m.groups()
     dt = _dt.datetime.fromisoformat(f"{date}T{clock}")
     if zone in (None, "Z", "z"):
-        dt = dt.replace(tzinfo=_dt.timezone.utc)
+        dt = dt.replace(tzinfo=_dt.UTC)
     else:
         sign = 1 if zone[0] == "+" else -1
         hours, minutes = int(zone[1:3]), int(zone[4:6])

@@ -16,22 +16,22 @@ container instead. Everything here runs in a single-threaded child, so fork-only
 
 from __future__ import annotations
 
+# Everything the init path uses is imported here: after pivot_root the package files are gone.
+import fcntl
 import json
 import os
 import resource
 import socket
 import stat
 import struct
+import termios
 from collections.abc import Mapping
 from typing import Any, NoReturn
 
 from ballena.pkg import linux
 from ballena.pkg.securejoin import secure_join
+from ballena.runtime import seccomp
 from ballena.runtime.spec import CAPABILITIES
-
-# Everything the init path uses is imported here: after pivot_root the package files are gone.
-import fcntl  # noqa: E402
-import termios  # noqa: E402
 
 _FLAGS: dict[str, tuple[bool, int]] = {
     "async": (True, linux.MS_SYNCHRONOUS), "atime": (True, linux.MS_NOATIME), "bind": (False, linux.MS_BIND),
@@ -322,8 +322,6 @@ def _apply_identity(process: Mapping[str, Any]) -> None:
 def _load_seccomp(spec_seccomp: Mapping[str, Any] | None) -> None:
     if not spec_seccomp:
         return
-    from ballena.runtime import seccomp
-
     linux.seccomp_load(seccomp.compile_profile(spec_seccomp))
 
 
@@ -413,7 +411,7 @@ def init(spec: Mapping[str, Any], *, sync: socket.socket, stdio: tuple[int, int,
     """Become the container's first process (call in a fresh child; never returns)."""
     try:
         _init(spec, sync=sync, stdio=stdio, cgroup_dirs=cgroup_dirs)
-    except BaseException as e:  # noqa: BLE001 - every failure is reported, then the child exits
+    except BaseException as e:
         _report_and_exit(sync, e)
     os._exit(1)
 
@@ -512,12 +510,12 @@ def exec_process(process: Mapping[str, Any], *, target_pid: int, spec: Mapping[s
                 fds.append((name, os.open(path, os.O_RDONLY | os.O_CLOEXEC)))
             except FileNotFoundError:
                 continue
-        for name, fd in fds:
+        for _name, fd in fds:
             linux.setns(fd, 0)
             os.close(fd)
         if process.get("terminal"):
             _terminal(sync, process, console=False)
         _finish(sync, process, lx.get("seccomp"), wait_for_go=False)
-    except BaseException as e:  # noqa: BLE001
+    except BaseException as e:
         _report_and_exit(sync, e)
     os._exit(1)

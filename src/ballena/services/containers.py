@@ -23,7 +23,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from ballena.core.containers import Container, ExecConfig, ExecState, State
+from ballena.core.containers import Container, ExecConfig, ExecState
 from ballena.errors import BallenaError, Conflict, InvalidArgument, NotFound, NotModified, SystemError, Unavailable
 from ballena.pkg import archive, signals, users
 from ballena.pkg.atomicfile import read_json, write_bytes
@@ -170,7 +170,7 @@ class ContainerService:
                 out["stopped"] += 1
         return out
 
-    def list(self, *, all_: bool, limit: int, filters: Filters, latest: bool = False) -> list[Container]:
+    def list_containers(self, *, all_: bool, limit: int, filters: Filters, latest: bool = False) -> list[Container]:
         items = sorted(self.store.all(), key=lambda c: c.created_ns, reverse=True)
         before = since = None
         if "before" in filters:
@@ -304,7 +304,7 @@ class ContainerService:
             if c.state.running:
                 raise NotModified("container already started")
             if c.state.status in ("removing", "dead"):
-                raise Conflict(f"container is marked for removal and cannot be started")
+                raise Conflict("container is marked for removal and cannot be started")
             c = replace(c, manually_stopped=False)
             return await self._start_locked(c)
 
@@ -540,11 +540,30 @@ class ContainerService:
         return ocispec.build(inp)
 
     def seccomp_for(self, c: Container, caps: list[str]) -> dict[str, Any] | None:
-        """The seccomp section of the spec; the isolation service supplies profiles."""
-        provider = getattr(self, "seccomp_provider", None)
-        if provider is None:
+        """The spec's seccomp section: Docker's default effect, a profile the client sent
+        (``--security-opt seccomp=<json>``; the CLI reads the file), or none (``unconfined``,
+        ``--privileged``)."""
+        from ballena.runtime import seccomp
+
+        if c.host_config.get("Privileged"):
             return None
-        return provider(c, caps)  # type: ignore[no-any-return]
+        profile: dict[str, Any] = seccomp.default_profile()
+        for opt in c.host_config.get("SecurityOpt") or []:
+            key, sep, value = opt.partition("=")
+            if not sep:
+                key, _, value = opt.partition(":")
+            if key != "seccomp":
+                continue
+            if value == "unconfined":
+                return None
+            if value in ("builtin", ""):
+                continue
+            try:
+                profile = json.loads(value)
+            except ValueError:
+                raise InvalidArgument("Decoding seccomp profile failed: invalid JSON (give the profile's "
+                                      "content, as the docker CLI does with a file name)") from None
+        return seccomp.resolve(profile, caps)
 
     def _write_etc_files(self, c: Container, cdir: Path, net_mode: str, hostname: str) -> None:
         domain = c.config.get("Domainname") or ""
@@ -661,7 +680,7 @@ class ContainerService:
         for hook in getattr(self, "hooks_on_stop", []):
             try:
                 hook(c)
-            except Exception:  # noqa: BLE001
+            except Exception:
                 log.exception("stop hook failed for %s", cid)
         if oom:
             self._event(c, "oom")
@@ -762,7 +781,7 @@ class ContainerService:
                 await asyncio.wait_for(live.exited.wait(), timeout if timeout > 0 else None)
                 await self._wait_exit_processed(c.id)
                 return
-            except (TimeoutError, asyncio.TimeoutError):
+            except TimeoutError:
                 log.info("container %s did not stop within %ss after signal %d: killing it", c.short_id, timeout, sig)
         self._event(c, "kill", signal=str(int(_signal.SIGKILL)))
         await live.send({"op": "kill", "signal": int(_signal.SIGKILL), "all": True})
@@ -772,7 +791,7 @@ class ContainerService:
     async def _wait_exit_processed(self, cid: str) -> None:
         for _ in range(1000):
             try:
-                if not self.store.get(cid).state.status == "running":
+                if self.store.get(cid).state.status != "running":
                     return
             except NotFound:
                 return
@@ -1307,7 +1326,7 @@ class ContainerService:
             return {"Titles": [], "Processes": []}
         titles = lines[0].split()
         if "PID" not in titles:
-            raise InvalidArgument(f"Couldn't find PID field in ps output")
+            raise InvalidArgument("Couldn't find PID field in ps output")
         pid_index = titles.index("PID")
         procs = []
         for line in lines[1:]:

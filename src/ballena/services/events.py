@@ -65,7 +65,7 @@ class EventBus:
                         return
                     try:
                         ev = await asyncio.wait_for(queue.get(), timeout)
-                    except (TimeoutError, asyncio.TimeoutError):
+                    except TimeoutError:
                         return
                 else:
                     ev = await queue.get()

@@ -78,9 +78,9 @@ class ImageService:
     def get(self, name: str) -> Image:
         return self.store.get(self.store.resolve(name))
 
-    def list(self, *, all_: bool = False, filters: Filters | None = None) -> list[Image]:
+    def list_images(self, *, all_: bool = False, filters: Filters | None = None) -> list[Image]:
         f = filters or Filters({})
-        images = self.store.list()
+        images = self.store.all()
         dangling = f.bool_value("dangling")
         before = since = None
         if "before" in f:
@@ -267,7 +267,7 @@ class ImageService:
         changed = True
         while changed:  # removing a child can make its parent prunable
             changed = False
-            images = self.store.list()
+            images = self.store.all()
             parents = {i.parent for i in images if i.parent}
             for img in images:
                 if img.id in parents or self.users.users_of(img.id):
@@ -348,7 +348,7 @@ class ImageService:
             ref = reference.parse_normalized(name)
             if ref.digest is None and ref.tag is None:
                 # A bare repository name saves all of its tags.
-                for img in self.store.list():
+                for img in self.store.all():
                     for t in img.repo_tags:
                         r = reference.parse_normalized(t)
                         if r.name == ref.name:

@@ -135,7 +135,7 @@ class Monitor:
             self.log = LogWriter(log["path"], max_size=int(log.get("max_size", 0)), max_file=int(log.get("max_file", 1)))
         try:
             self._create_and_start()
-        except Exception as e:  # noqa: BLE001 - reported to the daemon, then cleaned up
+        except Exception as e:
             code = getattr(e, "exit_code", 1)
             self._broadcast({"event": "error", "message": str(e), "code": code})
             self.exit_info = None
@@ -192,7 +192,7 @@ class Monitor:
         if self.cgroup is None:
             return {}
         out: dict[str, str] = {}
-        for ctrl, mp in self.cgroup.layout.v1.items():
+        for mp in self.cgroup.layout.v1.values():
             out[os.path.basename(mp)] = os.path.join(mp, self.cgroup.path)
         return out
 
@@ -225,15 +225,14 @@ class Monitor:
         self.pid = pid
         if self.cgroup is not None:
             self.cgroup.add(pid)
-        msg = self._sync_wait(parent, expect_ready=True)
+        self._sync_wait(parent, expect_ready=True)
         native.send_msg(parent, {"go": True})
         # EOF: execve succeeded (the socket is close-on-exec); a message: it failed.
-        msg, _ = native.recv_msg(parent)
+        failure, _ = native.recv_msg(parent)
         parent.close()
-        if msg and msg.get("error"):
+        if failure and failure.get("error"):
             self._reap_now(pid)
-            raise _StartError(f"OCI runtime create failed: {msg['error']}", msg.get("code", 1))
-        del msg
+            raise _StartError(f"OCI runtime create failed: {failure['error']}", failure.get("code", 1))
 
     def _sync_wait(self, sock: socket.socket, *, expect_ready: bool) -> dict[str, Any]:
         while True:

@@ -68,10 +68,10 @@ def serve(sock: socket.socket) -> None:
                 os.setsid()
                 signal.signal(signal.SIGCHLD, signal.SIG_DFL)
                 monitor.run(cfg, control)  # type: ignore[arg-type]
-            except BaseException as e:  # noqa: BLE001 - a monitor must never return into the zygote
+            except BaseException as e:
                 try:
                     sys.stderr.write(f"ballena monitor {cfg.get('id')}: {e}\n")
-                except Exception:  # noqa: BLE001
+                except Exception:
                     pass
             finally:
                 os._exit(1)

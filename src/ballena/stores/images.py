@@ -198,7 +198,7 @@ class ImageStore:
                      size=int(size), chain_ids=chains, repo_tags=tags, repo_digests=digests,  # type: ignore[call-overload]
                      config=self.config(iid))
 
-    def list(self) -> list[Image]:
+    def all(self) -> list[Image]:
         rows = self.db.query("SELECT id, parent, created, last_tag, size FROM images")
         return [self._image(r) for r in rows]
 
@@ -247,7 +247,7 @@ class ImageStore:
         with self.db.tx() as conn:
             if not conn.execute("SELECT 1 FROM images WHERE id=?", (image_id,)).fetchone():
                 raise NotFound(f"No such image: {image_id}")
-            row = conn.execute(f"SELECT image_id FROM {table} WHERE ref=?", (key,)).fetchone()  # noqa: S608
+            row = conn.execute(f"SELECT image_id FROM {table} WHERE ref=?", (key,)).fetchone()
             previous = str(row[0]) if row else None
             if table == "tags":
                 conn.execute("INSERT OR REPLACE INTO tags(ref, image_id, created) VALUES (?,?,?)",

@@ -27,6 +27,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from ballena.errors import SystemError
 
@@ -99,7 +100,7 @@ class Database:
             finally:
                 self._depth = 0
 
-    def query(self, sql: str, args: tuple[object, ...] = ()) -> list[tuple[object, ...]]:
+    def query(self, sql: str, args: tuple[object, ...] = ()) -> list[tuple[Any, ...]]:
         with self._lock:
             return self._conn.execute(sql, args).fetchall()
 

@@ -151,7 +151,7 @@ def _rmtree(path: Path) -> None:
         shutil.rmtree(path)
     except OSError:
         # Immutable or busy files: make them deletable and retry once.
-        os.system(f"chattr -R -i {str(path)!r} 2>/dev/null")  # noqa: S605 - path is ours
+        os.system(f"chattr -R -i {str(path)!r} 2>/dev/null")
         shutil.rmtree(path, ignore_errors=True)
 
 

@@ -194,7 +194,7 @@ def build(svc: ContainerService, *, commit: Any = None) -> Router:
     async def list_containers(req: Request) -> Response:
         filters = Filters.parse(req.param("filters"), accepted=LIST_FILTERS)
         limit = req.int_param("limit", -1) or -1
-        items = svc.list(all_=req.bool_param("all"), limit=limit, filters=filters, latest=req.bool_param("latest"))
+        items = svc.list_containers(all_=req.bool_param("all"), limit=limit, filters=filters, latest=req.bool_param("latest"))
         size = req.bool_param("size")
         if size:
             data = await asyncio.to_thread(lambda: [summary(svc, c, req, size=True) for c in items])

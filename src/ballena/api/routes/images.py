@@ -92,7 +92,7 @@ def build(images: ImageService, *, containers_count: Any = None) -> Router:
         filters = Filters.parse(req.param("filters"), accepted=LIST_FILTERS)
         if req.param("filter"):
             filters.fields.setdefault("reference", (req.param("filter") or "",))
-        imgs = await asyncio.to_thread(images.list, all_=req.bool_param("all"), filters=filters)
+        imgs = await asyncio.to_thread(images.list_images, all_=req.bool_param("all"), filters=filters)
         counts = containers_count() if containers_count else {}
         return json_response([summary(i, req, counts.get(i.id, -1) if counts else -1) for i in imgs])
 

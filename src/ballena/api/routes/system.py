@@ -14,8 +14,8 @@ from ballena.api.streams import json_line
 from ballena.pkg.filters import Filters
 from ballena.pkg.timeutil import now_ns, parse_api_timestamp, rfc3339nano
 from ballena.services.events import ACCEPTED_FILTERS, EventBus, to_wire
-from ballena.services.system import HostFacts
 from ballena.services.images import go_arch
+from ballena.services.system import HostFacts
 
 ENGINE_NAME = "Ballena Engine"
 

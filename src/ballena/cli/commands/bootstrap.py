@@ -17,7 +17,7 @@ import tarfile
 import tempfile
 import time
 
-from ballena.cli.common import flags, die, out
+from ballena.cli.common import die, flags, out
 from ballena.client.api import Client
 
 PATH_ENV = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -137,8 +137,9 @@ def _import(client: Client, body: object, tag: str, changes: list[str], message:
 def bootstrap(client: Client, argv: list[str], *, prog: str) -> int:
     p = flags(prog, f"{prog} busybox|debian[:SUITE] [--tag NAME]", min_args=1, max_args=1)
     p.str("tag", 't', "name of the image (default: busybox:latest, debian:SUITE)", default=None)
-    p.str("mirror", None, "", default=os.environ.get("BALLENA_DEBIAN_MIRROR")
-    p.bool("quiet", 'q', "")
+    p.str("mirror", None, "Debian mirror for debootstrap",
+          default=os.environ.get("BALLENA_DEBIAN_MIRROR", "http://deb.debian.org/debian"))
+    p.bool("quiet", "q", "Print nothing but errors")
     a = p.parse(argv)
     kind, _, suite = a.args[0].partition(":")
     if kind == "busybox":

@@ -5,14 +5,15 @@ from __future__ import annotations
 import json
 import os
 import sys
+
+from ballena.cli.common import UsageError, die, filters_param, flags, out, render
+from ballena.cli.display import ellipsis, short_id, since, size
+from ballena.client.api import APIError, Client
+
 TYPE_CHECKING = False  # typing itself costs the CLI ~5 ms to import
 
 if TYPE_CHECKING:
     from typing import Any
-
-from ballena.cli.common import flags, UsageError, die, filters_param, out, render
-from ballena.cli.display import ellipsis, short_id, since, size
-from ballena.client.api import APIError, Client
 
 IMAGE_HEADERS = {"Repository": "REPOSITORY", "Tag": "TAG", "ID": "IMAGE ID", "CreatedSince": "CREATED",
                  "CreatedAt": "CREATED AT", "Size": "SIZE", "Digest": "DIGEST", "Containers": "CONTAINERS",

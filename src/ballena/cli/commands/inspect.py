@@ -6,7 +6,7 @@ import json
 import sys
 from typing import Any
 
-from ballena.cli.common import flags, UsageError, out
+from ballena.cli.common import UsageError, flags, out
 from ballena.client.api import APIError, Client
 
 _KINDS = {"container": "/containers/{}/json", "image": "/images/{}/json", "network": "/networks/{}",
@@ -29,8 +29,8 @@ def print_inspected(results: list[Any], errors: list[str], fmt: str | None) -> i
                 return 1
     elif results or not errors:
         out(json.dumps(results, indent=4, ensure_ascii=False))
-    for e in errors:
-        print(e, file=sys.stderr)
+    for message in errors:
+        print(message, file=sys.stderr)
     return 1 if errors else 0
 
 

@@ -9,7 +9,7 @@ import time
 from typing import Any
 
 from ballena import __version__
-from ballena.cli.common import flags, filters_param, out, render
+from ballena.cli.common import filters_param, flags, out, render
 from ballena.cli.display import size
 from ballena.client.api import CLIENT_API_VERSION, APIError, Client, ConnectionFailed
 
@@ -203,8 +203,8 @@ def df(client: Client, argv: list[str], *, prog: str) -> int:
                             "Reclaimable": "RECLAIMABLE"}))
         return 0
     from ballena.cli.commands.images import _rows
-    from ballena.cli.display import short_id, since
     from ballena.cli.common import tabwrite
+    from ballena.cli.display import short_id, since
 
     out("Images space usage:\n")
     img_rows = [["REPOSITORY", "TAG", "IMAGE ID", "CREATED", "SIZE", "SHARED SIZE", "UNIQUE SIZE", "CONTAINERS"]]

@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Everything Ballena needs on a fresh Debian machine, installed once (idempotent):
+# Debian packages for the runtime, networking and registry tests, and a virtualenv with the
+# pinned Python dependencies (pyproject.toml).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+packages=(busybox-static runc tini nftables iptables iproute2 skopeo docker-registry debootstrap)
+if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+  missing=()
+  for pkg in "${packages[@]}"; do
+    dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
+  done
+  if [ ${#missing[@]} -gt 0 ]; then
+    echo "installing: ${missing[*]}" >&2
+    apt-get update -qq
+    # The registry package would start a service; this machine may have no init system for it.
+    printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+    rm -f /usr/sbin/policy-rc.d
+  fi
+fi
+
+if [ ! -x .venv/bin/python ]; then
+  python3 -m venv .venv
+fi
+.venv/bin/pip install -q --disable-pip-version-check -e '.[test]'

@@ -1,0 +1,1 @@
+"""Registry client: resolve, authenticate, pull and push (the Distribution API v2)."""

@@ -1,0 +1,1 @@
+"""Networks: bridge driver, IPAM, NAT and published ports, embedded DNS."""

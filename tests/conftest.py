@@ -1,0 +1,216 @@
+"""Shared test fixtures: a ballenad on a temporary socket and data root, clients for it, and
+leak checks. The daemon and the busybox base image are made once per session."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+IS_ROOT = os.geteuid() == 0
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if IS_ROOT:
+        return
+    skip = pytest.mark.skip(reason="needs root (namespaces, mounts, cgroups)")
+    for item in items:
+        if "root" in item.keywords or "e2e" in item.keywords:
+            item.add_marker(skip)
+
+
+@dataclass
+class Daemon:
+    """One running ballenad and what it needs to be reached."""
+
+    root: Path
+    proc: subprocess.Popen[bytes] | None = None
+    extra_args: list[str] = field(default_factory=list)
+
+    @property
+    def sock(self) -> Path:
+        return self.root / "d.sock"
+
+    @property
+    def host(self) -> str:
+        return f"unix://{self.sock}"
+
+    @property
+    def data_root(self) -> Path:
+        return self.root / "data"
+
+    @property
+    def exec_root(self) -> Path:
+        return self.root / "exec"
+
+    @property
+    def env(self) -> dict[str, str]:
+        env = dict(os.environ)
+        env["DOCKER_HOST"] = self.host
+        env.pop("BALLENA_HOST", None)
+        env["DOCKER_CONFIG"] = str(self.root / "docker-config")
+        return env
+
+    def start(self, timeout: float = 10) -> None:
+        args = [str(BIN / "ballenad"), "-H", self.host, "--data-root", str(self.data_root), "--exec-root",
+                str(self.exec_root), "--dns", "127.0.0.1", *self.extra_args]
+        self.log = open(self.root / "ballenad.log", "ab")  # noqa: SIM115
+        self.proc = subprocess.Popen(args, stdout=self.log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.sock.exists():
+                try:
+                    import socket
+
+                    s = socket.socket(socket.AF_UNIX)
+                    s.connect(str(self.sock))
+                    s.close()
+                    return
+                except OSError:
+                    pass
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"ballenad exited: {(self.root / 'ballenad.log').read_text()[-2000:]}")
+            time.sleep(0.02)
+        raise RuntimeError("ballenad did not start")
+
+    def stop(self, sig: int = signal.SIGTERM) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.proc = None
+
+    def kill9(self) -> None:
+        self.stop(signal.SIGKILL)
+
+    def docker(self, *args: str, input: bytes | str | None = None, check: bool = False,
+               timeout: float = 60) -> subprocess.CompletedProcess[str]:
+        data = input.encode() if isinstance(input, str) else input
+        p = subprocess.run(["docker", *args], env=self.env, input=data, capture_output=True, timeout=timeout)
+        res = subprocess.CompletedProcess(p.args, p.returncode, p.stdout.decode(errors="replace"),
+                                          p.stderr.decode(errors="replace"))
+        if check and res.returncode != 0:
+            raise AssertionError(f"docker {' '.join(args)} failed ({res.returncode}): {res.stderr}")
+        return res
+
+    def docker_bytes(self, *args: str, input: bytes | None = None, timeout: float = 60) -> subprocess.CompletedProcess[bytes]:
+        return subprocess.run(["docker", *args], env=self.env, input=input, capture_output=True, timeout=timeout)
+
+    def ballena(self, *args: str, input: bytes | str | None = None, check: bool = False,
+                timeout: float = 120) -> subprocess.CompletedProcess[str]:
+        data = input.encode() if isinstance(input, str) else input
+        p = subprocess.run([str(BIN / "ballena"), *args], env=self.env, input=data, capture_output=True,
+                           timeout=timeout)
+        res = subprocess.CompletedProcess(p.args, p.returncode, p.stdout.decode(errors="replace"),
+                                          p.stderr.decode(errors="replace"))
+        if check and res.returncode != 0:
+            raise AssertionError(f"ballena {' '.join(args)} failed ({res.returncode}): {res.stderr}")
+        return res
+
+    def cleanup_containers(self) -> None:
+        ids = self.docker("ps", "-aq").stdout.split()
+        if ids:
+            self.docker("rm", "-f", *ids, timeout=120)
+
+    def logs_text(self) -> str:
+        try:
+            return (self.root / "ballenad.log").read_text()
+        except OSError:
+            return ""
+
+
+def _mounts_under(path: Path) -> list[str]:
+    with open("/proc/self/mounts") as f:
+        return [line.split()[1] for line in f if line.split()[1].startswith(str(path))]
+
+
+def make_daemon(extra_args: list[str] | None = None) -> Daemon:
+    root = Path(tempfile.mkdtemp(prefix="blt-", dir="/tmp"))
+    d = Daemon(root=root, extra_args=list(extra_args or []))
+    try:
+        d.start()
+    except BaseException:
+        d.stop()
+        shutil.rmtree(root, ignore_errors=True)
+        raise
+    return d
+
+
+def destroy_daemon(d: Daemon) -> list[str]:
+    """Stop and remove everything a daemon made; returns what leaked (for assertions)."""
+    leaks: list[str] = []
+    try:
+        if d.proc is None:
+            d.start()
+        d.cleanup_containers()
+    except Exception as e:
+        leaks.append(f"cleanup failed: {e}")
+    d.stop()
+    for m in reversed(_mounts_under(d.root)):
+        leaks.append(f"mount {m}")
+        subprocess.run(["umount", "-l", m], check=False)
+    for hier in Path("/sys/fs/cgroup").iterdir():
+        cg = hier / "ballena"
+        if cg.is_dir():
+            for child in cg.iterdir():
+                if child.is_dir():
+                    leaks.append(f"cgroup {child}")
+                    subprocess.run(["sh", "-c", f"cat {child}/cgroup.procs | xargs -r kill -9; rmdir {child}"], check=False)
+    shutil.rmtree(d.root, ignore_errors=True)
+    return leaks
+
+
+@pytest.fixture(scope="session")
+def daemon() -> Iterator[Daemon]:
+    """The shared daemon, with busybox:latest bootstrapped."""
+    d = make_daemon()
+    try:
+        d.ballena("bootstrap", "busybox", "-q", check=True)
+        yield d
+    finally:
+        leaks = destroy_daemon(d)
+        assert not leaks, f"the test session leaked: {leaks}"
+
+
+@pytest.fixture()
+def fresh_daemon() -> Iterator[Daemon]:
+    """A daemon of this test's own (for restarts and kills), with busybox loaded."""
+    d = make_daemon()
+    try:
+        d.ballena("bootstrap", "busybox", "-q", check=True)
+        yield d
+    finally:
+        leaks = destroy_daemon(d)
+        assert not leaks, leaks
+
+
+@pytest.fixture()
+def docker_client(daemon: Daemon) -> Iterator[object]:
+    import docker
+
+    client = docker.DockerClient(base_url=daemon.host, version="auto", timeout=60)
+    try:
+        yield client
+    finally:
+        client.close()
+
+
+@pytest.fixture()
+def clean(daemon: Daemon) -> Iterator[Daemon]:
+    """The shared daemon, with every container this test made removed afterwards."""
+    yield daemon
+    daemon.cleanup_containers()
