@@ -20,7 +20,7 @@ from typing import Any
 import h11
 
 from ballena.api.errors import message_for, status_for
-from ballena.errors import InvalidArgument
+from ballena.errors import BallenaError, InvalidArgument
 
 log = logging.getLogger("ballena.api")
 
@@ -285,8 +285,10 @@ class Server:
                 raise
             except Exception as exc:
                 status = status_for(exc)
-                if status >= 500:
+                if not isinstance(exc, BallenaError):
                     log.error("%s %s: %s", req.method, req.path, message_for(exc), exc_info=exc)
+                elif status >= 500:
+                    log.error("%s %s -> %d %s", req.method, req.path, status, message_for(exc))
                 else:
                     log.debug("%s %s -> %d %s", req.method, req.path, status, message_for(exc))
                 result = (Response(status=304, content_type=None) if status == 304

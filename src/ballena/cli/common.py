@@ -90,7 +90,7 @@ def render(items: Iterable[Any], fmt: str | None, *, default: str, headers: dict
         lines = [_fill(body, fields, i) for i in items]
         if not is_table:
             return "\n".join(lines)
-        header = _fill(body, fields, _HeaderContext(headers))
+        header = _fill(body, fields, {f[1:]: headers.get(f[1:], _title_from_field(f[1:])) for f in fields})
         return tabwrite([header.split("\t")] + [ln.split("\t") for ln in lines])
     from ballena.cli.gotemplate import Template, TemplateError
 

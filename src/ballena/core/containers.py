@@ -50,6 +50,7 @@ class Container:
     runtime: str = "ballena"
     exec_ids: tuple[str, ...] = ()
     networks: Mapping[str, Any] = field(default_factory=dict)  # name -> endpoint settings
+    ports: Mapping[str, Any] = field(default_factory=dict)  # NetworkSettings.Ports while running
     mounts: tuple[Mapping[str, Any], ...] = ()  # Docker's MountPoint documents
     platform: str = "linux"
 

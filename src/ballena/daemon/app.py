@@ -16,21 +16,29 @@ from ballena import __version__
 from ballena.api.http import Request, Server
 from ballena.api.router import API_VERSION, Router
 from ballena.api.routes import containers as containers_routes
+from ballena.api.routes import filesystem as filesystem_routes
 from ballena.api.routes import images as images_routes
+from ballena.api.routes import networks as networks_routes
 from ballena.api.routes import system as system_routes
+from ballena.api.routes import volumes as volumes_routes
 from ballena.daemon.config import DaemonConfig
 from ballena.errors import InvalidArgument, SystemError
 from ballena.pkg.stringid import generate_id
 from ballena.services.containers import ContainerService, Paths, RuntimeInfo
 from ballena.services.events import EventBus
+from ballena.services.filesystem import FilesystemService
 from ballena.services.images import ImageService
+from ballena.services.networks import NetworkService
 from ballena.services.system import host_facts
+from ballena.services.volumes import VolumeService
 from ballena.shim.client import Zygote
 from ballena.stores.containers import ContainerStore
 from ballena.stores.content import LocalContentStore
 from ballena.stores.images import ImageStore
 from ballena.stores.metadata import Database
+from ballena.stores.networks import NetworkStore
 from ballena.stores.snapshots import OverlaySnapshotter
+from ballena.stores.volumes import VolumeStore
 
 log = logging.getLogger("ballena.daemon")
 
@@ -96,12 +104,21 @@ class Daemon:
         for name, spec in self.cfg.runtimes.items():
             runtimes[name] = RuntimeInfo(name=name, path=spec.path, args=spec.args)
         self.zygote = Zygote(log_path=self.cfg.exec_root / "monitors.log")
+        self.volume_store = VolumeStore(root / "volumes", self.db)
+        self.volume_store.clean()
+        self.volumes = VolumeService(store=self.volume_store, events=self.events)
+        container_store = ContainerStore(root / "containers")
+        self.network = NetworkService(store=NetworkStore(self.db), events=self.events, containers=container_store.all,
+                                      daemon_dns=self.cfg.dns, bip=self.cfg.bip, exec_root=self.cfg.exec_root)
         self.containers = ContainerService(
-            store=ContainerStore(root / "containers"), images=self.image_store, events=self.events,
+            store=container_store, images=self.image_store, events=self.events,
             zygote=self.zygote, paths=Paths(data_root=root, exec_root=self.cfg.exec_root), runtimes=runtimes,
             default_runtime=self.cfg.default_runtime, dns=self.cfg.dns, dns_search=self.cfg.dns_search,
-            dns_opts=self.cfg.dns_opts, log_opts=self.cfg.log_opts, log_driver=self.cfg.log_driver)
+            dns_opts=self.cfg.dns_opts, log_opts=self.cfg.log_opts, log_driver=self.cfg.log_driver,
+            volumes=self.volumes, network=self.network)
         self.images.users = self.containers
+        self.volumes.users = self.containers.users_of_volume
+        self.filesystem = FilesystemService(containers=self.containers, zygote=self.zygote, events=self.events)
 
     def _router(self) -> Router:
         router = Router()
@@ -109,6 +126,9 @@ class Daemon:
                                           disk_usage=self.disk_usage))
         router.include(images_routes.build(self.images, containers_count=self._image_container_counts))
         router.include(containers_routes.build(self.containers))
+        router.include(filesystem_routes.build(self.filesystem))
+        router.include(volumes_routes.build(self.volumes))
+        router.include(networks_routes.build(self.network, self.containers))
         return router
 
     def _image_container_counts(self) -> dict[str, int]:
@@ -126,6 +146,7 @@ class Daemon:
                 self.cfg.pidfile.parent.mkdir(parents=True, exist_ok=True)
                 self.cfg.pidfile.write_text(f"{os.getpid()}")
             self.zygote.start()
+            self.network.start()
             await self.containers.restore()
             router = self._router()
             self.server = Server(router.dispatch, self._headers)
@@ -236,17 +257,34 @@ class Daemon:
         }
 
     async def disk_usage(self, req: Request) -> dict[str, Any]:
-        imgs = await asyncio.to_thread(self.image_store.all)
-        layer_size = 0
-        seen: set[str] = set()
+        """``/system/df``: every image, container, volume and cache entry with honest sizes."""
+        return await asyncio.to_thread(self._disk_usage, req)
+
+    def _disk_usage(self, req: Request) -> dict[str, Any]:
+        imgs = self.image_store.all()
+        users: dict[str, int] = {}
+        for c in self.containers.store.all():
+            users[c.image_id] = users.get(c.image_id, 0) + 1
+        layer_users: dict[str, int] = {}
         for img in imgs:
-            for c in img.chain_ids:
-                if c not in seen:
-                    seen.add(c)
-                    layer = self.image_store.layer(c)
-                    layer_size += layer.size if layer else 0
-        summaries = [images_routes.summary(i, req, 0) for i in imgs]
-        return {"LayersSize": layer_size, "Images": summaries, "Containers": [], "Volumes": [], "BuildCache": []}
+            for chain in img.chain_ids:
+                layer_users[chain] = layer_users.get(chain, 0) + 1
+        layer_sizes = {chain: (layer.size if (layer := self.image_store.layer(chain)) else 0) for chain in layer_users}
+        images = []
+        for img in imgs:
+            summary = images_routes.summary(img, req, users.get(img.id, 0))
+            summary["SharedSize"] = sum(layer_sizes[c] for c in img.chain_ids if layer_users[c] > 1)
+            images.append(summary)
+        containers = [containers_routes.summary(self.containers, c, req, size=True)
+                      for c in self.containers.store.all()]
+        volumes = [volumes_routes.volume_json(v, self.volumes.usage(v)) for v in self.volume_store.all()]
+        cache = self._build_cache_usage()
+        return {"LayersSize": sum(layer_sizes.values()), "Images": images, "Containers": containers,
+                "Volumes": volumes, "BuildCache": cache}
+
+    def _build_cache_usage(self) -> list[dict[str, Any]]:
+        provider = getattr(self, "build_cache_usage", None)
+        return list(provider()) if provider else []
 
     # -- shutdown -----------------------------------------------------------------------------
 

@@ -21,6 +21,8 @@ class _Formatter(logging.Formatter):
 def setup_logging(debug: bool) -> None:
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(_Formatter("%(asctime)s %(levelname)-5s %(name)s: %(message)s"))
+    # Libraries' own debug output (pyroute2 dumps every netlink message) is not ours to show.
+    handler.addFilter(lambda r: r.levelno >= logging.WARNING or r.name.startswith(("ballena", "__main__")))
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(logging.DEBUG if debug else logging.INFO)

@@ -425,3 +425,104 @@ def lookup_in_layers(layers: list[str], rel: str) -> str | None:
             if _is_whiteout_device(st) or not stat.S_ISDIR(st.st_mode) or _is_opaque(acc):
                 return None
     return None
+
+
+def walk_union(layers: list[str], rel: str = "") -> Iterator[tuple[str, str, os.stat_result]]:
+    """The merged view of overlay layers (top first) under ``rel``, as overlayfs shows it:
+    (relative path, real path, lstat), parents before children, names sorted."""
+    rel = clean_path(rel)
+    start: list[str | None] = []
+    for layer in layers:
+        d = os.path.join(layer, rel) if rel else layer
+        if os.path.lexists(d) and not os.path.isdir(d):
+            break  # a file here hides everything below
+        start.append(d if os.path.isdir(d) else None)
+        if start[-1] is not None and _is_opaque(d):
+            break
+    yield from _merge(start, rel)
+
+
+def _merge(dirs: list[str | None], rel: str) -> Iterator[tuple[str, str, os.stat_result]]:
+    """One merged directory: ``dirs`` is its real directory in each layer, top first."""
+    entries: dict[str, tuple[int, str, os.stat_result]] = {}
+    deleted: set[str] = set()
+    for i, d in enumerate(dirs):
+        if d is None:
+            continue
+        for name in os.listdir(d):
+            if name in entries or name in deleted:
+                continue
+            real = os.path.join(d, name)
+            st = os.lstat(real)
+            if _is_whiteout_device(st):
+                deleted.add(name)
+                continue
+            entries[name] = (i, real, st)
+    for name in sorted(entries):
+        i, real, st = entries[name]
+        path = f"{rel}/{name}" if rel else name
+        yield path, real, st
+        if not stat.S_ISDIR(st.st_mode):
+            continue
+        below: list[str | None] = []
+        for d in dirs[i:]:
+            sub = os.path.join(d, name) if d is not None else None
+            if sub is not None and os.path.lexists(sub) and not os.path.isdir(sub):
+                break
+            below.append(sub if sub is not None and os.path.isdir(sub) else None)
+            if below[-1] is not None and _is_opaque(sub):  # type: ignore[arg-type]
+                break
+        yield from _merge(below, path)
+
+
+def copy_from_layers(layers: list[str], rel: str, dest: str) -> bool:
+    """Copy the merged content of ``rel`` into the empty directory ``dest`` (Docker fills a new
+    volume from the image this way). Owners, modes, times and links are kept. Returns whether
+    the image had anything there."""
+    rel = clean_path(rel)
+    found = lookup_in_layers(layers, rel)
+    if found is None or not os.path.isdir(found):
+        return False
+    st = os.lstat(found)
+    os.chown(dest, st.st_uid, st.st_gid)
+    os.chmod(dest, stat.S_IMODE(st.st_mode))
+    links: dict[tuple[int, int], str] = {}
+    dir_times: list[tuple[str, os.stat_result]] = []
+    copied = False
+    for path, real, est in walk_union(layers, rel):
+        copied = True
+        sub = path[len(rel) + 1:] if rel else path
+        target = os.path.join(dest, sub)
+        mode = est.st_mode
+        if stat.S_ISDIR(mode):
+            os.makedirs(target, exist_ok=True)
+            dir_times.append((target, est))
+        elif stat.S_ISLNK(mode):
+            os.symlink(os.readlink(real), target)
+        elif stat.S_ISREG(mode):
+            key = (est.st_dev, est.st_ino)
+            if est.st_nlink > 1 and key in links:
+                os.link(links[key], target)
+                continue
+            shutil.copyfile(real, target, follow_symlinks=False)
+            links[key] = target
+        elif stat.S_ISCHR(mode) or stat.S_ISBLK(mode) or stat.S_ISFIFO(mode):
+            if stat.S_ISFIFO(mode):
+                os.mkfifo(target, stat.S_IMODE(mode))
+            else:
+                os.mknod(target, mode, est.st_rdev)
+        else:
+            continue
+        os.lchown(target, est.st_uid, est.st_gid)
+        if not stat.S_ISLNK(mode):
+            os.chmod(target, stat.S_IMODE(mode))
+            for name, value in _read_xattrs(real).items():
+                try:
+                    os.setxattr(target, name, value, follow_symlinks=False)
+                except OSError:
+                    pass
+            if not stat.S_ISDIR(mode):
+                os.utime(target, ns=(est.st_atime_ns, est.st_mtime_ns), follow_symlinks=False)
+    for target, est in reversed(dir_times):
+        os.utime(target, ns=(est.st_atime_ns, est.st_mtime_ns), follow_symlinks=False)
+    return copied

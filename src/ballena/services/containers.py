@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from ballena.core.containers import Container, ExecConfig, ExecState
+from ballena.core.volumes import MountPoint
 from ballena.errors import BallenaError, Conflict, InvalidArgument, NotFound, NotModified, SystemError, Unavailable
 from ballena.pkg import archive, signals, users
 from ballena.pkg.atomicfile import read_json, write_bytes
@@ -35,6 +36,8 @@ from ballena.pkg.units import from_human_size
 from ballena.runtime import cgroups
 from ballena.runtime import spec as ocispec
 from ballena.services.events import EventBus
+from ballena.services.networks import NetworkService
+from ballena.services.volumes import VolumeService
 from ballena.shim import protocol as proto
 from ballena.shim.client import MonitorConn, Zygote
 from ballena.shim.logfile import DEFAULT_MAX_FILE, DEFAULT_MAX_SIZE, log_files
@@ -115,7 +118,8 @@ class ContainerService:
     def __init__(self, *, store: ContainerStore, images: ImageStore, events: EventBus, zygote: Zygote,
                  paths: Paths, runtimes: Mapping[str, RuntimeInfo], default_runtime: str,
                  dns: tuple[str, ...] = (), dns_search: tuple[str, ...] = (), dns_opts: tuple[str, ...] = (),
-                 log_opts: Mapping[str, str] | None = None, log_driver: str = "json-file") -> None:
+                 log_opts: Mapping[str, str] | None = None, log_driver: str = "json-file",
+                 volumes: VolumeService | None = None, network: NetworkService | None = None) -> None:
         self.store = store
         self.images = images
         self.events = events
@@ -128,6 +132,8 @@ class ContainerService:
         self.dns_opts = dns_opts
         self.log_opts = dict(log_opts or {})
         self.log_driver = log_driver
+        self.volumes = volumes
+        self.network = network
         self._live: dict[str, _Live] = {}
         self._pending: dict[str, list[Subscriber]] = {}
         self._locks: dict[str, asyncio.Lock] = {}
@@ -136,6 +142,7 @@ class ContainerService:
         self.execs: dict[str, ExecState] = {}
         self._available_caps: list[str] | None = None
         self.hooks_on_remove: list[Callable[[Container], None]] = []
+        self.hooks_on_stop: list[Callable[[Container], None]] = []
         self.cgroup_layout = cgroups.layout()
 
     def _lock(self, cid: str) -> asyncio.Lock:
@@ -157,6 +164,12 @@ class ContainerService:
 
     def users_of(self, image_id: str) -> list[tuple[str, bool]]:
         return [(c.id, c.state.running) for c in self.store.all() if c.image_id == image_id]
+
+    def users_of_volume(self, name: str) -> list[str]:
+        return [c.id for c in self.store.all() if any(m.get("Name") == name for m in c.mounts)]
+
+    def mount_points(self, ref: str) -> list[MountPoint]:
+        return [MountPoint.from_wire(m) for m in self.get(ref).mounts]
 
     def counts(self) -> dict[str, int]:
         out = {"total": 0, "running": 0, "paused": 0, "stopped": 0}
@@ -228,16 +241,26 @@ class ContainerService:
                 name = random_name(attempt)
         self.store.reserve_name(name, cid)
         try:
-            net_mode = hc.get("NetworkMode") or "default"
+            net_mode = hc.get("NetworkMode") or "bridge"
+            endpoints: dict[str, Any] = {}
+            if self.network is not None:
+                endpoints = self.network.initial_endpoints(hc, networking or {})
+            elif net_mode not in ("none", "host") and not net_mode.startswith("container:"):
+                endpoints = {net_mode: {}}
             if not cfg.get("Hostname"):
                 cfg["Hostname"] = socket.gethostname() if net_mode == "host" else cid[:12]
             if net_mode.startswith("container:"):
                 self.get(net_mode.split(":", 1)[1])
+            mounts: list[MountPoint] = []
+            if self.volumes is not None:
+                mounts = await asyncio.to_thread(self.volumes.resolve_mounts, config=cfg, host_config=hc,
+                                                 volumes_from=self.mount_points)
             c = Container(
                 id=cid, name=name, created_ns=now_ns(), image=image_ref, image_id=image_id, path=path,
                 args=tuple(args), config=cfg, host_config=hc, runtime=hc.get("Runtime") or self.default_runtime,
-                networks={} if net_mode in ("none", "host") or net_mode.startswith("container:") else
-                {("bridge" if net_mode == "default" else net_mode): {}},
+                networks=endpoints,
+                mounts=tuple({**m.to_wire(), "_Tmpfs": dict(m.tmpfs_options), "_Copy": m.copy_image_data}
+                             for m in mounts),
             )
             await asyncio.to_thread(self._prepare_filesystem, c, image.top_layer)
             self.store.save(c)
@@ -310,16 +333,41 @@ class ContainerService:
 
     async def _start_locked(self, c: Container) -> Container:
         subscribers = self._pending.pop(c.id, [])
+        wire = self.network is not None and self.network.needs_setup(c)
         try:
+            if self.network is not None and c.networks:
+                await self.network.ready()
+                c = replace(c, networks=self.network.plan(c))
+                c = replace(c, ports=self.network.reserve_ports(c))
             spec, monitor_cfg = await asyncio.to_thread(self._prepare_start, c, subscribers)
+            monitor_cfg["autostart"] = not wire
             pid, conn = await self.zygote.spawn(monitor_cfg)
         except BallenaError as e:
+            if self.network is not None:
+                await self.network.release(c)
             self._fail_start(c, e.message, subscribers)
             raise
         live = _Live(conn)
         live.subscribers.update(subscribers)
         msg = await conn.next_json()
+        if msg is not None and msg.get("event") == "created" and self.network is not None:
+            try:
+                await self.network.attach(c, int(msg["pid"]))
+            except BaseException as e:
+                await live.send({"op": "cancel"})
+                await conn.next_json()
+                conn.close()
+                await self.network.release(c)
+                message = e.message if isinstance(e, BallenaError) else f"network setup failed: {e}"
+                self._fail_start(c, message, subscribers)
+                if isinstance(e, BallenaError):
+                    raise
+                raise SystemError(message) from e
+            await live.send({"op": "start"})
+            msg = await conn.next_json()
         if msg is None or msg.get("event") == "error":
+            if self.network is not None:
+                await self.network.release(c)
             conn.close()
             message = (msg or {}).get("message") or "container monitor exited during start"
             code = _start_exit_code(message)
@@ -504,6 +552,10 @@ class ContainerService:
         for dest, fname in (("/etc/resolv.conf", "resolv.conf"), ("/etc/hostname", "hostname"), ("/etc/hosts", "hosts")):
             mounts.append({"destination": dest, "type": "bind", "source": str(cdir / fname),
                            "options": ["rbind", "rprivate", *ro]})
+        if self.volumes is not None:
+            points = [MountPoint.from_wire(m) for m in c.mounts]
+            self._fill_new_volumes(c, points)
+            mounts += self.volumes.oci_mounts(points)
         for path, opts in (hc.get("Tmpfs") or {}).items():
             extra = [o for o in (opts.split(",") if opts else []) if o]
             mounts.append({"destination": path, "type": "tmpfs", "source": "tmpfs",
@@ -538,6 +590,21 @@ class ContainerService:
             cgroup_v2=self.cgroup_layout.version == "2",
         )
         return ocispec.build(inp)
+
+    def _fill_new_volumes(self, c: Container, points: list[MountPoint]) -> None:
+        """A new, empty volume is first filled with what the image has at that path (Docker's
+        copy-up), owners and modes kept."""
+        assert self.volumes is not None
+        for mp in points:
+            if mp.type != "volume" or not mp.copy_image_data:
+                continue
+            data = self.volumes.store.data_dir(mp.name)
+            try:
+                if any(data.iterdir()):
+                    continue
+            except FileNotFoundError:
+                continue
+            archive.copy_from_layers(self._layer_dirs(c), mp.destination, str(data))
 
     def seccomp_for(self, c: Container, caps: list[str]) -> dict[str, Any] | None:
         """The spec's seccomp section: Docker's default effect, a profile the client sent
@@ -581,13 +648,14 @@ class ContainerService:
             if ip:
                 hosts += f"{ip}\t{fqdn}" + (f" {hostname}" if fqdn != hostname else "") + "\n"
         for entry in c.host_config.get("ExtraHosts") or []:
-            host, _, addr = entry.partition(":") if entry.count(":") == 1 or "=" not in entry else entry.partition("=")
-            if "=" in entry:
-                host, _, addr = entry.partition("=")
-            hosts += f"{addr}\t{host}\n"
-        extra_hosts = getattr(self, "extra_hosts_provider", None)
-        if extra_hosts is not None:
-            hosts += extra_hosts(c)
+            sep = "=" if "=" in entry else ":"
+            host, _, addr = entry.partition(sep)
+            if addr == "host-gateway":
+                addr = self.network.host_gateway() if self.network is not None else ""
+            if addr:
+                hosts += f"{addr}\t{host}\n"
+        if self.network is not None:
+            hosts += self.network.hosts_entries(c)
         write_bytes(cdir / "hosts", hosts.encode())
         write_bytes(cdir / "resolv.conf", self.resolv_conf(c, net_mode).encode())
 
@@ -599,11 +667,10 @@ class ContainerService:
 
     def resolv_conf(self, c: Container, net_mode: str) -> str:
         hc = c.host_config
-        custom = getattr(self, "resolv_conf_provider", None)
-        if custom is not None:
-            text = custom(c)
+        if self.network is not None:
+            text = self.network.resolv_conf(c)
             if text is not None:
-                return str(text)
+                return text
         try:
             host = Path("/etc/resolv.conf").read_text()
         except OSError:
@@ -675,9 +742,17 @@ class ContainerService:
         c = c.with_state(status="exited", pid=0, exit_code=code, oom_killed=oom,
                          finished_at_ns=int(info.get("finished_at") or now_ns()),
                          error="monitor lost" if info.get("lost") else "")
+        if self.network is not None:
+            await self.network.release(c)
+            c = replace(c, ports={}, networks={name: {k: v for k, v in ep.items() if k in (
+                "IPAMConfig", "Links", "Aliases", "NetworkID")} for name, ep in c.networks.items()})
         self.store.save(c)
         self._cleanup_state_dir(cid)
-        for hook in getattr(self, "hooks_on_stop", []):
+        if self.volumes is not None:
+            for m in c.mounts:
+                if m.get("Type") == "volume" and m.get("Name"):
+                    self.volumes.unmount(str(m["Name"]))
+        for hook in self.hooks_on_stop:
             try:
                 hook(c)
             except Exception:
@@ -895,9 +970,21 @@ class ContainerService:
         if cg.exists():
             cg.remove(timeout=0.5)
         self.store.delete(c.id)
-        vol_hook = getattr(self, "remove_volumes_hook", None)
-        if vol_hook is not None:
-            vol_hook(c, volumes)
+        if self.volumes is not None and (volumes or c.host_config.get("AutoRemove")):
+            # Only the anonymous volumes this container made; named ones outlive it.
+            for m in c.mounts:
+                name = m.get("Name")
+                if m.get("Type") != "volume" or not name:
+                    continue
+                try:
+                    v = self.volumes.get(str(name))
+                except NotFound:
+                    continue
+                if v.anonymous and not self.users_of_volume(v.name):
+                    try:
+                        self.volumes.remove(v.name)
+                    except Conflict:
+                        pass
 
     # -- wait -----------------------------------------------------------------------------------
 
@@ -1051,6 +1138,28 @@ class ContainerService:
         if live is None:
             raise Conflict(f"Container {c.id} is not running")
         await live.send({"op": "resize", "height": height, "width": width})
+
+    # -- networks -----------------------------------------------------------------------------------
+
+    async def connect_network(self, ref: str, net_ref: str, cfg: Mapping[str, Any]) -> None:
+        if self.network is None:
+            raise InvalidArgument("networking is not available")
+        c = self.get(ref)
+        n = self.network.get(net_ref)
+        async with self._lock(c.id):
+            c = self.store.get(c.id)
+            networks = await self.network.connect(c, n, cfg)
+            self.store.save(replace(c, networks=networks))
+
+    async def disconnect_network(self, ref: str, net_ref: str, *, force: bool = False) -> None:
+        if self.network is None:
+            raise InvalidArgument("networking is not available")
+        c = self.get(ref)
+        n = self.network.get(net_ref)
+        async with self._lock(c.id):
+            c = self.store.get(c.id)
+            networks = await self.network.disconnect(c, n)
+            self.store.save(replace(c, networks=networks))
 
     # -- logs -------------------------------------------------------------------------------------
 
@@ -1375,6 +1484,8 @@ class ContainerService:
             log.info("container %s exited while the daemon was away (status %s)", c.short_id, info.get("exit_code"))
             self._unmount_leftover(c)
             await self._on_exit(c.id, info)
+        if self.network is not None:
+            await self.network.restore([c for c in self.store.all() if c.state.running and c.id in self._live])
         for c in self.store.all():
             policy = (c.host_config.get("RestartPolicy") or {}).get("Name") or "no"
             if not c.state.running and c.has_been_started and not c.manually_stopped and policy in ("always", "unless-stopped"):
@@ -1405,6 +1516,8 @@ class ContainerService:
             if live.task is not None:
                 live.task.cancel()
             live.conn.close()
+        if self.network is not None:
+            await self.network.shutdown()
 
 
 class _ExecStartError(BallenaError):
@@ -1539,7 +1652,7 @@ def _normalize_host_config(hc: dict[str, Any], runtimes: Mapping[str, RuntimeInf
     if runtime not in runtimes:
         raise InvalidArgument(f"Unknown runtime specified {runtime}")
     hc["Runtime"] = runtime
-    if not hc.get("NetworkMode"):
+    if not hc.get("NetworkMode") or hc["NetworkMode"] == "default":
         hc["NetworkMode"] = "bridge"
     if hc.get("ShmSize") is not None and int(hc["ShmSize"]) < 0:
         raise InvalidArgument("SHM size can not be less than 0")

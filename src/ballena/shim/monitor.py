@@ -172,13 +172,25 @@ class Monitor:
     def _create_and_start(self) -> None:
         self._mount_rootfs()
         stdio = self._stdio()
+        sync = None
         if self.native:
-            self._native_start(stdio)
+            sync = self._native_create(stdio)
         else:
-            self._runc_start(stdio)
+            self._runc_create(stdio)
         if stdio is not None:
             for fd in stdio:
                 os.close(fd)
+        if not self.cfg.get("autostart", True):
+            # The daemon has work to do between creation and start (networking).
+            self.status = "created"
+            self._broadcast({"event": "created", "pid": self.pid})
+            if not self._wait_for_start():
+                raise _StartError("start cancelled by the daemon", 1)
+        if self.native:
+            assert sync is not None
+            self._native_run(sync)
+        else:
+            self._runc("start", self.id)
         for fd, kind in self.outputs.items():
             self.sel.register(fd, selectors.EVENT_READ, ("out", kind))
         if self.stdin_fd is not None:
@@ -196,7 +208,41 @@ class Monitor:
             out[os.path.basename(mp)] = os.path.join(mp, self.cgroup.path)
         return out
 
-    def _native_start(self, stdio: tuple[int, int, int] | None) -> None:
+    def _wait_for_start(self) -> bool:
+        """Block until the daemon says start (or goes away, which cancels)."""
+        control = next((c for c in self.conns if c.role == "control"), None)
+        if control is None:
+            return False
+        control.sock.setblocking(True)
+        try:
+            while True:
+                for key, _ in self.sel.select(None):
+                    if key.data[0] == "conn" and key.data[1] is control:
+                        data = control.sock.recv(_READ)
+                        if not data:
+                            return False
+                        for kind, payload in control.decoder.feed(data):
+                            if kind == proto.JSON:
+                                op = json.loads(payload).get("op")
+                                if op == "start":
+                                    return True
+                                if op == "cancel":
+                                    return False
+                    elif key.data[0] == "wake":
+                        try:
+                            os.read(self.wake_r, 4096)
+                        except BlockingIOError:
+                            pass
+                        try:
+                            pid, _status = os.waitpid(self.pid, os.WNOHANG)
+                        except ChildProcessError:
+                            return False
+                        if pid:
+                            return False
+        finally:
+            control.sock.setblocking(False)
+
+    def _native_create(self, stdio: tuple[int, int, int] | None) -> socket.socket:
         lx = self.spec.get("linux") or {}
         if self.cgroup is not None:
             self.cgroup.create()
@@ -226,6 +272,10 @@ class Monitor:
         if self.cgroup is not None:
             self.cgroup.add(pid)
         self._sync_wait(parent, expect_ready=True)
+        return parent
+
+    def _native_run(self, parent: socket.socket) -> None:
+        pid = self.pid
         native.send_msg(parent, {"go": True})
         # EOF: execve succeeded (the socket is close-on-exec); a message: it failed.
         failure, _ = native.recv_msg(parent)
@@ -299,7 +349,7 @@ class Monitor:
         conn.close()
         return fds[0]
 
-    def _runc_start(self, stdio: tuple[int, int, int] | None) -> None:
+    def _runc_create(self, stdio: tuple[int, int, int] | None) -> None:
         pid_file = os.path.join(self.state_dir, "init.pid")
         args = ["create", "--bundle", self.bundle, "--pid-file", pid_file]
         console = None
@@ -330,7 +380,6 @@ class Monitor:
             self._runc(*args, stdio=stdio)
         with open(pid_file) as f:
             self.pid = int(f.read().strip())
-        self._runc("start", self.id)
 
     # -- the loop ---------------------------------------------------------------------------------
 
@@ -895,6 +944,8 @@ class Monitor:
             self.cgroup.remove()
 
     def _cleanup_after_failed_start(self) -> None:
+        if not self.native and self.pid:
+            self._runc("delete", "--force", self.id, check=False)
         if self.pid:
             try:
                 os.kill(self.pid, signal.SIGKILL)

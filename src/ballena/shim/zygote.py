@@ -19,6 +19,7 @@ import socket
 import struct
 import sys
 
+from ballena.runtime import fsops
 from ballena.shim import monitor
 
 
@@ -67,6 +68,10 @@ def serve(sock: socket.socket) -> None:
                 sock.close()
                 os.setsid()
                 signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+                if cfg.get("kind") == "fsop":
+                    assert control is not None
+                    fsops.run(cfg, control)  # type: ignore[arg-type]
+                    os._exit(0)
                 monitor.run(cfg, control)  # type: ignore[arg-type]
             except BaseException as e:
                 try:

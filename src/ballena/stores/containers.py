@@ -28,7 +28,7 @@ def _to_json(c: Container) -> dict[str, Any]:
                   "OOMKilled": s.oom_killed, "StartedAt": s.started_at_ns, "FinishedAt": s.finished_at_ns},
         "RestartCount": c.restart_count, "ManuallyStopped": c.manually_stopped,
         "HasBeenStarted": c.has_been_started, "Runtime": c.runtime, "Networks": c.networks,
-        "Mounts": list(c.mounts), "Platform": c.platform,
+        "Mounts": list(c.mounts), "Platform": c.platform, "Ports": c.ports,
     }
 
 
@@ -44,6 +44,7 @@ def _from_json(d: dict[str, Any]) -> Container:
         restart_count=int(d.get("RestartCount", 0)), manually_stopped=bool(d.get("ManuallyStopped")),
         has_been_started=bool(d.get("HasBeenStarted")), runtime=d.get("Runtime", "ballena"),
         networks=d.get("Networks") or {}, mounts=tuple(d.get("Mounts") or ()), platform=d.get("Platform", "linux"),
+        ports=d.get("Ports") or {},
     )
 
 

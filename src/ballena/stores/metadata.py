@@ -15,6 +15,9 @@ Schema (version 1)::
     tags(ref PK, image_id, created)                   docker.io/library/busybox:latest -> image
     digests(ref PK, image_id)                         docker.io/library/busybox@sha256:... -> image
     build_cache(key PK, image_id, created, last_used) the builder's step cache
+    volumes(name PK, driver, labels, options, created, anonymous)   local volumes
+    networks(id PK, name UNIQUE, driver, subnet, gateway, ip_range, bridge, internal, attachable,
+             labels, options, created, builtin)                      networks
 
 Garbage collection: a layer is kept while an image or a snapshot stands on it; a blob while a
 layer, image or manifest refers to it. ``ImageStore`` runs it after deletions and at start-up.
@@ -52,6 +55,14 @@ CREATE INDEX IF NOT EXISTS tags_image ON tags(image_id);
 CREATE TABLE IF NOT EXISTS digests (ref TEXT PRIMARY KEY, image_id TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS manifests (digest TEXT PRIMARY KEY, image_id TEXT NOT NULL, repo TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS blob_sources (blob TEXT NOT NULL, repo TEXT NOT NULL, PRIMARY KEY (blob, repo));
+CREATE TABLE IF NOT EXISTS volumes (
+    name TEXT PRIMARY KEY, driver TEXT NOT NULL, labels TEXT NOT NULL, options TEXT NOT NULL,
+    created INTEGER NOT NULL, anonymous INTEGER NOT NULL DEFAULT 0);
+CREATE TABLE IF NOT EXISTS networks (
+    id TEXT PRIMARY KEY, name TEXT UNIQUE NOT NULL, driver TEXT NOT NULL, subnet TEXT NOT NULL,
+    gateway TEXT NOT NULL, ip_range TEXT NOT NULL, bridge TEXT NOT NULL, internal INTEGER NOT NULL,
+    attachable INTEGER NOT NULL, labels TEXT NOT NULL, options TEXT NOT NULL, created INTEGER NOT NULL,
+    builtin INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS build_cache (
     key TEXT PRIMARY KEY, image_id TEXT NOT NULL, created INTEGER NOT NULL, last_used INTEGER NOT NULL);
 """

@@ -62,9 +62,9 @@ def status_text(c: Container) -> str:
 
 def _ports(c: Container, req: Request) -> list[dict[str, Any]]:
     out = []
-    bindings = (c.host_config.get("PortBindings") or {}) if c.state.running else {}
-    published = (c.networks.get("_ports") if isinstance(c.networks, dict) else None) or {}
-    for port in (c.config.get("ExposedPorts") or {}):
+    published = c.ports if c.state.running else {}
+    keys = set(c.config.get("ExposedPorts") or {}) | set(published)
+    for port in keys:
         num, _, proto = port.partition("/")
         items = published.get(port) or []
         if items:
@@ -73,22 +73,28 @@ def _ports(c: Container, req: Request) -> list[dict[str, Any]]:
                             "PublicPort": int(b.get("HostPort") or 0), "Type": proto or "tcp"})
         else:
             out.append({"PrivatePort": int(num), "Type": proto or "tcp"})
-    del bindings
     return out
 
 
 def network_settings(svc: ContainerService, c: Container, *, summary: bool = False) -> dict[str, Any]:
-    provider = getattr(svc, "network_settings_provider", None)
-    if provider is not None:
-        return provider(c, summary)  # type: ignore[no-any-return]
-    nets = {name: _endpoint(name, ep) for name, ep in c.networks.items() if not name.startswith("_")}
+    nets = {name: _endpoint(name, dict(ep)) for name, ep in c.networks.items()}
     if summary:
         return {"Networks": nets}
+    bridge = nets.get("bridge") or {}
+    ports: dict[str, Any] = {}
+    if c.state.running:
+        for key in c.config.get("ExposedPorts") or {}:
+            ports[key] = None
+        for key, items in (c.ports or {}).items():
+            ports[key] = items or None
     return {
-        "Bridge": "", "SandboxID": "", "SandboxKey": "", "Ports": {}, "HairpinMode": False,
-        "LinkLocalIPv6Address": "", "LinkLocalIPv6PrefixLen": 0, "SecondaryIPAddresses": None,
-        "SecondaryIPv6Addresses": None, "EndpointID": "", "Gateway": "", "GlobalIPv6Address": "",
-        "GlobalIPv6PrefixLen": 0, "IPAddress": "", "IPPrefixLen": 0, "IPv6Gateway": "", "MacAddress": "",
+        "Bridge": "", "SandboxID": c.id if c.state.running else "",
+        "SandboxKey": f"/proc/{c.state.pid}/ns/net" if c.state.running and c.state.pid else "",
+        "Ports": ports, "HairpinMode": False, "LinkLocalIPv6Address": "", "LinkLocalIPv6PrefixLen": 0,
+        "SecondaryIPAddresses": None, "SecondaryIPv6Addresses": None,
+        "EndpointID": bridge.get("EndpointID", ""), "Gateway": bridge.get("Gateway", ""),
+        "GlobalIPv6Address": "", "GlobalIPv6PrefixLen": 0, "IPAddress": bridge.get("IPAddress", ""),
+        "IPPrefixLen": bridge.get("IPPrefixLen", 0), "IPv6Gateway": "", "MacAddress": bridge.get("MacAddress", ""),
         "Networks": nets,
     }
 

@@ -1,0 +1,61 @@
+"""``/containers/{id}/archive``, ``/changes``, ``/export`` and ``/commit``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ballena.api.http import Request, Response, StreamResponse, json_response
+from ballena.api.router import Router
+from ballena.errors import InvalidArgument
+from ballena.runtime.fsops import encode_stat
+from ballena.services.filesystem import FilesystemService
+
+_STAT_HEADER = "X-Docker-Container-Path-Stat"
+
+
+def build(fs: FilesystemService) -> Router:
+    r = Router()
+
+    async def stat_only(req: Request) -> Response:
+        info = await fs.stat(req.params["id"], req.param("path") or "")
+        return Response(status=200, content_type="application/json", headers=[(_STAT_HEADER, encode_stat(info))])
+
+    @r.route("GET", "/containers/{id}/archive")
+    async def get_archive(req: Request) -> Response | StreamResponse:
+        if req.method == "HEAD":  # GET routes answer HEAD too
+            return await stat_only(req)
+        info, body = await fs.get_archive(req.params["id"], req.param("path") or "")
+        return StreamResponse(body, content_type="application/x-tar", headers=[(_STAT_HEADER, encode_stat(info))])
+
+    @r.route("PUT", "/containers/{id}/archive")
+    async def put_archive(req: Request) -> Response:
+        await fs.put_archive(req.params["id"], req.param("path") or "", req.chunks(),
+                             no_overwrite_dir_non_dir=req.bool_param("noOverwriteDirNonDir"),
+                             copy_uid_gid=req.bool_param("copyUIDGID"))
+        return Response(status=200, content_type=None)
+
+    @r.route("GET", "/containers/{id}/changes")
+    async def changes(req: Request) -> Response:
+        import asyncio
+
+        items = await asyncio.to_thread(fs.changes, req.params["id"])
+        return json_response([{"Path": c.path, "Kind": c.kind} for c in items] or None)
+
+    @r.route("GET", "/containers/{id}/export")
+    async def export(req: Request) -> StreamResponse:
+        return StreamResponse(await fs.export(req.params["id"]), content_type="application/x-tar")
+
+    @r.route("POST", "/commit")
+    async def commit(req: Request) -> Response:
+        body: dict[str, Any] = await req.json() or {}
+        container = req.param("container") or ""
+        if not container:
+            raise InvalidArgument("container is required")
+        pause = req.param("pause")
+        image_id = await fs.commit(container, repo=req.param("repo") or None, tag=req.param("tag") or None,
+                                   comment=req.param("comment") or "", author=req.param("author") or "",
+                                   changes=req.params_all("changes"),
+                                   pause=True if pause is None else req.bool_param("pause"), config=body)
+        return json_response({"Id": image_id}, status=201)
+
+    return r

@@ -1,0 +1,186 @@
+"""Netlink work (pyroute2) on one dedicated thread.
+
+pyroute2 opens its netlink socket in whatever network namespace the calling thread is in, and
+a socket made in a container's namespace acts there for good. So every call runs on this one
+thread: host operations through a socket made in the host namespace at start-up, and work inside
+a container through a *fresh* socket made after ``setns`` into the container and closed before
+``setns`` back. Each switch is checked against the namespaces' inode numbers, and an in-container
+socket is checked to see the container's interfaces, not the host's.
+
+pyroute2 takes about a second to import here, so it is loaded on this thread in the background
+while the daemon already serves the API.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import os
+import socket
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from ballena.errors import SystemError
+from ballena.pkg import linux
+
+T = TypeVar("T")
+
+
+def _ns_inode(path: str) -> int:
+    return os.stat(path).st_ino
+
+
+class Netlink:
+    def __init__(self) -> None:
+        self._pool = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="netlink")
+        self._ipr: Any = None
+        self._host_ns = 0
+        self.ready = self._pool.submit(self._init)
+
+    def _init(self) -> None:
+        from pyroute2 import IPRoute  # ~1 s: kept off the daemon's start-up path
+
+        self._host_ns = _ns_inode("/proc/thread-self/ns/net")
+        self._ipr = IPRoute()
+        self._ipr.get_links()  # make the socket now, in the host namespace
+
+    async def call(self, fn: Callable[..., T], *args: Any) -> T:
+        loop = asyncio.get_running_loop()
+        await asyncio.wrap_future(self.ready)
+        return await loop.run_in_executor(self._pool, fn, *args)
+
+    def close(self) -> None:
+        def close() -> None:
+            if self._ipr is not None:
+                self._ipr.close()
+
+        self._pool.submit(close)
+        self._pool.shutdown(wait=True)
+
+    # -- in the host namespace ------------------------------------------------------------------
+
+    def _check_host(self) -> None:
+        if _ns_inode("/proc/thread-self/ns/net") != self._host_ns:
+            raise SystemError("netlink worker is not in the host network namespace")
+
+    def index(self, name: str) -> int | None:
+        found = self._ipr.link_lookup(ifname=name)
+        return int(found[0]) if found else None
+
+    def host_routes(self) -> list[str]:
+        self._check_host()
+        out = []
+        for r in self._ipr.get_routes(family=socket.AF_INET):
+            dst = r.get_attr("RTA_DST")
+            if dst:
+                out.append(f"{dst}/{r['dst_len']}")
+        for a in self._ipr.get_addr(family=socket.AF_INET):
+            out.append(f"{a.get_attr('IFA_ADDRESS')}/{a['prefixlen']}")
+        return out
+
+    def ensure_bridge(self, name: str, gateway: str, prefix: int) -> None:
+        self._check_host()
+        idx = self.index(name)
+        if idx is None:
+            self._ipr.link("add", ifname=name, kind="bridge")
+            idx = self.index(name)
+        assert idx is not None
+        have = {(a.get_attr("IFA_ADDRESS"), a["prefixlen"]) for a in self._ipr.get_addr(index=idx)}
+        if (gateway, prefix) not in have:
+            self._ipr.addr("add", index=idx, address=gateway, prefixlen=prefix)
+        self._ipr.link("set", index=idx, state="up")
+
+    def delete_link(self, name: str) -> None:
+        self._check_host()
+        idx = self.index(name)
+        if idx is not None:
+            try:
+                self._ipr.link("del", index=idx)
+            except Exception:
+                pass
+
+    def link_exists(self, name: str) -> bool:
+        self._check_host()
+        return self.index(name) is not None
+
+    # -- a container's namespace --------------------------------------------------------------------
+
+    def _in_namespace(self, pid: int, fn: Callable[[Any], T]) -> T:
+        from pyroute2 import IPRoute
+
+        self._check_host()
+        target = os.open(f"/proc/{pid}/ns/net", os.O_RDONLY | os.O_CLOEXEC)
+        host = os.open("/proc/thread-self/ns/net", os.O_RDONLY | os.O_CLOEXEC)
+        try:
+            target_ino = os.fstat(target).st_ino
+            linux.setns(target, linux.CLONE_NEWNET)
+            try:
+                if _ns_inode("/proc/thread-self/ns/net") != target_ino:
+                    raise SystemError("setns into the container's network namespace did not take")
+                inner = IPRoute()
+                try:
+                    inner.get_links()  # create the socket here and now, inside the container
+                    return fn(inner)
+                finally:
+                    inner.close()
+            finally:
+                linux.setns(host, linux.CLONE_NEWNET)
+                self._check_host()
+        finally:
+            os.close(target)
+            os.close(host)
+
+    def attach(self, *, pid: int, bridge: str, host_ifname: str, ip: str, prefix: int, gateway: str, mac: str,
+               ifname: str = "eth0", default_route: bool = True) -> None:
+        """A veth pair: one end on ``bridge``, the other as ``ifname`` in the container, configured."""
+        self._check_host()
+        master = self.index(bridge)
+        if master is None:
+            raise SystemError(f"bridge {bridge} does not exist")
+        self._ipr.link("add", ifname=host_ifname, kind="veth", peer={"ifname": ifname, "net_ns_pid": pid})
+        idx = self.index(host_ifname)
+        self._ipr.link("set", index=idx, master=master, state="up")
+
+        def configure(inner: Any) -> None:
+            found = inner.link_lookup(ifname=ifname)
+            if not found or inner.link_lookup(ifname=bridge):
+                raise SystemError("netlink socket is not in the container's namespace")
+            i = found[0]
+            inner.link("set", index=i, address=mac)
+            inner.addr("add", index=i, address=ip, prefixlen=prefix)
+            inner.link("set", index=i, state="up")
+            if default_route and gateway:
+                inner.route("add", dst="0.0.0.0/0", gateway=gateway)
+
+        self._in_namespace(pid, configure)
+
+    def detach_in(self, pid: int, ifname: str) -> None:
+        def remove(inner: Any) -> None:
+            found = inner.link_lookup(ifname=ifname)
+            if found:
+                inner.link("del", index=found[0])
+
+        self._in_namespace(pid, remove)
+
+    def next_ifname(self, pid: int) -> str:
+        def pick(inner: Any) -> str:
+            names = {link.get_attr("IFLA_IFNAME") for link in inner.get_links()}
+            i = 0
+            while f"eth{i}" in names:
+                i += 1
+            return f"eth{i}"
+
+        return self._in_namespace(pid, pick)
+
+    def socket_in(self, pid: int, family: int, kind: int, address: tuple[str, int]) -> socket.socket:
+        """A socket bound inside the container's namespace (the embedded DNS listens on these)."""
+        def make(_inner: Any) -> socket.socket:
+            s = socket.socket(family, kind)
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            s.bind(address)
+            if kind == socket.SOCK_STREAM:
+                s.listen(64)
+            s.setblocking(False)
+            return s
+
+        return self._in_namespace(pid, make)

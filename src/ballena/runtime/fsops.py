@@ -1,0 +1,346 @@
+"""File operations on a container's filesystem, run in a helper forked from the zygote: the
+``docker cp`` archive endpoints and ``docker export``.
+
+The helper sees exactly what the container sees, and nothing of the host:
+
+- a running container: it joins the container's mount namespace (root, volumes, binds);
+- a stopped one (or an export): it makes a private mount namespace, mounts the container's
+  root filesystem (and for ``cp`` its volumes and binds) there, and chroots into it.
+
+Either way an absolute symlink inside the container resolves inside the container (Docker's
+"chrootarchive" idea), and no mount is ever visible on the host, so a crash leaks nothing.
+
+Protocol: the request is the config; tar bytes travel as ``protocol`` data frames (``0`` in,
+``1`` out) and the result is a final JSON frame ``{"ok": true, ...}`` or ``{"error", "status"}``.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import socket
+import stat
+import tarfile
+import time
+from typing import Any, BinaryIO
+
+from ballena.pkg import archive, linux
+from ballena.pkg.securejoin import secure_join
+from ballena.runtime import native
+from ballena.shim import protocol as proto
+
+# Go's os.FileMode type bits, which the docker CLI reads in the path-stat header.
+_GO_MODE_DIR = 1 << 31
+_GO_MODE_SYMLINK = 1 << 27
+_GO_MODE_DEVICE = 1 << 26
+_GO_MODE_NAMED_PIPE = 1 << 25
+_GO_MODE_SOCKET = 1 << 24
+_GO_MODE_SETUID = 1 << 23
+_GO_MODE_SETGID = 1 << 22
+_GO_MODE_CHAR_DEVICE = 1 << 21
+_GO_MODE_STICKY = 1 << 20
+
+
+class _FsError(Exception):
+    def __init__(self, message: str, status: int = 400) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+def go_file_mode(st: os.stat_result) -> int:
+    mode = stat.S_IMODE(st.st_mode) & 0o777
+    fmt = stat.S_IFMT(st.st_mode)
+    if fmt == stat.S_IFDIR:
+        mode |= _GO_MODE_DIR
+    elif fmt == stat.S_IFLNK:
+        mode |= _GO_MODE_SYMLINK
+    elif fmt == stat.S_IFIFO:
+        mode |= _GO_MODE_NAMED_PIPE
+    elif fmt == stat.S_IFSOCK:
+        mode |= _GO_MODE_SOCKET
+    elif fmt == stat.S_IFBLK:
+        mode |= _GO_MODE_DEVICE
+    elif fmt == stat.S_IFCHR:
+        mode |= _GO_MODE_DEVICE | _GO_MODE_CHAR_DEVICE
+    if st.st_mode & stat.S_ISUID:
+        mode |= _GO_MODE_SETUID
+    if st.st_mode & stat.S_ISGID:
+        mode |= _GO_MODE_SETGID
+    if st.st_mode & stat.S_ISVTX:
+        mode |= _GO_MODE_STICKY
+    return mode
+
+
+def path_stat(path: str) -> dict[str, Any]:
+    """What ``X-Docker-Container-Path-Stat`` carries for ``path`` (inside the chroot)."""
+    clean = os.path.normpath(path) if path not in ("", "/") else "/"
+    resolved = secure_join("/", clean)
+    try:
+        st = os.lstat(resolved)
+    except FileNotFoundError:
+        raise _FsError(f"Could not find the file {path} in container", 404) from None
+    link = ""
+    if stat.S_ISLNK(st.st_mode):
+        link = secure_join("/", os.path.join(os.path.dirname(clean), os.readlink(resolved)))
+    mtime = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(st.st_mtime)) + f".{st.st_mtime_ns % 10**9:09d}Z"
+    return {"name": os.path.basename(path.rstrip("/")) or "/", "size": st.st_size, "mode": go_file_mode(st),
+            "mtime": mtime, "linkTarget": link}
+
+
+def encode_stat(info: dict[str, Any]) -> str:
+    return base64.b64encode(json.dumps(info).encode()).decode()
+
+
+class _FrameWriter:
+    """A file-like object that sends what tarfile writes as data frames."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock = sock
+        self.buf = bytearray()
+
+    def write(self, data: bytes) -> int:
+        self.buf += data
+        if len(self.buf) >= 1 << 18:
+            self.flush()
+        return len(data)
+
+    def flush(self) -> None:
+        if self.buf:
+            self.sock.sendall(proto.encode(proto.STDOUT, bytes(self.buf)))
+            self.buf.clear()
+
+
+class _FrameReader:
+    """A file-like object reading the data frames the daemon sends, until a JSON end frame."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock = sock
+        self.decoder = proto.Decoder()
+        self.pending = bytearray()
+        self.frames: list[tuple[bytes, bytes]] = []
+        self.done = False
+
+    def read(self, n: int = -1) -> bytes:
+        while (n < 0 or len(self.pending) < n) and not self.done:
+            if not self.frames:
+                data = self.sock.recv(1 << 18)
+                if not data:
+                    self.done = True
+                    break
+                self.frames.extend(self.decoder.feed(data))
+                continue
+            kind, payload = self.frames.pop(0)
+            if kind == proto.STDIN:
+                self.pending += payload
+            else:
+                self.done = True
+        if n < 0:
+            out, self.pending = bytes(self.pending), bytearray()
+        else:
+            out, self.pending = bytes(self.pending[:n]), self.pending[n:]
+        return out
+
+
+# -- entering the container's filesystem ------------------------------------------------------------
+
+def _enter(cfg: dict[str, Any]) -> None:
+    pid = int(cfg.get("pid") or 0)
+    if pid and cfg.get("op") != "export":
+        fd = os.open(f"/proc/{pid}/ns/mnt", os.O_RDONLY | os.O_CLOEXEC)
+        try:
+            linux.setns(fd, linux.CLONE_NEWNS)
+        finally:
+            os.close(fd)
+        os.chdir("/")
+        return
+    linux.unshare(linux.CLONE_NEWNS)
+    linux.mount(None, "/", None, linux.MS_REC | linux.MS_PRIVATE)
+    root = cfg["mountpoint"]
+    os.makedirs(root, exist_ok=True)
+    for m in cfg.get("rootfs_mounts") or []:
+        flags, _prop, data = native.parse_mount_options(list(m.get("options") or []))
+        linux.mount(m.get("source") or m["type"], root, None if flags & linux.MS_BIND else m["type"], flags,
+                    data or None)
+    for m in cfg.get("mounts") or []:
+        native.do_mount(root, m)
+    os.chroot(root)
+    os.chdir("/")
+
+
+# -- operations ---------------------------------------------------------------------------------------
+
+def _op_stat(cfg: dict[str, Any], sock: socket.socket) -> dict[str, Any]:
+    return {"ok": True, "stat": path_stat(cfg["path"])}
+
+
+def _op_get(cfg: dict[str, Any], sock: socket.socket) -> dict[str, Any]:
+    path = cfg["path"]
+    info = path_stat(path)
+    sock.sendall(proto.encode_json({"stat": info}))
+    clean = os.path.normpath(path)
+    resolved = secure_join("/", clean)
+    if path.rstrip("/").endswith("/.") or path.endswith("/."):
+        rebase = "."
+    else:
+        rebase = os.path.basename(clean) or "."
+    if stat.S_ISLNK(os.lstat(resolved).st_mode) and path.endswith("/"):
+        resolved = secure_join("/", os.path.join(os.path.dirname(clean), os.readlink(resolved)))
+    writer = _FrameWriter(sock)
+    with tarfile.open(fileobj=writer, mode="w|", format=tarfile.PAX_FORMAT) as tf:  # type: ignore[call-overload]
+        _add_tree(tf, resolved, rebase)
+    writer.flush()
+    return {"ok": True}
+
+
+def _add_tree(tf: tarfile.TarFile, real: str, name: str) -> None:
+    st = os.lstat(real)
+    if not stat.S_ISDIR(st.st_mode):
+        ti = tf.gettarinfo(real, arcname=name)
+        ti.uname = ti.gname = ""
+        if ti.isreg():
+            with open(real, "rb") as f:
+                tf.addfile(ti, f)
+        else:
+            tf.addfile(ti)
+        return
+    hardlinks: dict[tuple[int, int], str] = {}
+    for root, dirs, files in os.walk(real):
+        dirs.sort()
+        rel_root = os.path.relpath(root, real)
+        arc_root = name if rel_root == "." else os.path.join(name, rel_root)
+        ti = tf.gettarinfo(root, arcname=arc_root)
+        ti.uname = ti.gname = ""
+        tf.addfile(ti)
+        for fname in sorted(files) + [d for d in dirs if os.path.islink(os.path.join(root, d))]:
+            full = os.path.join(root, fname)
+            try:
+                fst = os.lstat(full)
+            except FileNotFoundError:
+                continue
+            if stat.S_ISSOCK(fst.st_mode):
+                continue
+            ti = tf.gettarinfo(full, arcname=os.path.join(arc_root, fname))
+            ti.uname = ti.gname = ""
+            key = (fst.st_dev, fst.st_ino)
+            if ti.isreg() and fst.st_nlink > 1:
+                if key in hardlinks:
+                    ti.type, ti.linkname, ti.size = tarfile.LNKTYPE, hardlinks[key], 0
+                    tf.addfile(ti)
+                    continue
+                hardlinks[key] = ti.name
+            if ti.isreg():
+                with open(full, "rb") as f:
+                    tf.addfile(ti, f)
+            else:
+                tf.addfile(ti)
+        dirs[:] = [d for d in dirs if not os.path.islink(os.path.join(root, d))]
+
+
+def _op_put(cfg: dict[str, Any], sock: socket.socket) -> dict[str, Any]:
+    path = cfg["path"]
+    resolved = secure_join("/", os.path.normpath(path))
+    try:
+        st = os.stat(resolved)
+    except FileNotFoundError:
+        raise _FsError(f"Could not find the file {path} in container", 404) from None
+    if not stat.S_ISDIR(st.st_mode):
+        raise _FsError("extraction point is not a directory", 400)
+    if cfg.get("readonly_root"):
+        raise _FsError("container rootfs is marked read-only", 403)
+    sock.sendall(proto.encode_json({"ready": True}))
+    reader = _FrameReader(sock)
+    no_overwrite = bool(cfg.get("no_overwrite_dir_non_dir"))
+    try:
+        with tarfile.open(fileobj=reader, mode="r|", errorlevel=2) as tf:  # type: ignore[call-overload]
+            for member in tf:
+                rel = archive.clean_path(member.name)
+                if not rel:
+                    continue
+                target = secure_join(resolved, rel)
+                if no_overwrite and os.path.lexists(target):
+                    existing_dir = os.path.isdir(target) and not os.path.islink(target)
+                    if existing_dir != member.isdir():
+                        raise _FsError(f"cannot overwrite {'directory' if existing_dir else 'non-directory'} "
+                                       f"\"{os.path.join(path, rel)}\" with "
+                                       f"{'non-directory' if existing_dir else 'directory'}", 400)
+                _extract(tf, member, target, keep_owner=bool(cfg.get("copy_uid_gid")))
+    except tarfile.TarError as e:
+        raise _FsError(f"invalid tar archive: {e}", 400) from None
+    reader.read()
+    return {"ok": True}
+
+
+def _extract(tf: tarfile.TarFile, member: tarfile.TarInfo, target: str, *, keep_owner: bool) -> None:
+    os.makedirs(os.path.dirname(target), exist_ok=True)
+    if os.path.lexists(target) and not (member.isdir() and os.path.isdir(target)):
+        if os.path.isdir(target) and not os.path.islink(target):
+            import shutil
+
+            shutil.rmtree(target)
+        else:
+            os.unlink(target)
+    if member.isdir():
+        os.makedirs(target, exist_ok=True)
+    elif member.isreg():
+        src = tf.extractfile(member)
+        assert src is not None
+        fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+        try:
+            while chunk := src.read(1 << 20):
+                os.write(fd, chunk)
+        finally:
+            os.close(fd)
+    elif member.issym():
+        os.symlink(member.linkname, target)
+    elif member.islnk():
+        os.link(secure_join("/", member.linkname) if member.linkname.startswith("/") else
+                os.path.join(os.path.dirname(target), os.path.basename(member.linkname)), target)
+        return
+    elif member.isfifo():
+        os.mkfifo(target, member.mode & 0o7777)
+    elif member.ischr() or member.isblk():
+        kind = stat.S_IFCHR if member.ischr() else stat.S_IFBLK
+        os.mknod(target, kind | (member.mode & 0o7777), os.makedev(member.devmajor, member.devminor))
+    else:
+        return
+    if keep_owner:
+        os.lchown(target, member.uid, member.gid)
+    else:
+        os.lchown(target, 0, 0)
+    if not member.issym():
+        os.chmod(target, member.mode & 0o7777)
+        os.utime(target, (member.mtime, member.mtime))
+
+
+def _op_export(cfg: dict[str, Any], sock: socket.socket) -> dict[str, Any]:
+    sock.sendall(proto.encode_json({"ready": True}))
+    writer = _FrameWriter(sock)
+    archive.write_tree("/", writer)  # type: ignore[arg-type]
+    writer.flush()
+    return {"ok": True}
+
+
+_OPS = {"stat": _op_stat, "get": _op_get, "put": _op_put, "export": _op_export}
+
+
+def run(cfg: dict[str, Any], sock: socket.socket) -> None:
+    """The helper's whole life (a fresh child of the zygote)."""
+    try:
+        _enter(cfg)
+        result = _OPS[cfg["op"]](cfg, sock)
+    except _FsError as e:
+        result = {"error": str(e), "status": e.status}
+    except OSError as e:
+        result = {"error": f"{e.strerror or e}", "status": 404 if e.errno == 2 else 500}
+    except Exception as e:
+        result = {"error": f"{type(e).__name__}: {e}", "status": 500}
+    try:
+        sock.sendall(proto.encode_json({"done": True, **result}))
+        sock.shutdown(socket.SHUT_WR)
+    except OSError:
+        pass
+
+
+def _unused(x: BinaryIO) -> None:  # pragma: no cover
+    pass

@@ -1,0 +1,274 @@
+"""A container's filesystem: ``cp`` (the archive endpoints), ``export``, ``diff`` and ``commit``.
+
+``cp`` and ``export`` run in a helper process (``runtime.fsops``) that sees the container's files
+from inside; ``diff`` and ``commit`` read the container's writable layer directly, so they need
+no mount at all.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+from ballena.builder.metadata import apply_changes
+from ballena.core.containers import Container
+from ballena.errors import BallenaError, Conflict, InvalidArgument, NotFound, SystemError
+from ballena.pkg import archive, reference
+from ballena.pkg.timeutil import now_ns, rfc3339nano
+from ballena.services.containers import ContainerService
+from ballena.services.events import EventBus
+from ballena.services.images import go_arch
+from ballena.shim import protocol as proto
+from ballena.shim.client import MonitorConn, Zygote
+
+
+class FilesystemService:
+    def __init__(self, *, containers: ContainerService, zygote: Zygote, events: EventBus) -> None:
+        self.containers = containers
+        self.images = containers.images
+        self.zygote = zygote
+        self.events = events
+
+    # -- the helper -----------------------------------------------------------------------------
+
+    async def _helper(self, c: Container, op: str, **extra: Any) -> MonitorConn:
+        snaps = self.images.snapshots
+        cfg: dict[str, Any] = {"kind": "fsop", "op": op, "id": c.id, **extra}
+        running = c.state.running and c.state.pid
+        if op == "export":
+            # Read-only overlay of every layer: safe next to the running container's own mount.
+            layers = [snaps.upper_dir(c.id), *snaps.lower_dirs(c.id)]
+            cfg["rootfs_mounts"] = [{"type": "overlay", "source": "overlay",
+                                     "options": ["lowerdir=" + ":".join(str(p) for p in layers)]}]
+            cfg["mountpoint"] = str(self.containers.paths.exec_root / "fsop" / f"{c.id}-{time.monotonic_ns()}")
+        elif running:
+            cfg["pid"] = c.state.pid
+        else:
+            cfg["rootfs_mounts"] = [{"type": m.type, "source": m.source, "options": list(m.options)}
+                                    for m in snaps.mounts(c.id)]
+            cfg["mountpoint"] = str(self.containers.paths.exec_root / "fsop" / f"{c.id}-{time.monotonic_ns()}")
+            volumes = self.containers.volumes
+            mounts = []
+            from ballena.core.volumes import MountPoint
+
+            for mp in (MountPoint.from_wire(m) for m in c.mounts):
+                if mp.type == "tmpfs":
+                    continue
+                source = volumes.store.data_dir(mp.name) if (mp.type == "volume" and volumes) else mp.source
+                mounts.append({"destination": mp.destination, "type": "bind", "source": str(source),
+                               "options": ["rbind", *([] if mp.rw else ["ro"])]})
+            cfg["mounts"] = mounts
+        _pid, conn = await self.zygote.spawn(cfg)
+        return conn
+
+    @staticmethod
+    async def _result(conn: MonitorConn) -> dict[str, Any]:
+        while True:
+            msg = await conn.next_json()
+            if msg is None:
+                raise SystemError("the file operation helper exited unexpectedly")
+            if msg.get("done"):
+                return msg
+            if msg.get("stat") or msg.get("ready"):
+                return msg
+
+    @staticmethod
+    def _raise(c: Container, msg: dict[str, Any]) -> None:
+        if "error" not in msg:
+            return
+        text = str(msg["error"]).replace(" in container", f" in container {c.name}")
+        status = int(msg.get("status", 500))
+        if status == 404:
+            raise NotFound(text)
+        if status == 403:
+            from ballena.errors import Forbidden
+
+            raise Forbidden(text)
+        if status == 400:
+            raise InvalidArgument(text)
+        raise SystemError(text)
+
+    # -- cp ---------------------------------------------------------------------------------------
+
+    async def stat(self, ref: str, path: str) -> dict[str, Any]:
+        c = self.containers.get(ref)
+        if not path:
+            raise InvalidArgument("Path cannot be empty")
+        conn = await self._helper(c, "stat", path=path)
+        try:
+            msg = await self._result(conn)
+        finally:
+            conn.close()
+        self._raise(c, msg)
+        return dict(msg["stat"])
+
+    async def get_archive(self, ref: str, path: str) -> tuple[dict[str, Any], AsyncIterator[bytes]]:
+        """The stat of ``path`` and its tar stream. Raises NotFound before anything streams."""
+        c = self.containers.get(ref)
+        if not path:
+            raise InvalidArgument("Path cannot be empty")
+        conn = await self._helper(c, "get", path=path)
+        first = await self._result(conn)
+        if "stat" not in first:
+            conn.close()
+            self._raise(c, first)
+            raise SystemError("unexpected answer from the file helper")
+
+        async def body() -> AsyncIterator[bytes]:
+            try:
+                while True:
+                    frame = await conn.next_frame()
+                    if frame is None:
+                        return
+                    kind, payload = frame
+                    if kind == proto.STDOUT:
+                        yield payload
+                    elif kind == proto.JSON:
+                        msg = json.loads(payload)
+                        if msg.get("done"):
+                            if "error" in msg:
+                                raise SystemError(str(msg["error"]))
+                            return
+            finally:
+                conn.close()
+
+        return first["stat"], body()
+
+    async def put_archive(self, ref: str, path: str, chunks: AsyncIterator[bytes], *, no_overwrite_dir_non_dir: bool,
+                          copy_uid_gid: bool) -> None:
+        c = self.containers.get(ref)
+        if not path:
+            raise InvalidArgument("Path cannot be empty")
+        conn = await self._helper(c, "put", path=path, no_overwrite_dir_non_dir=no_overwrite_dir_non_dir,
+                                  copy_uid_gid=copy_uid_gid, readonly_root=bool(c.host_config.get("ReadonlyRootfs")))
+        try:
+            first = await self._result(conn)
+            self._raise(c, first)
+            async for chunk in chunks:
+                conn.writer.write(proto.encode(proto.STDIN, chunk))
+                await conn.writer.drain()
+            await conn.send_json({"end": True})
+            result = await self._result(conn)
+            self._raise(c, result)
+        finally:
+            conn.close()
+
+    # -- export -------------------------------------------------------------------------------------
+
+    async def export(self, ref: str) -> AsyncIterator[bytes]:
+        c = self.containers.get(ref)
+        conn = await self._helper(c, "export")
+        first = await self._result(conn)
+        if "ready" not in first:
+            conn.close()
+            self._raise(c, first)
+        self.containers._event(c, "export")
+
+        async def body() -> AsyncIterator[bytes]:
+            try:
+                while True:
+                    frame = await conn.next_frame()
+                    if frame is None:
+                        return
+                    kind, payload = frame
+                    if kind == proto.STDOUT:
+                        yield payload
+                    elif kind == proto.JSON and json.loads(payload).get("done"):
+                        return
+            finally:
+                conn.close()
+
+        return body()
+
+    # -- diff and commit ----------------------------------------------------------------------------
+
+    def changes(self, ref: str) -> list[archive.Change]:
+        c = self.containers.get(ref)
+        snaps = self.images.snapshots
+        upper = str(snaps.upper_dir(c.id))
+        lowers = [str(p) for p in snaps.lower_dirs(c.id)]
+        return archive.overlay_changes(upper, lowers)
+
+    async def commit(self, ref: str, *, repo: str | None, tag: str | None, comment: str, author: str,
+                     changes: list[str], pause: bool, config: dict[str, Any] | None) -> str:
+        c = self.containers.get(ref)
+        target = reference.parse_repository_and_tag(repo, tag).tagged_or_latest() if repo else None
+        if target is not None and target.digest is not None:
+            raise InvalidArgument("cannot commit to digest reference")
+        paused_here = False
+        if pause and c.state.status == "running":
+            try:
+                await asyncio.to_thread(self.containers._cgroup(c).freeze)
+                paused_here = True
+            except OSError:
+                pass
+        try:
+            image_id = await asyncio.to_thread(self._commit, c, target, comment, author, changes, config)
+        finally:
+            if paused_here:
+                await asyncio.to_thread(self.containers._cgroup(c).thaw)
+        self.containers._event(c, "commit", comment=comment, imageID=image_id)
+        return image_id
+
+    def _commit(self, c: Container, target: reference.Reference | None, comment: str, author: str,
+                changes: list[str], config: dict[str, Any] | None) -> str:
+        images = self.images
+        base = images.get(c.image_id)
+        upper = images.snapshots.upper_dir(c.id)
+        with images.content.writer() as w:
+            archive.write_layer_from_upper(str(upper), w)  # type: ignore[arg-type]
+            blob = w.commit()
+        layer = images.register_layer(blob, parent_chain=base.top_layer)
+        run_config = _commit_config(dict(c.config), dict(base.run_config), config or {})
+        try:
+            run_config = apply_changes(run_config, changes)
+        except BallenaError:
+            raise
+        created = rfc3339nano(now_ns())
+        history = list(base.config.get("history") or [])
+        history.append({"created": created, "created_by": " ".join([c.path, *c.args]),
+                        **({"author": author} if author else {}), **({"comment": comment} if comment else {})})
+        cfg = {
+            "architecture": base.config.get("architecture") or go_arch(),
+            **({"author": author} if author else {}),
+            **({"comment": comment} if comment else {}),
+            "config": run_config,
+            "container": c.id,
+            "created": created,
+            "history": history,
+            "os": base.config.get("os") or "linux",
+            "rootfs": {"type": "layers", "diff_ids": [*base.config["rootfs"]["diff_ids"], layer.diff_id]},
+        }
+        image_id = images.put_image(json.dumps(cfg, separators=(",", ":")).encode(), parent=base.id)
+        if target is not None:
+            images.tag(target, image_id)
+            self.events.publish("image", "tag", image_id, {"name": target.familiar()})
+        return image_id
+
+
+def _commit_config(container: dict[str, Any], image: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    """The new image's config: the container's (which already merged the image's), minus what
+    belongs to one run, plus the client's overrides (moby's commit merge)."""
+    out = dict(container)
+    for k in ("Hostname", "Domainname", "AttachStdin", "AttachStdout", "AttachStderr", "OpenStdin", "StdinOnce",
+              "Tty", "Image", "MacAddress", "NetworkDisabled", "StopTimeout"):
+        out.pop(k, None)
+    if container.get("Hostname"):
+        out["Hostname"] = container["Hostname"]
+    for k, v in override.items():
+        if v not in (None, "", [], {}):
+            out[k] = v
+    if not out.get("Labels"):
+        out["Labels"] = None
+    if not out.get("Volumes"):
+        out["Volumes"] = None
+    if not out.get("ExposedPorts"):
+        out.pop("ExposedPorts", None)
+    del image
+    return out
+
+
+__all__ = ["Conflict", "FilesystemService"]
