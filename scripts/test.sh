@@ -5,6 +5,7 @@ cd "$(dirname "$0")/.."
 ./scripts/setup.sh
 
 .venv/bin/ruff check src tests bench
+.venv/bin/ruff format --check src tests bench
 .venv/bin/mypy
 .venv/bin/lint-imports
 .venv/bin/python -m pytest -q -p no:cacheprovider "$@"

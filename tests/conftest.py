@@ -63,8 +63,18 @@ class Daemon:
         return env
 
     def start(self, timeout: float = 10) -> None:
-        args = [str(BIN / "ballenad"), "-H", self.host, "--data-root", str(self.data_root), "--exec-root",
-                str(self.exec_root), "--dns", "127.0.0.1", *self.extra_args]
+        args = [
+            str(BIN / "ballenad"),
+            "-H",
+            self.host,
+            "--data-root",
+            str(self.data_root),
+            "--exec-root",
+            str(self.exec_root),
+            "--dns",
+            "127.0.0.1",
+            *self.extra_args,
+        ]
         self.log = open(self.root / "ballenad.log", "ab")  # noqa: SIM115
         self.proc = subprocess.Popen(args, stdout=self.log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + timeout
@@ -97,26 +107,33 @@ class Daemon:
     def kill9(self) -> None:
         self.stop(signal.SIGKILL)
 
-    def docker(self, *args: str, input: bytes | str | None = None, check: bool = False,
-               timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    def docker(
+        self, *args: str, input: bytes | str | None = None, check: bool = False, timeout: float = 60
+    ) -> subprocess.CompletedProcess[str]:
         data = input.encode() if isinstance(input, str) else input
         p = subprocess.run(["docker", *args], env=self.env, input=data, capture_output=True, timeout=timeout)
-        res = subprocess.CompletedProcess(p.args, p.returncode, p.stdout.decode(errors="replace"),
-                                          p.stderr.decode(errors="replace"))
+        res = subprocess.CompletedProcess(
+            p.args, p.returncode, p.stdout.decode(errors="replace"), p.stderr.decode(errors="replace")
+        )
         if check and res.returncode != 0:
             raise AssertionError(f"docker {' '.join(args)} failed ({res.returncode}): {res.stderr}")
         return res
 
-    def docker_bytes(self, *args: str, input: bytes | None = None, timeout: float = 60) -> subprocess.CompletedProcess[bytes]:
+    def docker_bytes(
+        self, *args: str, input: bytes | None = None, timeout: float = 60
+    ) -> subprocess.CompletedProcess[bytes]:
         return subprocess.run(["docker", *args], env=self.env, input=input, capture_output=True, timeout=timeout)
 
-    def ballena(self, *args: str, input: bytes | str | None = None, check: bool = False,
-                timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    def ballena(
+        self, *args: str, input: bytes | str | None = None, check: bool = False, timeout: float = 120
+    ) -> subprocess.CompletedProcess[str]:
         data = input.encode() if isinstance(input, str) else input
-        p = subprocess.run([str(BIN / "ballena"), *args], env=self.env, input=data, capture_output=True,
-                           timeout=timeout)
-        res = subprocess.CompletedProcess(p.args, p.returncode, p.stdout.decode(errors="replace"),
-                                          p.stderr.decode(errors="replace"))
+        p = subprocess.run(
+            [str(BIN / "ballena"), *args], env=self.env, input=data, capture_output=True, timeout=timeout
+        )
+        res = subprocess.CompletedProcess(
+            p.args, p.returncode, p.stdout.decode(errors="replace"), p.stderr.decode(errors="replace")
+        )
         if check and res.returncode != 0:
             raise AssertionError(f"ballena {' '.join(args)} failed ({res.returncode}): {res.stderr}")
         return res
@@ -169,7 +186,9 @@ def destroy_daemon(d: Daemon) -> list[str]:
             for child in cg.iterdir():
                 if child.is_dir():
                     leaks.append(f"cgroup {child}")
-                    subprocess.run(["sh", "-c", f"cat {child}/cgroup.procs | xargs -r kill -9; rmdir {child}"], check=False)
+                    subprocess.run(
+                        ["sh", "-c", f"cat {child}/cgroup.procs | xargs -r kill -9; rmdir {child}"], check=False
+                    )
     shutil.rmtree(d.root, ignore_errors=True)
     return leaks
 

@@ -57,9 +57,17 @@ def test_exit_codes(clean: Daemon) -> None:
 
 def test_inside_a_container(clean: Daemon) -> None:
     d = clean
-    out = d.docker("run", "--name", "inside", "busybox", "sh", "-c",
-                   "echo pid=$$; hostname; ps -o pid | tail -n +2 | sort -n | tail -1; "
-                   "awk '$5 == \"/\" {print $9}' /proc/1/mountinfo; echo data > /written", check=True).stdout.split()
+    out = d.docker(
+        "run",
+        "--name",
+        "inside",
+        "busybox",
+        "sh",
+        "-c",
+        "echo pid=$$; hostname; ps -o pid | tail -n +2 | sort -n | tail -1; "
+        "awk '$5 == \"/\" {print $9}' /proc/1/mountinfo; echo data > /written",
+        check=True,
+    ).stdout.split()
     cid = d.docker("inspect", "-f", "{{.Id}}", "inside", check=True).stdout.strip()
     assert out[0] == "pid=1"
     assert out[1] == cid[:12]
@@ -76,8 +84,9 @@ def test_detached_server_exec_logs_stop_start(clean: Daemon) -> None:
     ps = d.docker("exec", "web", "ps", check=True).stdout
     assert "httpd -f -p 8080" in ps
     d.docker("exec", "web", "sh", "-c", "echo out; echo err >&2", check=True)
-    d.docker("run", "-d", "--name", "talker", "busybox", "sh", "-c", "echo to-out; echo to-err >&2; sleep 30",
-             check=True)
+    d.docker(
+        "run", "-d", "--name", "talker", "busybox", "sh", "-c", "echo to-out; echo to-err >&2; sleep 30", check=True
+    )
     time.sleep(0.5)
     logs = d.docker("logs", "talker", check=True)
     assert logs.stdout == "to-out\n" and logs.stderr == "to-err\n"
@@ -113,8 +122,13 @@ def test_run_stdin_and_rm(clean: Daemon) -> None:
 
 
 def test_tty_is_a_real_terminal(clean: Daemon) -> None:
-    res = subprocess.run(["script", "-qec", "docker run -it --rm busybox sh -c tty", "/dev/null"],
-                         env=clean.env, capture_output=True, text=True, timeout=60)
+    res = subprocess.run(
+        ["script", "-qec", "docker run -it --rm busybox sh -c tty", "/dev/null"],
+        env=clean.env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert re.search(r"/dev/pts/\d+", res.stdout), res.stdout + res.stderr
 
 
@@ -169,8 +183,9 @@ def test_restart_policy_on_failure(clean: Daemon) -> None:
 
     api = docker.APIClient(base_url=d.host)
     with pytest.raises(docker.errors.APIError) as err:
-        api.create_container("busybox", "true", host_config=api.create_host_config(
-            auto_remove=True, restart_policy={"Name": "always"}))
+        api.create_container(
+            "busybox", "true", host_config=api.create_host_config(auto_remove=True, restart_policy={"Name": "always"})
+        )
     assert err.value.status_code == 400
     assert "can't create 'AutoRemove' container with restart policy" in str(err.value)
 
@@ -190,8 +205,17 @@ def test_logs_options(clean: Daemon) -> None:
 
 def test_counter_survives_daemon_kill9(fresh_daemon: Daemon) -> None:
     d = fresh_daemon
-    d.docker("run", "-d", "--name", "ctr", "busybox", "sh", "-c",
-             "i=0; while true; do echo $i; i=$((i+1)); sleep 0.1; done", check=True)
+    d.docker(
+        "run",
+        "-d",
+        "--name",
+        "ctr",
+        "busybox",
+        "sh",
+        "-c",
+        "i=0; while true; do echo $i; i=$((i+1)); sleep 0.1; done",
+        check=True,
+    )
     time.sleep(1)
     d.kill9()
     time.sleep(1.5)
@@ -236,8 +260,18 @@ def test_events_for_the_lifecycle(clean: Daemon) -> None:
     d.docker("run", "--name", "evt", "busybox", "sh", "-c", "exit 2")
     d.docker("rm", "evt", check=True)
     until = str(int(time.time()) + 1)
-    out = d.docker("events", "--since", since, "--until", until, "--filter", "container=evt",
-                   "--format", "{{.Action}} {{index .Actor.Attributes \"exitCode\"}}", check=True).stdout
+    out = d.docker(
+        "events",
+        "--since",
+        since,
+        "--until",
+        until,
+        "--filter",
+        "container=evt",
+        "--format",
+        '{{.Action}} {{index .Actor.Attributes "exitCode"}}',
+        check=True,
+    ).stdout
     actions = [line.split()[0] for line in out.splitlines()]
     for a in ("create", "attach", "start", "die", "destroy"):
         assert a in actions, out

@@ -99,6 +99,7 @@ def test_loads_the_pre_25_docker_save_layout(daemon: Daemon) -> None:
     cfg = src.extractfile(cfg_name).read()  # type: ignore[union-attr]
     out = io.BytesIO()
     with tarfile.open(fileobj=out, mode="w") as dst:
+
         def add(name: str, data: bytes) -> None:
             ti = tarfile.TarInfo(name)
             ti.size = len(data)
@@ -110,11 +111,15 @@ def test_loads_the_pre_25_docker_save_layout(daemon: Daemon) -> None:
         for i, layer in enumerate(manifest[0]["Layers"]):
             add(f"layer{i}/layer.tar", src.extractfile(layer).read())  # type: ignore[union-attr]
             layers.append(f"layer{i}/layer.tar")
-        add("manifest.json", json.dumps([{"Config": f"{hexid}.json", "RepoTags": ["legacy:1"],
-                                          "Layers": layers}]).encode())
+        add(
+            "manifest.json",
+            json.dumps([{"Config": f"{hexid}.json", "RepoTags": ["legacy:1"], "Layers": layers}]).encode(),
+        )
     res = daemon.docker("load", input=out.getvalue(), check=True)
     assert "Loaded image: legacy:1" in res.stdout
-    assert daemon.docker("image", "inspect", "-f", "{{.Id}}", "legacy:1", check=True).stdout.strip() == "sha256:" + hexid
+    assert (
+        daemon.docker("image", "inspect", "-f", "{{.Id}}", "legacy:1", check=True).stdout.strip() == "sha256:" + hexid
+    )
     daemon.docker("rmi", "legacy:1", check=True)
 
 
@@ -123,6 +128,7 @@ def test_bad_input_gets_docker_errors(daemon: Daemon) -> None:
     assert res.returncode == 1 and "No such image: nope:latest" in res.stderr
     res = daemon.docker("rmi", "nope")
     assert res.returncode == 1 and res.stderr.strip() == "Error response from daemon: No such image: nope:latest"
+
 
 def test_http_errors_have_docker_shape(daemon: Daemon) -> None:
     import http.client
@@ -146,8 +152,10 @@ def test_http_errors_have_docker_shape(daemon: Daemon) -> None:
     assert status == 200 and headers["api-version"]
     status, _, body = call("GET", "/v1.23/version")
     assert status == 400
-    assert json.loads(body)["message"] == ("client version 1.23 is too old. Minimum supported API version is 1.24, "
-                                           "please upgrade your client to a newer version")
+    assert json.loads(body)["message"] == (
+        "client version 1.23 is too old. Minimum supported API version is 1.24, "
+        "please upgrade your client to a newer version"
+    )
     status, _, body = call("GET", "/v1.44/images/nope/json")
     assert status == 404 and json.loads(body) == {"message": "No such image: nope:latest"}
     status, _, body = call("POST", "/images/create?fromSrc=-&repo=Bad")
@@ -177,8 +185,9 @@ def test_kill9_during_load_leaves_a_consistent_store(fresh_daemon: Daemon, tmp_p
     d.docker("import", "-", "big:1", input=tar, check=True)
     archive = d.docker_bytes("save", "big:1").stdout
     d.docker("rmi", "big:1", check=True)
-    proc = subprocess.Popen(["docker", "load"], env=d.env, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        ["docker", "load"], env=d.env, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     assert proc.stdin is not None
     proc.stdin.write(archive[: 40 << 20])
     proc.stdin.flush()
@@ -210,8 +219,7 @@ def test_docker_py_images_and_events(daemon: Daemon, docker_client) -> None:  # 
     img.tag("pyimg", "v1")
     assert any("pyimg:v1" in i.tags for i in client.images.list())
     client.images.remove("pyimg:v1")
-    events = client.events(since=since, until=int(time.time()) + 1, decode=True,
-                           filters={"type": "image"})
+    events = client.events(since=since, until=int(time.time()) + 1, decode=True, filters={"type": "image"})
     actions = [e["Action"] for e in events]
     assert "tag" in actions and "untag" in actions
 
@@ -252,4 +260,6 @@ def test_image_prune_removes_dangling(daemon: Daemon, tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("name", ["busybox", "busybox:latest", "docker.io/library/busybox:latest"])
 def test_reference_normalisation(daemon: Daemon, name: str) -> None:
-    assert daemon.docker("image", "inspect", "-f", "{{.RepoTags}}", name, check=True).stdout.strip() == "[busybox:latest]"
+    assert (
+        daemon.docker("image", "inspect", "-f", "{{.RepoTags}}", name, check=True).stdout.strip() == "[busybox:latest]"
+    )

@@ -20,24 +20,66 @@ def test_user_network_dns_alias_and_isolation(clean: Daemon) -> None:
     d.docker("network", "create", "n1", check=True)
     d.docker("network", "create", "n2", check=True)
     try:
-        d.docker("run", "-d", "--name", "srv", "--network", "n1", "--network-alias", "web", "busybox", "httpd", "-f",
-                 "-p", "80", "-h", "/etc", check=True)
+        d.docker(
+            "run",
+            "-d",
+            "--name",
+            "srv",
+            "--network",
+            "n1",
+            "--network-alias",
+            "web",
+            "busybox",
+            "httpd",
+            "-f",
+            "-p",
+            "80",
+            "-h",
+            "/etc",
+            check=True,
+        )
         short = d.docker("inspect", "-f", "{{.Id}}", "srv", check=True).stdout.strip()[:12]
         for name in ("srv", "web"):
-            out = d.docker("run", "--rm", "--network", "n1", "busybox", "sh", "-c",
-                           f"timeout 5 wget -q -O- http://{name}/hostname; exit $?", check=True).stdout
+            out = d.docker(
+                "run",
+                "--rm",
+                "--network",
+                "n1",
+                "busybox",
+                "sh",
+                "-c",
+                f"timeout 5 wget -q -O- http://{name}/hostname; exit $?",
+                check=True,
+            ).stdout
             assert out.strip() == short
         ping = d.docker("run", "--rm", "--network", "n1", "busybox", "ping", "-c1", "-W2", "srv", check=True).stdout
         assert "1 packets received" in ping
         ip = d.docker("inspect", "-f", "{{.NetworkSettings.Networks.n1.IPAddress}}", "srv", check=True).stdout.strip()
-        res = d.docker("run", "--rm", "--network", "n2", "busybox", "sh", "-c",
-                       f"timeout 3 wget -q -O- http://{ip}/hostname; exit $?")
+        res = d.docker(
+            "run",
+            "--rm",
+            "--network",
+            "n2",
+            "busybox",
+            "sh",
+            "-c",
+            f"timeout 3 wget -q -O- http://{ip}/hostname; exit $?",
+        )
         assert res.returncode != 0
         res = d.docker("run", "--rm", "--network", "n2", "busybox", "nslookup", "srv")
         assert "can't find srv" in res.stdout + res.stderr
         d.docker("network", "connect", "n2", "srv", check=True)
-        out = d.docker("run", "--rm", "--network", "n2", "busybox", "sh", "-c",
-                       "timeout 5 wget -q -O- http://srv/hostname; exit $?", check=True).stdout
+        out = d.docker(
+            "run",
+            "--rm",
+            "--network",
+            "n2",
+            "busybox",
+            "sh",
+            "-c",
+            "timeout 5 wget -q -O- http://srv/hostname; exit $?",
+            check=True,
+        ).stdout
         assert out.strip() == short
         info = json.loads(d.docker("network", "inspect", "n1", check=True).stdout)[0]
         assert any(c["Name"] == "srv" for c in info["Containers"].values())
@@ -68,8 +110,22 @@ def test_published_ports(clean: Daemon) -> None:
     s.bind(("127.0.0.1", 0))
     port = s.getsockname()[1]
     s.close()
-    d.docker("run", "-d", "--name", "web1", "-p", f"127.0.0.1:{port}:80", "busybox", "httpd", "-f", "-p", "80",
-             "-h", "/etc", check=True)
+    d.docker(
+        "run",
+        "-d",
+        "--name",
+        "web1",
+        "-p",
+        f"127.0.0.1:{port}:80",
+        "busybox",
+        "httpd",
+        "-f",
+        "-p",
+        "80",
+        "-h",
+        "/etc",
+        check=True,
+    )
     short = d.docker("inspect", "-f", "{{.Id}}", "web1", check=True).stdout.strip()[:12]
     body = _fetch(f"http://127.0.0.1:{port}/hostname")
     assert body.strip() == short
@@ -77,14 +133,42 @@ def test_published_ports(clean: Daemon) -> None:
     res = d.docker("run", "-d", "--name", "web2", "-p", f"127.0.0.1:{port}:80", "busybox", "httpd", "-f", "-p", "80")
     assert res.returncode == 125 and "port is already allocated" in res.stderr
     assert _fetch(f"http://127.0.0.1:{port}/hostname").strip() == short
-    d.docker("run", "-d", "--name", "web3", "-p", "127.0.0.1::80", "busybox", "httpd", "-f", "-p", "80", "-h", "/etc",
-             check=True)
+    d.docker(
+        "run",
+        "-d",
+        "--name",
+        "web3",
+        "-p",
+        "127.0.0.1::80",
+        "busybox",
+        "httpd",
+        "-f",
+        "-p",
+        "80",
+        "-h",
+        "/etc",
+        check=True,
+    )
     mapped = d.docker("port", "web3", "80", check=True).stdout.strip()
     assert mapped.startswith("127.0.0.1:") and _fetch(f"http://{mapped}/hostname").strip()
     d.docker("stop", "-t", "0", "web1", check=True)
     # Released when the container stops: another one can take it.
-    d.docker("run", "-d", "--name", "web4", "-p", f"127.0.0.1:{port}:80", "busybox", "httpd", "-f", "-p", "80",
-             "-h", "/etc", check=True)
+    d.docker(
+        "run",
+        "-d",
+        "--name",
+        "web4",
+        "-p",
+        f"127.0.0.1:{port}:80",
+        "busybox",
+        "httpd",
+        "-f",
+        "-p",
+        "80",
+        "-h",
+        "/etc",
+        check=True,
+    )
     short4 = d.docker("inspect", "-f", "{{.Id}}", "web4", check=True).stdout.strip()[:12]
     assert _fetch(f"http://127.0.0.1:{port}/hostname").strip() == short4
 
@@ -101,9 +185,12 @@ def _fetch(url: str) -> str:
 
 def test_none_and_host(clean: Daemon) -> None:
     d = clean
-    assert d.docker("run", "--rm", "--network", "none", "busybox", "ls", "/sys/class/net",
-                    check=True).stdout.split() == ["lo"]
-    host = set(d.docker("run", "--rm", "--network", "host", "busybox", "ls", "/sys/class/net", check=True).stdout.split())
+    assert d.docker(
+        "run", "--rm", "--network", "none", "busybox", "ls", "/sys/class/net", check=True
+    ).stdout.split() == ["lo"]
+    host = set(
+        d.docker("run", "--rm", "--network", "host", "busybox", "ls", "/sys/class/net", check=True).stdout.split()
+    )
     assert "lo" in host and len(host) > 1
 
 

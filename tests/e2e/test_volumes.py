@@ -33,7 +33,9 @@ def test_image_volume_is_filled_and_anonymous(clean: Daemon) -> None:
     d.docker("run", "--name", "mk", "busybox", "sh", "-c", "mkdir -p /data && echo seed > /data/seed.txt", check=True)
     d.docker("commit", "--change", 'VOLUME ["/data"]', "mk", "volimg:1", check=True)
     d.docker("volume", "create", "fresh", check=True)
-    assert d.docker("run", "--rm", "-v", "fresh:/data", "volimg:1", "cat", "/data/seed.txt", check=True).stdout == "seed\n"
+    assert (
+        d.docker("run", "--rm", "-v", "fresh:/data", "volimg:1", "cat", "/data/seed.txt", check=True).stdout == "seed\n"
+    )
     d.docker("run", "--name", "anon", "volimg:1", "true", check=True)
     mounts = json.loads(d.docker("inspect", "-f", "{{json .Mounts}}", "anon", check=True).stdout)
     assert len(mounts) == 1 and mounts[0]["Type"] == "volume" and mounts[0]["Destination"] == "/data"
@@ -49,7 +51,9 @@ def test_bind_mounts_and_tmpfs(clean: Daemon, tmp_path: Path) -> None:
     site = tmp_path / "site"
     site.mkdir()
     (site / "index.html").write_text("hola\n")
-    res = d.docker("run", "--rm", "-v", f"{site}:/www:ro", "busybox", "sh", "-c", "cat /www/index.html; echo x > /www/y")
+    res = d.docker(
+        "run", "--rm", "-v", f"{site}:/www:ro", "busybox", "sh", "-c", "cat /www/index.html; echo x > /www/y"
+    )
     assert res.stdout == "hola\n" and res.returncode != 0 and "Read-only file system" in res.stderr
     d.docker("run", "--rm", "-v", f"{site}:/www", "busybox", "sh", "-c", "echo written > /www/new.txt", check=True)
     assert (site / "new.txt").read_text() == "written\n"
@@ -83,8 +87,7 @@ def test_cp_both_ways(clean: Daemon, tmp_path: Path) -> None:
 
 def test_cp_cannot_escape_through_symlinks(clean: Daemon, tmp_path: Path) -> None:
     d = clean
-    d.docker("run", "-d", "--name", "evil", "busybox", "sh", "-c",
-             "ln -s /etc /escape; sleep 300", check=True)
+    d.docker("run", "-d", "--name", "evil", "busybox", "sh", "-c", "ln -s /etc /escape; sleep 300", check=True)
     (tmp_path / "payload").write_text("owned\n")
     d.docker("cp", str(tmp_path / "payload"), "evil:/escape/", check=True)
     assert not Path("/etc/payload").exists()  # it landed in the container's /etc
@@ -111,7 +114,9 @@ def test_diff_commit_export(clean: Daemon) -> None:
 
 def test_system_prune_reclaims(clean: Daemon, tmp_path: Path) -> None:
     d = clean
-    d.docker("run", "--name", "mk2", "busybox", "sh", "-c", "mkdir -p /d && head -c 100000 /dev/zero > /d/z", check=True)
+    d.docker(
+        "run", "--name", "mk2", "busybox", "sh", "-c", "mkdir -p /d && head -c 100000 /dev/zero > /d/z", check=True
+    )
     d.docker("commit", "--change", 'VOLUME ["/d"]', "mk2", "prune-me:1", check=True)
     d.docker("run", "--name", "leaves-anon", "prune-me:1", "true", check=True)
     d.docker("rm", "mk2", "leaves-anon", check=True)  # the anonymous volume stays behind

@@ -127,8 +127,7 @@ class Response:
 
 
 def json_response(obj: Any, status: int = 200, headers: list[tuple[str, str]] | None = None) -> Response:
-    return Response(status=status, body=(json.dumps(obj, separators=(",", ":")) + "\n").encode(),
-                    headers=headers or [])
+    return Response(status=status, body=(json.dumps(obj, separators=(",", ":")) + "\n").encode(), headers=headers or [])
 
 
 def no_content(status: int = 204) -> Response:
@@ -224,8 +223,11 @@ class _Connection:
 class Server:
     """Serves one handler function on any number of listening sockets."""
 
-    def __init__(self, dispatch: Callable[[Request], Awaitable[Response | StreamResponse | Hijack]],
-                 common_headers: Callable[[], list[tuple[str, str]]]) -> None:
+    def __init__(
+        self,
+        dispatch: Callable[[Request], Awaitable[Response | StreamResponse | Hijack]],
+        common_headers: Callable[[], list[tuple[str, str]]],
+    ) -> None:
         self._dispatch = dispatch
         self._common_headers = common_headers
         self._servers: list[asyncio.base_events.Server] = []
@@ -291,8 +293,11 @@ class Server:
                     log.error("%s %s -> %d %s", req.method, req.path, status, message_for(exc))
                 else:
                     log.debug("%s %s -> %d %s", req.method, req.path, status, message_for(exc))
-                result = (Response(status=304, content_type=None) if status == 304
-                          else json_response({"message": message_for(exc)}, status=status))
+                result = (
+                    Response(status=304, content_type=None)
+                    if status == 304
+                    else json_response({"message": message_for(exc)}, status=status)
+                )
             if isinstance(result, Hijack):
                 await self._hijack(conn, req, result)
                 return
@@ -398,8 +403,16 @@ class Server:
     async def _send_error_raw(self, conn: _Connection, status: int, message: str) -> None:
         try:
             body = (json.dumps({"message": message}) + "\n").encode()
-            await conn.send(h11.Response(status_code=status, headers=[
-                ("Content-Type", "application/json"), ("Content-Length", str(len(body))), ("Connection", "close")]))
+            await conn.send(
+                h11.Response(
+                    status_code=status,
+                    headers=[
+                        ("Content-Type", "application/json"),
+                        ("Content-Length", str(len(body))),
+                        ("Connection", "close"),
+                    ],
+                )
+            )
             await conn.send(h11.Data(data=body))
             await conn.send(h11.EndOfMessage())
         except Exception:

@@ -61,10 +61,12 @@ class Router:
             if version_lt(version, MIN_API_VERSION):
                 raise InvalidArgument(
                     f"client version {version} is too old. Minimum supported API version is "
-                    f"{MIN_API_VERSION}, please upgrade your client to a newer version")
+                    f"{MIN_API_VERSION}, please upgrade your client to a newer version"
+                )
             if version_lt(API_VERSION, version):
                 raise InvalidArgument(
-                    f"client version {version} is too new. Maximum supported API version is {API_VERSION}")
+                    f"client version {version} is too new. Maximum supported API version is {API_VERSION}"
+                )
             req.api_version = version
         else:
             req.api_version = API_VERSION

@@ -20,8 +20,19 @@ from ballena.pkg.timeutil import parse_go_duration
 RunConfig = dict[str, Any]
 
 DEFAULT_SHELL = ["/bin/sh", "-c"]
-COMMIT_CHANGE_COMMANDS = ("cmd", "entrypoint", "healthcheck", "env", "expose", "label", "onbuild",
-                          "stopsignal", "user", "volume", "workdir")
+COMMIT_CHANGE_COMMANDS = (
+    "cmd",
+    "entrypoint",
+    "healthcheck",
+    "env",
+    "expose",
+    "label",
+    "onbuild",
+    "stopsignal",
+    "user",
+    "volume",
+    "workdir",
+)
 
 
 def env_map(config: RunConfig) -> dict[str, str]:
@@ -240,17 +251,31 @@ def _healthcheck(st: MetadataState, node: Node) -> None:
             continue
         ns = parse_go_duration(value) if value else 0
         if ns != 0 and ns < 1_000_000:
-            raise InvalidArgument(f"Interval \"{name}\" cannot be less than 1ms")
-        key = {"interval": "Interval", "timeout": "Timeout", "start-period": "StartPeriod",
-               "start-interval": "StartInterval"}[name]
+            raise InvalidArgument(f'Interval "{name}" cannot be less than 1ms')
+        key = {
+            "interval": "Interval",
+            "timeout": "Timeout",
+            "start-period": "StartPeriod",
+            "start-interval": "StartInterval",
+        }[name]
         hc[key] = ns
     st.config["Healthcheck"] = hc
 
 
 _HANDLERS = {
-    "cmd": _cmd, "entrypoint": _entrypoint, "env": _env, "label": _label, "expose": _expose,
-    "onbuild": _onbuild, "stopsignal": _stopsignal, "user": _user, "volume": _volume,
-    "workdir": _workdir, "shell": _shell, "healthcheck": _healthcheck, "maintainer": _maintainer,
+    "cmd": _cmd,
+    "entrypoint": _entrypoint,
+    "env": _env,
+    "label": _label,
+    "expose": _expose,
+    "onbuild": _onbuild,
+    "stopsignal": _stopsignal,
+    "user": _user,
+    "volume": _volume,
+    "workdir": _workdir,
+    "shell": _shell,
+    "healthcheck": _healthcheck,
+    "maintainer": _maintainer,
 }
 
 

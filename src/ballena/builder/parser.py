@@ -226,8 +226,9 @@ def parse(text: str) -> Result:
                     content.append(body + "\n")
                 if not terminated:
                     raise ParseError("unterminated heredoc", start)
-                node.heredocs.append(Heredoc(name=doc.name, content="".join(content), expand=doc.expand,
-                                             chomp=doc.chomp, fd=doc.fd))
+                node.heredocs.append(
+                    Heredoc(name=doc.name, content="".join(content), expand=doc.expand, chomp=doc.chomp, fd=doc.fd)
+                )
             node.end_line = i
         nodes.append(node)
         comments = []
@@ -287,7 +288,7 @@ def _extract_flags(line: str, d: _Directives) -> tuple[str, list[str]]:
             if ch.isspace():
                 pos += 1
                 continue
-            if ch != "-" or line[pos:pos + 2] != "--":
+            if ch != "-" or line[pos : pos + 2] != "--":
                 return line[pos:], words
             phase = IN_WORD
         if phase in (IN_WORD, IN_QUOTE) and pos == len(line):

@@ -76,8 +76,15 @@ class _Words:
 
 
 class Lexer:
-    def __init__(self, escape: str = "\\", *, raw_quotes: bool = False, raw_escapes: bool = False,
-                 skip_unset_env: bool = False, skip_process_quotes: bool = False) -> None:
+    def __init__(
+        self,
+        escape: str = "\\",
+        *,
+        raw_quotes: bool = False,
+        raw_escapes: bool = False,
+        skip_unset_env: bool = False,
+        skip_process_quotes: bool = False,
+    ) -> None:
         self.escape = escape
         self.raw_quotes = raw_quotes
         self.raw_escapes = raw_escapes
@@ -299,7 +306,7 @@ class _ShellWord:
             if replace_all:
                 return rx.sub(lambda _m: replacement, value)
             m = rx.search(value)
-            return value if m is None else value[: m.start()] + replacement + value[m.end():]
+            return value if m is None else value[: m.start()] + replacement + value[m.end() :]
         raise ShellError(f"unsupported modifier ({chs}) in substitution")
 
 
@@ -322,7 +329,7 @@ def _pattern_regex(pattern: str, *, greedy: bool) -> str:
             if j == -1:
                 out.append(re.escape(c))
             else:
-                body = pattern[i + 1:j]
+                body = pattern[i + 1 : j]
                 if body.startswith("!"):
                     body = "^" + body[1:]
                 out.append("[" + body + "]")

@@ -45,6 +45,7 @@ def out(text: str = "") -> None:
 
 # -- tables -------------------------------------------------------------------------------------
 
+
 def tabwrite(rows: Sequence[Sequence[str]], *, minwidth: int = 10, padding: int = 3) -> str:
     """Go's text/tabwriter with docker's settings; the last column is not padded."""
     if not rows:
@@ -70,8 +71,9 @@ def _display_width(s: str) -> int:
     return len(s)
 
 
-def render(items: Iterable[Any], fmt: str | None, *, default: str, headers: dict[str, str],
-           quiet_field: str | None = None) -> str:
+def render(
+    items: Iterable[Any], fmt: str | None, *, default: str, headers: dict[str, str], quiet_field: str | None = None
+) -> str:
     """Render objects with a Go template the way docker's formatter does.
 
     ``table ...`` prints a header built from ``headers``; ``json`` prints one JSON object per
@@ -82,7 +84,7 @@ def render(items: Iterable[Any], fmt: str | None, *, default: str, headers: dict
     if fmt == "json":
         return "\n".join(json.dumps(_jsonable(i), separators=(",", ":"), ensure_ascii=False) for i in items)
     is_table = fmt.startswith("table")
-    body = fmt[len("table"):].lstrip() if is_table else fmt
+    body = fmt[len("table") :].lstrip() if is_table else fmt
     body = body.replace("\\t", "\t").replace("\\n", "\n")
     fields = _simple_fields(body)
     if fields is not None:
@@ -120,11 +122,11 @@ def _simple_fields(body: str) -> list[str] | None:
         end = rest.find("}}", start)
         if end < 0:
             return None
-        inner = rest[start + 2:end].strip()
+        inner = rest[start + 2 : end].strip()
         if not inner.startswith(".") or not inner[1:].isidentifier():
             return None
         fields.append(inner)
-        rest = rest[end + 2:]
+        rest = rest[end + 2 :]
 
 
 def _fill(body: str, fields: list[str], item: Any) -> str:

@@ -51,12 +51,21 @@ class Values:
         return long in self._given
 
     if TYPE_CHECKING:
+
         def __getattr__(self, name: str) -> Any: ...
 
 
 class FlagSet:
-    def __init__(self, prog: _Str, usage: _Str, *, description: _Str = "", interspersed: bool = True,
-                 min_args: int = 0, max_args: int | None = None) -> None:
+    def __init__(
+        self,
+        prog: _Str,
+        usage: _Str,
+        *,
+        description: _Str = "",
+        interspersed: bool = True,
+        min_args: int = 0,
+        max_args: int | None = None,
+    ) -> None:
         self.prog = prog
         self.usage = usage
         self.description = description
@@ -68,8 +77,14 @@ class FlagSet:
         self._short: dict[_Str, _Flag] = {}
 
     def _add(self, long: _Str, short: _Str | None, kind: _Str, default: Any, help: _Str, metavar: _Str = "") -> None:
-        f = _Flag(long, short, kind, default, help, metavar or {"str": "string", "list": "list", "int": "int",
-                                                                  "float": "decimal"}.get(kind, ""))
+        f = _Flag(
+            long,
+            short,
+            kind,
+            default,
+            help,
+            metavar or {"str": "string", "list": "list", "int": "int", "float": "decimal"}.get(kind, ""),
+        )
         self._flags.append(f)
         self._long[long] = f
         if short:
@@ -78,8 +93,9 @@ class FlagSet:
     def bool(self, long: _Str, short: _Str | None = None, help: _Str = "", default: bool = False) -> None:
         self._add(long, short, "bool", default, help)
 
-    def str(self, long: _Str, short: _Str | None = None, help: _Str = "", default: _Str | None = None,
-            metavar: _Str = "") -> None:
+    def str(
+        self, long: _Str, short: _Str | None = None, help: _Str = "", default: _Str | None = None, metavar: _Str = ""
+    ) -> None:
         self._add(long, short, "str", default, help, metavar)
 
     def list(self, long: _Str, short: _Str | None = None, help: _Str = "", metavar: _Str = "") -> None:
@@ -99,8 +115,10 @@ class FlagSet:
             elif low in ("0", "f", "false"):
                 values[f.dest] = False
             else:
-                raise FlagError(f'invalid argument "{raw}" for "{self._names(f)}" flag: strconv.ParseBool: '
-                                f'parsing "{raw}": invalid syntax')
+                raise FlagError(
+                    f'invalid argument "{raw}" for "{self._names(f)}" flag: strconv.ParseBool: '
+                    f'parsing "{raw}": invalid syntax'
+                )
         elif f.kind == "list":
             values.setdefault(f.dest, [])
             if values[f.dest] is None:
@@ -110,14 +128,18 @@ class FlagSet:
             try:
                 values[f.dest] = int(raw, 0) if raw.lower().startswith(("0x", "0o", "0b")) else int(raw)
             except ValueError:
-                raise FlagError(f'invalid argument "{raw}" for "{self._names(f)}" flag: strconv.ParseInt: '
-                                f'parsing "{raw}": invalid syntax') from None
+                raise FlagError(
+                    f'invalid argument "{raw}" for "{self._names(f)}" flag: strconv.ParseInt: '
+                    f'parsing "{raw}": invalid syntax'
+                ) from None
         elif f.kind == "float":
             try:
                 values[f.dest] = float(raw)
             except ValueError:
-                raise FlagError(f'invalid argument "{raw}" for "{self._names(f)}" flag: strconv.ParseFloat: '
-                                f'parsing "{raw}": invalid syntax') from None
+                raise FlagError(
+                    f'invalid argument "{raw}" for "{self._names(f)}" flag: strconv.ParseFloat: '
+                    f'parsing "{raw}": invalid syntax'
+                ) from None
         else:
             values[f.dest] = raw
 
@@ -127,8 +149,9 @@ class FlagSet:
 
     def parse(self, argv: _List[_Str]) -> Values:
         """Raises FlagError (exit 125) for bad flags, (exit 1) for a wrong number of arguments."""
-        values: dict[_Str, Any] = {f.dest: (list(f.default) if isinstance(f.default, list) else f.default)
-                                  for f in self._flags}
+        values: dict[_Str, Any] = {
+            f.dest: (list(f.default) if isinstance(f.default, list) else f.default) for f in self._flags
+        }
         given: set[_Str] = set()
         args: _List[_Str] = []
         i = 0
@@ -169,7 +192,7 @@ class FlagSet:
                             raise FlagError("", 0)
                         raise FlagError(f"unknown shorthand flag: '{c}' in {a}\nSee '{self.prog} --help'.")
                     given.add(f.long)
-                    rest = shorts[j + 1:]
+                    rest = shorts[j + 1 :]
                     if f.kind == "bool":
                         if rest.startswith("="):
                             self._set(values, f, rest[1:], c)
@@ -193,15 +216,24 @@ class FlagSet:
         if len(args) < self.min_args:
             need = "at least" if self.max_args is None or self.max_args > self.min_args else "exactly"
             plural = "argument" if self.min_args == 1 else "arguments"
-            raise FlagError(f'"{self.prog}" requires {need} {self.min_args} {plural}.\nSee \'{self.prog} --help\'.'
-                            f"\n\nUsage:  {self.usage}\n\n{self.description}".rstrip(), 1)
+            raise FlagError(
+                f"\"{self.prog}\" requires {need} {self.min_args} {plural}.\nSee '{self.prog} --help'."
+                f"\n\nUsage:  {self.usage}\n\n{self.description}".rstrip(),
+                1,
+            )
         if self.max_args is not None and len(args) > self.max_args:
             if self.max_args == 0:
-                raise FlagError(f'"{self.prog}" accepts no arguments.\nSee \'{self.prog} --help\'.'
-                                f"\n\nUsage:  {self.usage}\n\n{self.description}".rstrip(), 1)
+                raise FlagError(
+                    f"\"{self.prog}\" accepts no arguments.\nSee '{self.prog} --help'."
+                    f"\n\nUsage:  {self.usage}\n\n{self.description}".rstrip(),
+                    1,
+                )
             plural = "argument" if self.max_args == 1 else "arguments"
-            raise FlagError(f'"{self.prog}" requires at most {self.max_args} {plural}.\nSee \'{self.prog} --help\'.'
-                            f"\n\nUsage:  {self.usage}\n\n{self.description}".rstrip(), 1)
+            raise FlagError(
+                f"\"{self.prog}\" requires at most {self.max_args} {plural}.\nSee '{self.prog} --help'."
+                f"\n\nUsage:  {self.usage}\n\n{self.description}".rstrip(),
+                1,
+            )
         return Values(values, args, given)
 
     def print_help(self) -> None:

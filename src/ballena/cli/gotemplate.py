@@ -29,6 +29,7 @@ MISSING = _Missing()
 
 # -- values as Go prints them -------------------------------------------------------------------
 
+
 def go_str(v: Any) -> str:
     if v is MISSING:
         return "<no value>"
@@ -96,7 +97,8 @@ def truthy(v: Any) -> bool:
 
 # -- lexing -------------------------------------------------------------------------------------
 
-_TOKEN_RE = re.compile(r"""
+_TOKEN_RE = re.compile(
+    r"""
     (?P<ws>\s+)
   | (?P<string>"(?:[^"\\]|\\.)*"|`[^`]*`)
   | (?P<char>'(?:[^'\\]|\\.)')
@@ -111,7 +113,9 @@ _TOKEN_RE = re.compile(r"""
   | (?P<lparen>\()
   | (?P<rparen>\)(?:\.[A-Za-z_][A-Za-z0-9_]*)*)
   | (?P<comma>,)
-""", re.VERBOSE)
+""",
+    re.VERBOSE,
+)
 
 
 def _lex_action(text: str) -> list[tuple[str, str]]:
@@ -129,6 +133,7 @@ def _lex_action(text: str) -> list[tuple[str, str]]:
 
 
 # -- the tree -----------------------------------------------------------------------------------
+
 
 class _Text:
     __slots__ = ("text",)
@@ -173,7 +178,11 @@ def _split(template: str) -> list[tuple[str, str]]:
             break
         text = template[pos:start]
         inner_start = start + 2
-        if template.startswith("- ", inner_start) or template.startswith("-\t", inner_start) or template.startswith("-\n", inner_start):
+        if (
+            template.startswith("- ", inner_start)
+            or template.startswith("-\t", inner_start)
+            or template.startswith("-\n", inner_start)
+        ):
             text = text.rstrip()
             inner_start += 1
         end = template.find("}}", inner_start)
@@ -209,7 +218,7 @@ def _parse(pieces: list[tuple[str, str]], i: int, stop: tuple[str, ...]) -> tupl
             return body, i, value
         if word in ("if", "with"):
             node = _If(branches=[], kind=word)
-            cond = _lex_action(value[len(word):])
+            cond = _lex_action(value[len(word) :])
             i += 1
             while True:
                 sub, i, term = _parse(pieces, i, ("else", "end"))
@@ -217,11 +226,11 @@ def _parse(pieces: list[tuple[str, str]], i: int, stop: tuple[str, ...]) -> tupl
                 if term == "end":
                     i += 1
                     break
-                rest = term[len("else"):].strip()
+                rest = term[len("else") :].strip()
                 i += 1
                 if rest.startswith("if ") or rest.startswith("with "):
                     w = rest.split(None, 1)[0]
-                    cond = _lex_action(rest[len(w):])
+                    cond = _lex_action(rest[len(w) :])
                     continue
                 node.else_body, i, term = _parse(pieces, i, ("end",))
                 i += 1
@@ -229,7 +238,7 @@ def _parse(pieces: list[tuple[str, str]], i: int, stop: tuple[str, ...]) -> tupl
             body.append(node)
             continue
         if word == "range":
-            tokens = _lex_action(value[len("range"):])
+            tokens = _lex_action(value[len("range") :])
             i += 1
             sub, i, term = _parse(pieces, i, ("else", "end"))
             node_r = _Range(tokens=tokens, body=sub)
@@ -249,6 +258,7 @@ def _parse(pieces: list[tuple[str, str]], i: int, stop: tuple[str, ...]) -> tupl
 
 
 # -- evaluation ---------------------------------------------------------------------------------
+
 
 def _field(value: Any, name: str) -> Any:
     if value is MISSING or value is None:
@@ -317,7 +327,7 @@ def _eval_pipeline(tokens: list[tuple[str, str]], dot: Any, env: _Env) -> Any:
         if j < len(tokens) and tokens[j][0] in ("declare", "assign"):
             declare = tokens[j][0] == "declare"
             decl = names
-            tokens = tokens[j + 1:]
+            tokens = tokens[j + 1 :]
     commands: list[list[tuple[str, str]]] = [[]]
     depth = 0
     for tok in tokens:
@@ -362,7 +372,7 @@ def _operands(tokens: list[tuple[str, str]], dot: Any, env: _Env) -> list[Any]:
                 elif tokens[j][0] == "rparen":
                     depth -= 1
                 j += 1
-            value = _eval_pipeline(tokens[i + 1:j - 1], dot, env)
+            value = _eval_pipeline(tokens[i + 1 : j - 1], dot, env)
             close = tokens[j - 1][1]
             if len(close) > 1:
                 value = _fields(value, close[1:] if close[1:].startswith(".") else "." + close[1:])
@@ -459,7 +469,7 @@ def _exec(body: list[Any], dot: Any, env: _Env, out: list[str]) -> None:
             for j, (k, _t) in enumerate(tokens):
                 if k == "declare":
                     names = [t for kk, t in tokens[:j] if kk == "var"]
-                    tokens = tokens[j + 1:]
+                    tokens = tokens[j + 1 :]
                     break
             items = _iterate(_eval_pipeline(tokens, dot, env))
             if not items:
@@ -478,6 +488,7 @@ def _exec(body: list[Any], dot: Any, env: _Env, out: list[str]) -> None:
 
 
 # -- functions ----------------------------------------------------------------------------------
+
 
 def _json(v: Any) -> str:
     if v is MISSING:
@@ -566,7 +577,7 @@ FUNCS: dict[str, Callable[..., Any]] = {
     "le": _cmp(lambda a, b: a <= b),
     "gt": _cmp(lambda a, b: a > b),
     "ge": _cmp(lambda a, b: a >= b),
-    "slice": lambda v, *ix: v[ix[0]:ix[1]] if len(ix) == 2 else v[ix[0]:] if ix else v,
+    "slice": lambda v, *ix: v[ix[0] : ix[1]] if len(ix) == 2 else v[ix[0] :] if ix else v,
 }
 
 

@@ -34,8 +34,8 @@ def demux_to(sock: socket.socket, initial: bytes, *, tty: bool, stdout: int = 1,
                 kind, size = struct.unpack(">BxxxI", buf[:8])
                 if len(buf) < 8 + size:
                     break
-                data = bytes(buf[8:8 + size])
-                del buf[:8 + size]
+                data = bytes(buf[8 : 8 + size])
+                del buf[: 8 + size]
                 write(stderr if kind == 2 else stdout, data)
         try:
             chunk = sock.recv(1 << 16)

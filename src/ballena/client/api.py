@@ -36,6 +36,7 @@ def _split_host(url: str) -> tuple[str, str, int | None]:
         host, _, port = hostport.rpartition(":") if ":" in hostport else (hostport, "", "")
     return scheme, host or "localhost", int(port) if port.isdigit() else None
 
+
 CLIENT_API_VERSION = "1.56"
 DEFAULT_HOST = "unix:///run/ballena/ballena.sock"
 
@@ -76,7 +77,7 @@ class Client:
             if h.startswith("unix://") or h.startswith("/"):
                 s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
                 s.settimeout(timeout)
-                s.connect(h[len("unix://"):] if h.startswith("unix://") else h)
+                s.connect(h[len("unix://") :] if h.startswith("unix://") else h)
                 return s
             if "://" not in h or h.split("://", 1)[0] in ("tcp", "http", "https"):
                 scheme, hostname, maybe_port = _split_host(h if "://" in h else "tcp://" + h)
@@ -127,8 +128,7 @@ class Client:
                 url += "?" + "&".join(f"{quote(k)}={quote(v)}" for k, v in q)
         return url
 
-    def _exchange(self, method: str, url: str, body: bytes | BinaryIO | None,
-                  headers: dict[str, str]) -> Response:
+    def _exchange(self, method: str, url: str, body: bytes | BinaryIO | None, headers: dict[str, str]) -> Response:
         hdrs = {"Host": "api", "User-Agent": "Ballena-Client/0.1.0", **headers}
         # Reuse the connection only when the previous response was read to its end.
         if self._sock is not None and (self._last is None or not self._last.finished or not self._last.reusable):
@@ -152,8 +152,15 @@ class Client:
 
     # -- calls --------------------------------------------------------------------------------
 
-    def request(self, method: str, path: str, *, params: dict[str, Any] | None = None, body: Any = None,
-                headers: dict[str, str] | None = None) -> Response:
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: dict[str, Any] | None = None,
+        body: Any = None,
+        headers: dict[str, str] | None = None,
+    ) -> Response:
         hdrs = dict(headers or {})
         data: bytes | BinaryIO | None = None
         if body is not None:
@@ -215,7 +222,9 @@ class Client:
     def stream_raw(self, method: str, path: str, **kw: Any) -> Iterator[bytes]:
         yield from self.request(method, path, **kw).iter_chunks()
 
-    def hijack(self, path: str, *, params: dict[str, Any] | None = None, body: Any = None) -> tuple[socket.socket, bytes]:
+    def hijack(
+        self, path: str, *, params: dict[str, Any] | None = None, body: Any = None
+    ) -> tuple[socket.socket, bytes]:
         """POST with ``Upgrade: tcp``; the raw socket after the 101 head, and bytes already read.
 
         Raises APIError when the daemon answers with an error instead.
@@ -223,9 +232,19 @@ class Client:
         url = self._url(path, params)
         sock = self.connect()
         data = json.dumps(body).encode() if body is not None else b""
-        send_request(sock, "POST", url, {"Host": "api", "User-Agent": "Ballena-Client/0.1.0",
-                                         "Connection": "Upgrade", "Upgrade": "tcp",
-                                         "Content-Type": "application/json"}, data)
+        send_request(
+            sock,
+            "POST",
+            url,
+            {
+                "Host": "api",
+                "User-Agent": "Ballena-Client/0.1.0",
+                "Connection": "Upgrade",
+                "Upgrade": "tcp",
+                "Content-Type": "application/json",
+            },
+            data,
+        )
         resp = read_response(sock, "POST")
         if resp.status >= 400:
             raw = resp.read()

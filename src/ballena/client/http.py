@@ -21,8 +21,9 @@ class ProtocolError(Exception):
 
 
 class Response:
-    def __init__(self, sock: socket.socket, buf: bytes, status: int, reason: str, headers: dict[str, str],
-                 method: str) -> None:
+    def __init__(
+        self, sock: socket.socket, buf: bytes, status: int, reason: str, headers: dict[str, str], method: str
+    ) -> None:
         self.sock = sock
         self._buf = buf
         self.status = status
@@ -39,7 +40,9 @@ class Response:
             self._remaining = int(headers["content-length"])
             if self._remaining == 0:
                 self._done = True
-        self.reusable = headers.get("connection", "").lower() != "close" and (self._chunked or self._remaining is not None or self._done)
+        self.reusable = headers.get("connection", "").lower() != "close" and (
+            self._chunked or self._remaining is not None or self._done
+        )
 
     def getheader(self, name: str, default: str | None = None) -> str | None:
         return self.headers.get(name.lower(), default)
@@ -117,8 +120,9 @@ class Response:
         return data
 
 
-def send_request(sock: socket.socket, method: str, target: str, headers: dict[str, str],
-                 body: bytes | BinaryIO | None) -> None:
+def send_request(
+    sock: socket.socket, method: str, target: str, headers: dict[str, str], body: bytes | BinaryIO | None
+) -> None:
     lines = [f"{method} {target} HTTP/1.1"]
     lines += [f"{k}: {v}" for k, v in headers.items()]
     if body is None:

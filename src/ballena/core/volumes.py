@@ -44,9 +44,15 @@ class MountPoint:
 
     @classmethod
     def from_wire(cls, d: Mapping[str, object]) -> MountPoint:
-        return cls(type=str(d.get("Type", "volume")), destination=str(d.get("Destination", "")),
-                   source=str(d.get("Source", "")), name=str(d.get("Name", "") or ""),
-                   driver=str(d.get("Driver", "") or ""), mode=str(d.get("Mode", "") or ""),
-                   rw=bool(d.get("RW", True)), propagation=str(d.get("Propagation", "") or ""),
-                   tmpfs_options=dict(d.get("_Tmpfs") or {}),  # type: ignore[call-overload]
-                   copy_image_data=bool(d.get("_Copy", True)))
+        return cls(
+            type=str(d.get("Type", "volume")),
+            destination=str(d.get("Destination", "")),
+            source=str(d.get("Source", "")),
+            name=str(d.get("Name", "") or ""),
+            driver=str(d.get("Driver", "") or ""),
+            mode=str(d.get("Mode", "") or ""),
+            rw=bool(d.get("RW", True)),
+            propagation=str(d.get("Propagation", "") or ""),
+            tmpfs_options=dict(d.get("_Tmpfs") or {}),  # type: ignore[call-overload]
+            copy_image_data=bool(d.get("_Copy", True)),
+        )

@@ -15,6 +15,7 @@ from typing import Any
 from ballena import __version__
 from ballena.api.http import Request, Server
 from ballena.api.router import API_VERSION, Router
+from ballena.api.routes import build as build_routes
 from ballena.api.routes import containers as containers_routes
 from ballena.api.routes import filesystem as filesystem_routes
 from ballena.api.routes import images as images_routes
@@ -24,6 +25,7 @@ from ballena.api.routes import volumes as volumes_routes
 from ballena.daemon.config import DaemonConfig
 from ballena.errors import InvalidArgument, SystemError
 from ballena.pkg.stringid import generate_id
+from ballena.services.build import BuildService
 from ballena.services.containers import ContainerService, Paths, RuntimeInfo
 from ballena.services.events import EventBus
 from ballena.services.filesystem import FilesystemService
@@ -58,8 +60,10 @@ class DaemonLock:
             other = os.pread(self.fd, 32, 0).decode().strip() or "?"
             os.close(self.fd)
             self.fd = -1
-            raise SystemError(f"another ballenad (pid {other}) is already using the data root "
-                              f"{self.path.parent}; stop it or choose another --data-root") from None
+            raise SystemError(
+                f"another ballenad (pid {other}) is already using the data root "
+                f"{self.path.parent}; stop it or choose another --data-root"
+            ) from None
         os.ftruncate(self.fd, 0)
         os.pwrite(self.fd, f"{os.getpid()}\n".encode(), 0)
 
@@ -99,8 +103,10 @@ class Daemon:
         self.image_store = ImageStore(db=self.db, content=self.content, snapshots=self.snapshots)
         self.image_store.gc()
         self.images = ImageService(store=self.image_store, events=self.events, tmp_dir=root / "tmp")
-        runtimes = {"ballena": RuntimeInfo(name="ballena", path="native"),
-                    "runc": RuntimeInfo(name="runc", path="runc")}
+        runtimes = {
+            "ballena": RuntimeInfo(name="ballena", path="native"),
+            "runc": RuntimeInfo(name="runc", path="runc"),
+        }
         for name, spec in self.cfg.runtimes.items():
             runtimes[name] = RuntimeInfo(name=name, path=spec.path, args=spec.args)
         self.zygote = Zygote(log_path=self.cfg.exec_root / "monitors.log")
@@ -108,27 +114,52 @@ class Daemon:
         self.volume_store.clean()
         self.volumes = VolumeService(store=self.volume_store, events=self.events)
         container_store = ContainerStore(root / "containers")
-        self.network = NetworkService(store=NetworkStore(self.db), events=self.events, containers=container_store.all,
-                                      daemon_dns=self.cfg.dns, bip=self.cfg.bip, exec_root=self.cfg.exec_root)
+        self.network = NetworkService(
+            store=NetworkStore(self.db),
+            events=self.events,
+            containers=container_store.all,
+            daemon_dns=self.cfg.dns,
+            bip=self.cfg.bip,
+            exec_root=self.cfg.exec_root,
+        )
         self.containers = ContainerService(
-            store=container_store, images=self.image_store, events=self.events,
-            zygote=self.zygote, paths=Paths(data_root=root, exec_root=self.cfg.exec_root), runtimes=runtimes,
-            default_runtime=self.cfg.default_runtime, dns=self.cfg.dns, dns_search=self.cfg.dns_search,
-            dns_opts=self.cfg.dns_opts, log_opts=self.cfg.log_opts, log_driver=self.cfg.log_driver,
-            volumes=self.volumes, network=self.network)
+            store=container_store,
+            images=self.image_store,
+            events=self.events,
+            zygote=self.zygote,
+            paths=Paths(data_root=root, exec_root=self.cfg.exec_root),
+            runtimes=runtimes,
+            default_runtime=self.cfg.default_runtime,
+            dns=self.cfg.dns,
+            dns_search=self.cfg.dns_search,
+            dns_opts=self.cfg.dns_opts,
+            log_opts=self.cfg.log_opts,
+            log_driver=self.cfg.log_driver,
+            volumes=self.volumes,
+            network=self.network,
+        )
         self.images.users = self.containers
         self.volumes.users = self.containers.users_of_volume
         self.filesystem = FilesystemService(containers=self.containers, zygote=self.zygote, events=self.events)
+        self.builder = BuildService(
+            store=self.image_store,
+            images=self.images,
+            containers=self.containers,
+            events=self.events,
+            tmp_dir=root / "tmp",
+        )
 
     def _router(self) -> Router:
         router = Router()
-        router.include(system_routes.build(events=self.events, facts=self.facts, info=self.info,
-                                          disk_usage=self.disk_usage))
+        router.include(
+            system_routes.build(events=self.events, facts=self.facts, info=self.info, disk_usage=self.disk_usage)
+        )
         router.include(images_routes.build(self.images, containers_count=self._image_container_counts))
         router.include(containers_routes.build(self.containers))
         router.include(filesystem_routes.build(self.filesystem))
         router.include(volumes_routes.build(self.volumes))
         router.include(networks_routes.build(self.network, self.containers))
+        router.include(build_routes.build(self.builder, self.cfg.data_root / "tmp"))
         return router
 
     def _image_container_counts(self) -> dict[str, int]:
@@ -158,13 +189,17 @@ class Daemon:
         log.info("ballenad %s started (API %s), data root %s", __version__, API_VERSION, self.cfg.data_root)
 
     def _headers(self) -> list[tuple[str, str]]:
-        return [("Api-Version", API_VERSION), ("Docker-Experimental", "false"), ("Ostype", "linux"),
-                ("Server", f"Ballena/{__version__} (linux)")]
+        return [
+            ("Api-Version", API_VERSION),
+            ("Docker-Experimental", "false"),
+            ("Ostype", "linux"),
+            ("Server", f"Ballena/{__version__} (linux)"),
+        ]
 
     async def _listen(self, host: str) -> None:
         assert self.server is not None
         if host.startswith("unix://") or host.startswith("/"):
-            path = Path(host[len("unix://"):] if host.startswith("unix://") else host)
+            path = Path(host[len("unix://") :] if host.startswith("unix://") else host)
             path.parent.mkdir(parents=True, exist_ok=True)
             if path.exists() or path.is_symlink():
                 # The lock proves no other daemon owns it: a stale socket from a killed daemon.
@@ -180,7 +215,7 @@ class Daemon:
             self._unix_paths.append(path)
             log.info("API listening on %s", path)
         elif host.startswith("tcp://"):
-            hostport = host[len("tcp://"):].rstrip("/")
+            hostport = host[len("tcp://") :].rstrip("/")
             h, _, p = hostport.rpartition(":")
             if not p.isdigit():
                 raise InvalidArgument(f"invalid TCP address {host}: a port is required")
@@ -222,38 +257,96 @@ class Daemon:
             security.append("name=cgroupns")
         warnings = []
         if not f.apparmor:
-            warnings.append("WARNING: AppArmor is not available on this host: containers run without an AppArmor profile")
+            warnings.append(
+                "WARNING: AppArmor is not available on this host: containers run without an AppArmor profile"
+            )
         return {
             "ID": self.engine_id,
-            "Containers": counts["total"], "ContainersRunning": counts["running"],
-            "ContainersPaused": counts["paused"], "ContainersStopped": counts["stopped"],
+            "Containers": counts["total"],
+            "ContainersRunning": counts["running"],
+            "ContainersPaused": counts["paused"],
+            "ContainersStopped": counts["stopped"],
             "Images": len(images),
             "Driver": "overlay2",
-            "DriverStatus": [["Backing Filesystem", _fs_type(self.cfg.data_root)], ["Supports d_type", "true"],
-                             ["Using metacopy", "false"], ["Native Overlay Diff", "true"], ["userxattr", "false"]],
-            "Plugins": {"Volume": ["local"], "Network": ["bridge", "host", "none"], "Authorization": None,
-                        "Log": ["json-file"]},
-            "MemoryLimit": True, "SwapLimit": True, "KernelMemoryTCP": False, "CpuCfsPeriod": True,
-            "CpuCfsQuota": True, "CPUShares": True, "CPUSet": True, "PidsLimit": True, "IPv4Forwarding": True,
-            "Debug": self.cfg.debug, "NFd": len(os.listdir("/proc/self/fd")), "OomKillDisable": True,
-            "NGoroutines": 0, "SystemTime": system_routes.now_text(), "LoggingDriver": self.cfg.log_driver,
-            "CgroupDriver": "cgroupfs", "CgroupVersion": f.cgroup_version, "NEventsListener": self.events.listeners,
-            "KernelVersion": f.kernel, "OperatingSystem": f.operating_system, "OSVersion": f.os_version,
-            "OSType": "linux", "Architecture": f.architecture, "IndexServerAddress": "https://index.docker.io/v1/",
-            "RegistryConfig": {"IndexConfigs": {"docker.io": {"Name": "docker.io", "Mirrors": list(self.cfg.registry_mirrors),
-                                                              "Secure": True, "Official": True}},
-                               "InsecureRegistryCIDRs": ["::1/128", "127.0.0.0/8"],
-                               "Mirrors": list(self.cfg.registry_mirrors)},
-            "NCPU": f.ncpu, "MemTotal": f.mem_total, "GenericResources": None,
-            "DockerRootDir": str(self.cfg.data_root), "HttpProxy": os.environ.get("HTTP_PROXY", ""),
-            "HttpsProxy": os.environ.get("HTTPS_PROXY", ""), "NoProxy": os.environ.get("NO_PROXY", ""),
-            "Name": socket.gethostname(), "Labels": list(self.cfg.labels), "ExperimentalBuild": False,
-            "ServerVersion": __version__, "Runtimes": runtimes, "DefaultRuntime": self.cfg.default_runtime,
-            "Swarm": {"NodeID": "", "NodeAddr": "", "LocalNodeState": "inactive", "ControlAvailable": False,
-                      "Error": "", "RemoteManagers": None},
-            "LiveRestoreEnabled": self.cfg.live_restore, "Isolation": "", "InitBinary": "ballena-init",
-            "ContainerdCommit": {"ID": ""}, "RuncCommit": {"ID": ""}, "InitCommit": {"ID": ""},
-            "SecurityOptions": security, "CDISpecDirs": [], "Warnings": warnings or None,
+            "DriverStatus": [
+                ["Backing Filesystem", _fs_type(self.cfg.data_root)],
+                ["Supports d_type", "true"],
+                ["Using metacopy", "false"],
+                ["Native Overlay Diff", "true"],
+                ["userxattr", "false"],
+            ],
+            "Plugins": {
+                "Volume": ["local"],
+                "Network": ["bridge", "host", "none"],
+                "Authorization": None,
+                "Log": ["json-file"],
+            },
+            "MemoryLimit": True,
+            "SwapLimit": True,
+            "KernelMemoryTCP": False,
+            "CpuCfsPeriod": True,
+            "CpuCfsQuota": True,
+            "CPUShares": True,
+            "CPUSet": True,
+            "PidsLimit": True,
+            "IPv4Forwarding": True,
+            "Debug": self.cfg.debug,
+            "NFd": len(os.listdir("/proc/self/fd")),
+            "OomKillDisable": True,
+            "NGoroutines": 0,
+            "SystemTime": system_routes.now_text(),
+            "LoggingDriver": self.cfg.log_driver,
+            "CgroupDriver": "cgroupfs",
+            "CgroupVersion": f.cgroup_version,
+            "NEventsListener": self.events.listeners,
+            "KernelVersion": f.kernel,
+            "OperatingSystem": f.operating_system,
+            "OSVersion": f.os_version,
+            "OSType": "linux",
+            "Architecture": f.architecture,
+            "IndexServerAddress": "https://index.docker.io/v1/",
+            "RegistryConfig": {
+                "IndexConfigs": {
+                    "docker.io": {
+                        "Name": "docker.io",
+                        "Mirrors": list(self.cfg.registry_mirrors),
+                        "Secure": True,
+                        "Official": True,
+                    }
+                },
+                "InsecureRegistryCIDRs": ["::1/128", "127.0.0.0/8"],
+                "Mirrors": list(self.cfg.registry_mirrors),
+            },
+            "NCPU": f.ncpu,
+            "MemTotal": f.mem_total,
+            "GenericResources": None,
+            "DockerRootDir": str(self.cfg.data_root),
+            "HttpProxy": os.environ.get("HTTP_PROXY", ""),
+            "HttpsProxy": os.environ.get("HTTPS_PROXY", ""),
+            "NoProxy": os.environ.get("NO_PROXY", ""),
+            "Name": socket.gethostname(),
+            "Labels": list(self.cfg.labels),
+            "ExperimentalBuild": False,
+            "ServerVersion": __version__,
+            "Runtimes": runtimes,
+            "DefaultRuntime": self.cfg.default_runtime,
+            "Swarm": {
+                "NodeID": "",
+                "NodeAddr": "",
+                "LocalNodeState": "inactive",
+                "ControlAvailable": False,
+                "Error": "",
+                "RemoteManagers": None,
+            },
+            "LiveRestoreEnabled": self.cfg.live_restore,
+            "Isolation": "",
+            "InitBinary": "ballena-init",
+            "ContainerdCommit": {"ID": ""},
+            "RuncCommit": {"ID": ""},
+            "InitCommit": {"ID": ""},
+            "SecurityOptions": security,
+            "CDISpecDirs": [],
+            "Warnings": warnings or None,
         }
 
     async def disk_usage(self, req: Request) -> dict[str, Any]:
@@ -275,16 +368,18 @@ class Daemon:
             summary = images_routes.summary(img, req, users.get(img.id, 0))
             summary["SharedSize"] = sum(layer_sizes[c] for c in img.chain_ids if layer_users[c] > 1)
             images.append(summary)
-        containers = [containers_routes.summary(self.containers, c, req, size=True)
-                      for c in self.containers.store.all()]
+        containers = [
+            containers_routes.summary(self.containers, c, req, size=True) for c in self.containers.store.all()
+        ]
         volumes = [volumes_routes.volume_json(v, self.volumes.usage(v)) for v in self.volume_store.all()]
-        cache = self._build_cache_usage()
-        return {"LayersSize": sum(layer_sizes.values()), "Images": images, "Containers": containers,
-                "Volumes": volumes, "BuildCache": cache}
-
-    def _build_cache_usage(self) -> list[dict[str, Any]]:
-        provider = getattr(self, "build_cache_usage", None)
-        return list(provider()) if provider else []
+        cache = self.builder.cache_usage()
+        return {
+            "LayersSize": sum(layer_sizes.values()),
+            "Images": images,
+            "Containers": containers,
+            "Volumes": volumes,
+            "BuildCache": cache,
+        }
 
     # -- shutdown -----------------------------------------------------------------------------
 

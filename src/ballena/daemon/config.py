@@ -152,7 +152,9 @@ def load(argv: list[str] | None = None) -> tuple[DaemonConfig, argparse.Namespac
             raise InvalidArgument(f"unable to configure the daemon with file {path}: {e}") from None
         unknown = sorted(k for k in data if k not in _FILE_KEYS)
         if unknown:
-            raise InvalidArgument(f"the following directives don't match any configuration option: {', '.join(unknown)}")
+            raise InvalidArgument(
+                f"the following directives don't match any configuration option: {', '.join(unknown)}"
+            )
         conflicts = []
         for key, value in data.items():
             dest, _ = _FILE_KEYS[key]
@@ -161,8 +163,10 @@ def load(argv: list[str] | None = None) -> tuple[DaemonConfig, argparse.Namespac
                 conflicts.append(f"{key}: (from flag: {flag_value}, from file: {value})")
             file_values[dest] = value
         if conflicts:
-            raise InvalidArgument("the following directives are specified both as a flag and in the configuration "
-                                  "file: " + ", ".join(conflicts))
+            raise InvalidArgument(
+                "the following directives are specified both as a flag and in the configuration "
+                "file: " + ", ".join(conflicts)
+            )
     for dest in {d for d, _ in _FILE_KEYS.values()}:
         v = getattr(args, dest, None)
         if v is not None:

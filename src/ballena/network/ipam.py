@@ -9,18 +9,22 @@ from collections.abc import Iterable
 from ballena.errors import Conflict, InvalidArgument
 
 # Docker's default address pools: 172.17-31.0.0/16, then 192.168.x.0/20.
-DEFAULT_POOLS = [ipaddress.ip_network(f"172.{i}.0.0/16") for i in range(17, 32)] + \
-    [ipaddress.ip_network(f"192.168.{i}.0/20") for i in range(0, 256, 16)]
+DEFAULT_POOLS = [ipaddress.ip_network(f"172.{i}.0.0/16") for i in range(17, 32)] + [
+    ipaddress.ip_network(f"192.168.{i}.0/20") for i in range(0, 256, 16)
+]
 
 
-def choose_subnet(used: Iterable[str], *, pools: Iterable[ipaddress.IPv4Network] | None = None) -> ipaddress.IPv4Network:
+def choose_subnet(
+    used: Iterable[str], *, pools: Iterable[ipaddress.IPv4Network] | None = None
+) -> ipaddress.IPv4Network:
     """The first pool subnet overlapping nothing in ``used`` (host routes and our networks)."""
     taken = [ipaddress.ip_network(u, strict=False) for u in used if u]
     for net in pools or DEFAULT_POOLS:
         if not any(net.overlaps(t) for t in taken if t.version == 4):
             return net  # type: ignore[return-value]
-    raise Conflict("could not find an available, non-overlapping IPv4 address pool among the defaults to assign "
-                   "to the network")
+    raise Conflict(
+        "could not find an available, non-overlapping IPv4 address pool among the defaults to assign to the network"
+    )
 
 
 def parse_subnet(subnet: str) -> ipaddress.IPv4Network:

@@ -130,8 +130,19 @@ class Netlink:
             os.close(target)
             os.close(host)
 
-    def attach(self, *, pid: int, bridge: str, host_ifname: str, ip: str, prefix: int, gateway: str, mac: str,
-               ifname: str = "eth0", default_route: bool = True) -> None:
+    def attach(
+        self,
+        *,
+        pid: int,
+        bridge: str,
+        host_ifname: str,
+        ip: str,
+        prefix: int,
+        gateway: str,
+        mac: str,
+        ifname: str = "eth0",
+        default_route: bool = True,
+    ) -> None:
         """A veth pair: one end on ``bridge``, the other as ``ifname`` in the container, configured."""
         self._check_host()
         master = self.index(bridge)
@@ -174,6 +185,7 @@ class Netlink:
 
     def socket_in(self, pid: int, family: int, kind: int, address: tuple[str, int]) -> socket.socket:
         """A socket bound inside the container's namespace (the embedded DNS listens on these)."""
+
         def make(_inner: Any) -> socket.socket:
             s = socket.socket(family, kind)
             s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)

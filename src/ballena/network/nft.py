@@ -50,17 +50,20 @@ def render(bridges: Iterable[BridgeRules], ports: Iterable[PortRule]) -> str:
     lines.append("  chain published {")
     for p in ports:
         match = f"ip daddr {p.host_ip} " if p.host_ip and p.host_ip != "0.0.0.0" else ""
-        lines.append(f"    iifname != \"{p.bridge}\" {match}{p.proto} dport {p.host_port} "
-                     f"dnat to {p.container_ip}:{p.container_port}")
+        lines.append(
+            f'    iifname != "{p.bridge}" {match}{p.proto} dport {p.host_port} '
+            f"dnat to {p.container_ip}:{p.container_port}"
+        )
     lines.append("  }")
     lines.append("  chain postrouting {\n    type nat hook postrouting priority srcnat; policy accept;")
     for b in bridges:
         if not b.internal:
-            lines.append(f"    ip saddr {b.subnet} oifname != \"{b.ifname}\" masquerade")
+            lines.append(f'    ip saddr {b.subnet} oifname != "{b.ifname}" masquerade')
     for p in ports:
         # Hairpin: a container reaching its own published port through the host.
-        lines.append(f"    ip saddr {p.container_ip} ip daddr {p.container_ip} {p.proto} dport {p.container_port} "
-                     "masquerade")
+        lines.append(
+            f"    ip saddr {p.container_ip} ip daddr {p.container_ip} {p.proto} dport {p.container_port} masquerade"
+        )
     lines.append("  }")
     lines.append("  chain forward {\n    type filter hook forward priority filter - 1; policy accept;")
     if names:
@@ -68,10 +71,12 @@ def render(bridges: Iterable[BridgeRules], ports: Iterable[PortRule]) -> str:
         for b in bridges:
             others = [n for n in names if n != b.ifname]
             if others:
-                lines.append(f"    iifname \"{b.ifname}\" oifname {{ {', '.join(chr(34) + o + chr(34) for o in others)} }} drop")
+                lines.append(
+                    f'    iifname "{b.ifname}" oifname {{ {", ".join(chr(34) + o + chr(34) for o in others)} }} drop'
+                )
             if b.internal:
-                lines.append(f"    iifname \"{b.ifname}\" oifname != \"{b.ifname}\" drop")
-                lines.append(f"    oifname \"{b.ifname}\" iifname != \"{b.ifname}\" drop")
+                lines.append(f'    iifname "{b.ifname}" oifname != "{b.ifname}" drop')
+                lines.append(f'    oifname "{b.ifname}" iifname != "{b.ifname}" drop')
         lines.append(f"    oifname {{ {ours} }} ct state established,related accept")
         lines.append(f"    iifname {{ {ours} }} accept")
         lines.append(f"    oifname {{ {ours} }} ct status dnat accept")
@@ -101,6 +106,7 @@ class Firewall:
     def remove(self) -> None:
         if self.nft is None:
             return
-        subprocess.run([self.nft, "-f", "-"], input=f"table ip {TABLE}\ndelete table ip {TABLE}\n".encode(),
-                       capture_output=True)
+        subprocess.run(
+            [self.nft, "-f", "-"], input=f"table ip {TABLE}\ndelete table ip {TABLE}\n".encode(), capture_output=True
+        )
         self._last = ""

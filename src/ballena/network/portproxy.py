@@ -39,7 +39,9 @@ class PortProxy:
         except OSError as e:
             s.close()
             if e.errno == errno.EADDRINUSE:
-                raise Conflict(f"Bind for {host_ip or '0.0.0.0'}:{host_port} failed: port is already allocated") from None
+                raise Conflict(
+                    f"Bind for {host_ip or '0.0.0.0'}:{host_port} failed: port is already allocated"
+                ) from None
             if e.errno == errno.EADDRNOTAVAIL:
                 raise Conflict(f"listen {proto} {host_ip}:{host_port}: bind: cannot assign requested address") from None
             raise

@@ -105,10 +105,10 @@ class _Extractor:
         if base.startswith(WHITEOUT_META_PREFIX):
             return  # other AUFS metadata files carry nothing overlay needs
         if base.startswith(WHITEOUT_PREFIX):
-            target = os.path.join(parent, base[len(WHITEOUT_PREFIX):])
+            target = os.path.join(parent, base[len(WHITEOUT_PREFIX) :])
             _remove_any(target)
             os.mknod(target, stat.S_IFCHR | 0o600, os.makedev(0, 0))
-            self._safe_dirs.discard(rel[: -len(base)] + base[len(WHITEOUT_PREFIX):])
+            self._safe_dirs.discard(rel[: -len(base)] + base[len(WHITEOUT_PREFIX) :])
             return
         path = os.path.join(parent, base)
         try:
@@ -174,7 +174,7 @@ class _Extractor:
             if key.startswith(_PAX_XATTR):
                 try:
                     raw = value.encode("utf-8", "surrogateescape")
-                    os.setxattr(path, key[len(_PAX_XATTR):], raw, follow_symlinks=False)
+                    os.setxattr(path, key[len(_PAX_XATTR) :], raw, follow_symlinks=False)
                 except OSError:
                     pass  # e.g. security.* needing privileges the caller lacks
         if member.issym():
@@ -491,7 +491,7 @@ def copy_from_layers(layers: list[str], rel: str, dest: str) -> bool:
     copied = False
     for path, real, est in walk_union(layers, rel):
         copied = True
-        sub = path[len(rel) + 1:] if rel else path
+        sub = path[len(rel) + 1 :] if rel else path
         target = os.path.join(dest, sub)
         mode = est.st_mode
         if stat.S_ISDIR(mode):

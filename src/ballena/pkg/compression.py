@@ -56,7 +56,6 @@ def open_decompressed(stream: BinaryIO) -> tuple[BinaryIO, str]:
         try:
             import zstandard
         except ImportError:
-
             raise NotImplementedError("zstd-compressed layers need the 'zstandard' package") from None
         return zstandard.ZstdDecompressor().stream_reader(raw), kind  # type: ignore[no-any-return]
     return raw, kind

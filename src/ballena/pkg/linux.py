@@ -21,11 +21,25 @@ CLONE_NEWNET = 0x40000000
 CLONE_NEWTIME = 0x00000080
 
 NAMESPACE_FLAGS = {
-    "pid": CLONE_NEWPID, "network": CLONE_NEWNET, "mount": CLONE_NEWNS, "ipc": CLONE_NEWIPC,
-    "uts": CLONE_NEWUTS, "user": CLONE_NEWUSER, "cgroup": CLONE_NEWCGROUP, "time": CLONE_NEWTIME,
+    "pid": CLONE_NEWPID,
+    "network": CLONE_NEWNET,
+    "mount": CLONE_NEWNS,
+    "ipc": CLONE_NEWIPC,
+    "uts": CLONE_NEWUTS,
+    "user": CLONE_NEWUSER,
+    "cgroup": CLONE_NEWCGROUP,
+    "time": CLONE_NEWTIME,
 }
-NAMESPACE_PROC = {"pid": "pid", "network": "net", "mount": "mnt", "ipc": "ipc", "uts": "uts", "user": "user",
-                  "cgroup": "cgroup", "time": "time"}
+NAMESPACE_PROC = {
+    "pid": "pid",
+    "network": "net",
+    "mount": "mnt",
+    "ipc": "ipc",
+    "uts": "uts",
+    "user": "user",
+    "cgroup": "cgroup",
+    "time": "time",
+}
 
 # mount(2) flags
 MS_RDONLY = 1
@@ -83,13 +97,16 @@ def _check(ret: int, what: str) -> int:
 
 
 def mount(source: str | None, target: str, fstype: str | None, flags: int = 0, data: str | None = None) -> None:
-    _check(_libc.mount(
-        source.encode() if source is not None else None,
-        target.encode(),
-        fstype.encode() if fstype is not None else None,
-        ctypes.c_ulong(flags),
-        data.encode() if data is not None else None,
-    ), f"mount {source or ''} on {target}")
+    _check(
+        _libc.mount(
+            source.encode() if source is not None else None,
+            target.encode(),
+            fstype.encode() if fstype is not None else None,
+            ctypes.c_ulong(flags),
+            data.encode() if data is not None else None,
+        ),
+        f"mount {source or ''} on {target}",
+    )
 
 
 def umount(target: str, flags: int = 0) -> None:
@@ -109,8 +126,10 @@ def pivot_root(new_root: str, put_old: str) -> None:
 
 
 def prctl(option: int, arg2: int = 0, arg3: int = 0, arg4: int = 0, arg5: int = 0) -> int:
-    return _check(_libc.prctl(option, ctypes.c_ulong(arg2), ctypes.c_ulong(arg3), ctypes.c_ulong(arg4),
-                              ctypes.c_ulong(arg5)), "prctl")
+    return _check(
+        _libc.prctl(option, ctypes.c_ulong(arg2), ctypes.c_ulong(arg3), ctypes.c_ulong(arg4), ctypes.c_ulong(arg5)),
+        "prctl",
+    )
 
 
 def set_process_name(name: str) -> None:
@@ -181,6 +200,7 @@ def seccomp_load(program: list[tuple[int, int, int, int]]) -> None:
 
 
 # -- terminals ----------------------------------------------------------------------------------------
+
 
 def set_winsize(fd: int, rows: int, cols: int) -> None:
     import fcntl

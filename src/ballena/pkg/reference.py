@@ -53,7 +53,7 @@ class Reference:
         if self.domain == DEFAULT_DOMAIN:
             path = self.path
             if path.startswith(OFFICIAL_PREFIX) and path.count("/") == 1:
-                path = path[len(OFFICIAL_PREFIX):]
+                path = path[len(OFFICIAL_PREFIX) :]
             return path
         return self.name
 

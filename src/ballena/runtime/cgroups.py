@@ -18,8 +18,20 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-_V1_CONTROLLERS = ("cpu", "cpuacct", "cpuset", "memory", "pids", "blkio", "devices", "freezer", "net_cls",
-                   "net_prio", "perf_event", "hugetlb")
+_V1_CONTROLLERS = (
+    "cpu",
+    "cpuacct",
+    "cpuset",
+    "memory",
+    "pids",
+    "blkio",
+    "devices",
+    "freezer",
+    "net_cls",
+    "net_prio",
+    "perf_event",
+    "hugetlb",
+)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -140,7 +152,9 @@ class Cgroup:
 
     def _enable_v2_controllers(self) -> None:
         assert self.layout.unified
-        wanted = [c for c in ("cpuset", "cpu", "io", "memory", "pids", "hugetlb") if c in self.layout.unified_controllers]
+        wanted = [
+            c for c in ("cpuset", "cpu", "io", "memory", "pids", "hugetlb") if c in self.layout.unified_controllers
+        ]
         parts = self.path.split("/")
         for i in range(0, len(parts)):
             d = os.path.join(self.layout.unified, *parts[:i])
@@ -308,10 +322,12 @@ class Cgroup:
                     path = os.path.join(bd, "blkio.bfq.weight")
                 if os.path.exists(path):
                     self._try(path, str(blk["weight"]))
-            for key, fname in (("throttleReadBpsDevice", "blkio.throttle.read_bps_device"),
-                               ("throttleWriteBpsDevice", "blkio.throttle.write_bps_device"),
-                               ("throttleReadIOPSDevice", "blkio.throttle.read_iops_device"),
-                               ("throttleWriteIOPSDevice", "blkio.throttle.write_iops_device")):
+            for key, fname in (
+                ("throttleReadBpsDevice", "blkio.throttle.read_bps_device"),
+                ("throttleWriteBpsDevice", "blkio.throttle.write_bps_device"),
+                ("throttleReadIOPSDevice", "blkio.throttle.read_iops_device"),
+                ("throttleWriteIOPSDevice", "blkio.throttle.write_iops_device"),
+            ):
                 for dev in blk.get(key) or []:
                     self._try(os.path.join(bd, fname), f"{dev['major']}:{dev['minor']} {dev['rate']}")
         dd = self.v1_dir("devices")
@@ -354,8 +370,12 @@ class Cgroup:
         blk = r.get("blockIO") or {}
         if blk.get("weight") and os.path.exists(os.path.join(d, "io.weight")):
             self._try(os.path.join(d, "io.weight"), f"default {1 + (int(blk['weight']) - 10) * 9999 // 990}")
-        for key, word in (("throttleReadBpsDevice", "rbps"), ("throttleWriteBpsDevice", "wbps"),
-                          ("throttleReadIOPSDevice", "riops"), ("throttleWriteIOPSDevice", "wiops")):
+        for key, word in (
+            ("throttleReadBpsDevice", "rbps"),
+            ("throttleWriteBpsDevice", "wbps"),
+            ("throttleReadIOPSDevice", "riops"),
+            ("throttleWriteIOPSDevice", "wiops"),
+        ):
             for dev in blk.get(key) or []:
                 self._try(os.path.join(d, "io.max"), f"{dev['major']}:{dev['minor']} {word}={dev['rate']}")
 

@@ -34,26 +34,48 @@ from ballena.runtime import seccomp
 from ballena.runtime.spec import CAPABILITIES
 
 _FLAGS: dict[str, tuple[bool, int]] = {
-    "async": (True, linux.MS_SYNCHRONOUS), "atime": (True, linux.MS_NOATIME), "bind": (False, linux.MS_BIND),
-    "defaults": (False, 0), "dev": (True, linux.MS_NODEV), "diratime": (True, linux.MS_NODIRATIME),
-    "dirsync": (False, linux.MS_DIRSYNC), "exec": (True, linux.MS_NOEXEC), "mand": (False, linux.MS_MANDLOCK),
-    "noatime": (False, linux.MS_NOATIME), "nodev": (False, linux.MS_NODEV),
-    "nodiratime": (False, linux.MS_NODIRATIME), "noexec": (False, linux.MS_NOEXEC),
-    "nosuid": (False, linux.MS_NOSUID), "rbind": (False, linux.MS_BIND | linux.MS_REC),
-    "relatime": (False, linux.MS_RELATIME), "remount": (False, linux.MS_REMOUNT), "ro": (False, linux.MS_RDONLY),
-    "rw": (True, linux.MS_RDONLY), "strictatime": (False, linux.MS_STRICTATIME), "suid": (True, linux.MS_NOSUID),
-    "sync": (False, linux.MS_SYNCHRONOUS), "nosymfollow": (False, linux.MS_NOSYMFOLLOW),
+    "async": (True, linux.MS_SYNCHRONOUS),
+    "atime": (True, linux.MS_NOATIME),
+    "bind": (False, linux.MS_BIND),
+    "defaults": (False, 0),
+    "dev": (True, linux.MS_NODEV),
+    "diratime": (True, linux.MS_NODIRATIME),
+    "dirsync": (False, linux.MS_DIRSYNC),
+    "exec": (True, linux.MS_NOEXEC),
+    "mand": (False, linux.MS_MANDLOCK),
+    "noatime": (False, linux.MS_NOATIME),
+    "nodev": (False, linux.MS_NODEV),
+    "nodiratime": (False, linux.MS_NODIRATIME),
+    "noexec": (False, linux.MS_NOEXEC),
+    "nosuid": (False, linux.MS_NOSUID),
+    "rbind": (False, linux.MS_BIND | linux.MS_REC),
+    "relatime": (False, linux.MS_RELATIME),
+    "remount": (False, linux.MS_REMOUNT),
+    "ro": (False, linux.MS_RDONLY),
+    "rw": (True, linux.MS_RDONLY),
+    "strictatime": (False, linux.MS_STRICTATIME),
+    "suid": (True, linux.MS_NOSUID),
+    "sync": (False, linux.MS_SYNCHRONOUS),
+    "nosymfollow": (False, linux.MS_NOSYMFOLLOW),
 }
 _PROPAGATION = {
-    "private": linux.MS_PRIVATE, "rprivate": linux.MS_PRIVATE | linux.MS_REC,
-    "shared": linux.MS_SHARED, "rshared": linux.MS_SHARED | linux.MS_REC,
-    "slave": linux.MS_SLAVE, "rslave": linux.MS_SLAVE | linux.MS_REC,
-    "unbindable": linux.MS_UNBINDABLE, "runbindable": linux.MS_UNBINDABLE | linux.MS_REC,
+    "private": linux.MS_PRIVATE,
+    "rprivate": linux.MS_PRIVATE | linux.MS_REC,
+    "shared": linux.MS_SHARED,
+    "rshared": linux.MS_SHARED | linux.MS_REC,
+    "slave": linux.MS_SLAVE,
+    "rslave": linux.MS_SLAVE | linux.MS_REC,
+    "unbindable": linux.MS_UNBINDABLE,
+    "runbindable": linux.MS_UNBINDABLE | linux.MS_REC,
 }
-_DEFAULT_DEVICES = (("null", 1, 3), ("zero", 1, 5), ("full", 1, 7), ("random", 1, 8), ("urandom", 1, 9),
-                    ("tty", 5, 0))
-_DEV_LINKS = (("fd", "/proc/self/fd"), ("stdin", "/proc/self/fd/0"), ("stdout", "/proc/self/fd/1"),
-              ("stderr", "/proc/self/fd/2"), ("ptmx", "pts/ptmx"))
+_DEFAULT_DEVICES = (("null", 1, 3), ("zero", 1, 5), ("full", 1, 7), ("random", 1, 8), ("urandom", 1, 9), ("tty", 5, 0))
+_DEV_LINKS = (
+    ("fd", "/proc/self/fd"),
+    ("stdin", "/proc/self/fd/0"),
+    ("stdout", "/proc/self/fd/1"),
+    ("stderr", "/proc/self/fd/2"),
+    ("ptmx", "pts/ptmx"),
+)
 _RLIMITS = {name: getattr(resource, name) for name in dir(resource) if name.startswith("RLIMIT_")}
 
 
@@ -84,7 +106,7 @@ def recv_msg(sock: socket.socket) -> tuple[dict[str, Any] | None, list[int]]:
             raise InitError("sync socket closed in the middle of a message")
         data += more
     size = struct.unpack(">I", data[:4])[0]
-    return json.loads(data[4:4 + size]), list(fds)
+    return json.loads(data[4 : 4 + size]), list(fds)
 
 
 # -- mounts ------------------------------------------------------------------------------------------
@@ -153,11 +175,25 @@ def _mount_cgroup_v1(rootfs: str, target: str, flags: int, dirs: Mapping[str, st
         sub = os.path.join(target, name)
         os.makedirs(sub, exist_ok=True)
         linux.mount(host_dir, sub, None, linux.MS_BIND | linux.MS_REC)
-        linux.mount(None, sub, None, linux.MS_BIND | linux.MS_REMOUNT | (flags & linux.MS_RDONLY) |
-                    linux.MS_NOSUID | linux.MS_NODEV | linux.MS_NOEXEC)
+        linux.mount(
+            None,
+            sub,
+            None,
+            linux.MS_BIND
+            | linux.MS_REMOUNT
+            | (flags & linux.MS_RDONLY)
+            | linux.MS_NOSUID
+            | linux.MS_NODEV
+            | linux.MS_NOEXEC,
+        )
     if flags & linux.MS_RDONLY:
-        linux.mount(None, target, None, linux.MS_REMOUNT | linux.MS_RDONLY | linux.MS_NOSUID | linux.MS_NODEV |
-                    linux.MS_NOEXEC, "mode=755")
+        linux.mount(
+            None,
+            target,
+            None,
+            linux.MS_REMOUNT | linux.MS_RDONLY | linux.MS_NOSUID | linux.MS_NODEV | linux.MS_NOEXEC,
+            "mode=755",
+        )
 
 
 def _create_devices(rootfs: str, devices: list[Mapping[str, Any]]) -> None:
@@ -174,7 +210,9 @@ def _create_devices(rootfs: str, devices: list[Mapping[str, Any]]) -> None:
             if os.path.lexists(path):
                 os.unlink(path)
             kind = {"c": stat.S_IFCHR, "u": stat.S_IFCHR, "b": stat.S_IFBLK, "p": stat.S_IFIFO}[d.get("type", "c")]
-            os.mknod(path, kind | (d.get("fileMode") or 0o666) & 0o7777, os.makedev(d.get("major", 0), d.get("minor", 0)))
+            os.mknod(
+                path, kind | (d.get("fileMode") or 0o666) & 0o7777, os.makedev(d.get("major", 0), d.get("minor", 0))
+            )
             os.chown(path, d.get("uid", 0), d.get("gid", 0))
         for name, target in _DEV_LINKS:
             path = os.path.join(dev, name)
@@ -230,8 +268,18 @@ def _readonly_paths(paths: list[str]) -> None:
     for p in paths:
         try:
             linux.mount(p, p, None, linux.MS_BIND | linux.MS_REC)
-            linux.mount(None, p, None, linux.MS_BIND | linux.MS_REMOUNT | linux.MS_RDONLY | linux.MS_REC |
-                        linux.MS_NOSUID | linux.MS_NODEV | linux.MS_NOEXEC)
+            linux.mount(
+                None,
+                p,
+                None,
+                linux.MS_BIND
+                | linux.MS_REMOUNT
+                | linux.MS_RDONLY
+                | linux.MS_REC
+                | linux.MS_NOSUID
+                | linux.MS_NODEV
+                | linux.MS_NOEXEC,
+            )
         except OSError as e:
             if e.errno == 2:
                 continue
@@ -262,7 +310,9 @@ def find_executable(arg0: str, env: list[str]) -> str:
         if stat.S_ISDIR(st.st_mode):
             raise InitError(f'exec: "{arg0}": is a directory') from None
         return arg0
-    path = next((e[5:] for e in env if e.startswith("PATH=")), "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin")
+    path = next(
+        (e[5:] for e in env if e.startswith("PATH=")), "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+    )
     for d in path.split(":"):
         candidate = os.path.join(d or ".", arg0)
         try:
@@ -349,8 +399,9 @@ def _terminal(sync: socket.socket, process: Mapping[str, Any], *, console: bool)
         os.close(slave)
 
 
-def _finish(sync: socket.socket, process: Mapping[str, Any], seccomp_spec: Mapping[str, Any] | None,
-            *, wait_for_go: bool) -> NoReturn:
+def _finish(
+    sync: socket.socket, process: Mapping[str, Any], seccomp_spec: Mapping[str, Any] | None, *, wait_for_go: bool
+) -> NoReturn:
     """Steps shared by init and exec after the filesystem is in place: resolve the command,
     identity, no_new_privs, seccomp, then exec and report."""
     env = list(process.get("env") or [])
@@ -362,7 +413,7 @@ def _finish(sync: socket.socket, process: Mapping[str, Any], seccomp_spec: Mappi
         try:
             os.makedirs(cwd, 0o755, exist_ok=True)
         except OSError as e:
-            raise InitError(f"chdir to cwd (\"{cwd}\") set in config.json failed: {e.strerror}") from None
+            raise InitError(f'chdir to cwd ("{cwd}") set in config.json failed: {e.strerror}') from None
     _set_rlimits(list(process.get("rlimits") or []))
     if process.get("oomScoreAdj") is not None:
         with open("/proc/self/oom_score_adj", "w") as f:
@@ -387,7 +438,9 @@ def _finish(sync: socket.socket, process: Mapping[str, Any], seccomp_spec: Mappi
         os.execve(executable, args, dict(_env_pairs(env)))
     except OSError as e:
         code = 126 if e.errno in (13, 21, 8) else 127
-        raise InitError(f'exec: "{args[0]}": {os.strerror(e.errno or 0).lower()}', ) from _ExitWith(code)
+        raise InitError(
+            f'exec: "{args[0]}": {os.strerror(e.errno or 0).lower()}',
+        ) from _ExitWith(code)
     raise AssertionError("unreachable")
 
 
@@ -406,8 +459,9 @@ def _env_pairs(env: list[str]) -> list[tuple[str, str]]:
     return out
 
 
-def init(spec: Mapping[str, Any], *, sync: socket.socket, stdio: tuple[int, int, int] | None,
-         cgroup_dirs: Mapping[str, str]) -> NoReturn:
+def init(
+    spec: Mapping[str, Any], *, sync: socket.socket, stdio: tuple[int, int, int] | None, cgroup_dirs: Mapping[str, str]
+) -> NoReturn:
     """Become the container's first process (call in a fresh child; never returns)."""
     try:
         _init(spec, sync=sync, stdio=stdio, cgroup_dirs=cgroup_dirs)
@@ -426,8 +480,9 @@ def _report_and_exit(sync: socket.socket, e: BaseException) -> NoReturn:
     os._exit(code)
 
 
-def _init(spec: Mapping[str, Any], *, sync: socket.socket, stdio: tuple[int, int, int] | None,
-          cgroup_dirs: Mapping[str, str]) -> None:
+def _init(
+    spec: Mapping[str, Any], *, sync: socket.socket, stdio: tuple[int, int, int] | None, cgroup_dirs: Mapping[str, str]
+) -> None:
     process = spec["process"]
     lx = spec.get("linux") or {}
     if stdio is not None:
@@ -462,8 +517,9 @@ def _init(spec: Mapping[str, Any], *, sync: socket.socket, stdio: tuple[int, int
         try:
             do_mount(rootfs, m, cgroup_dirs=cgroup_dirs)
         except OSError as e:
-            raise InitError(f"error mounting \"{m.get('source')}\" to rootfs at \"{m['destination']}\": "
-                            f"{e.strerror or e}") from None
+            raise InitError(
+                f'error mounting "{m.get("source")}" to rootfs at "{m["destination"]}": {e.strerror or e}'
+            ) from None
         if m["destination"] == "/dev" and m.get("type") == "tmpfs":
             dev_tmpfs = True
     if dev_tmpfs:
@@ -485,8 +541,15 @@ def _init(spec: Mapping[str, Any], *, sync: socket.socket, stdio: tuple[int, int
     _finish(sync, process, lx.get("seccomp"), wait_for_go=True)
 
 
-def exec_process(process: Mapping[str, Any], *, target_pid: int, spec: Mapping[str, Any], sync: socket.socket,
-                 stdio: tuple[int, int, int] | None, cgroup_procs: list[str]) -> NoReturn:
+def exec_process(
+    process: Mapping[str, Any],
+    *,
+    target_pid: int,
+    spec: Mapping[str, Any],
+    sync: socket.socket,
+    stdio: tuple[int, int, int] | None,
+    cgroup_procs: list[str],
+) -> NoReturn:
     """Become a process in the running container whose first process is ``target_pid`` (host PID)."""
     try:
         if stdio is not None:

@@ -16,26 +16,78 @@ DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 # Docker's 14 default capabilities: CapEff 00000000a80425fb.
 DEFAULT_CAPABILITIES = (
-    "CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FSETID", "CAP_FOWNER", "CAP_MKNOD", "CAP_NET_RAW", "CAP_SETGID",
-    "CAP_SETUID", "CAP_SETFCAP", "CAP_SETPCAP", "CAP_NET_BIND_SERVICE", "CAP_SYS_CHROOT", "CAP_KILL",
+    "CAP_CHOWN",
+    "CAP_DAC_OVERRIDE",
+    "CAP_FSETID",
+    "CAP_FOWNER",
+    "CAP_MKNOD",
+    "CAP_NET_RAW",
+    "CAP_SETGID",
+    "CAP_SETUID",
+    "CAP_SETFCAP",
+    "CAP_SETPCAP",
+    "CAP_NET_BIND_SERVICE",
+    "CAP_SYS_CHROOT",
+    "CAP_KILL",
     "CAP_AUDIT_WRITE",
 )
 
 CAPABILITIES = {
-    "CAP_CHOWN": 0, "CAP_DAC_OVERRIDE": 1, "CAP_DAC_READ_SEARCH": 2, "CAP_FOWNER": 3, "CAP_FSETID": 4,
-    "CAP_KILL": 5, "CAP_SETGID": 6, "CAP_SETUID": 7, "CAP_SETPCAP": 8, "CAP_LINUX_IMMUTABLE": 9,
-    "CAP_NET_BIND_SERVICE": 10, "CAP_NET_BROADCAST": 11, "CAP_NET_ADMIN": 12, "CAP_NET_RAW": 13,
-    "CAP_IPC_LOCK": 14, "CAP_IPC_OWNER": 15, "CAP_SYS_MODULE": 16, "CAP_SYS_RAWIO": 17, "CAP_SYS_CHROOT": 18,
-    "CAP_SYS_PTRACE": 19, "CAP_SYS_PACCT": 20, "CAP_SYS_ADMIN": 21, "CAP_SYS_BOOT": 22, "CAP_SYS_NICE": 23,
-    "CAP_SYS_RESOURCE": 24, "CAP_SYS_TIME": 25, "CAP_SYS_TTY_CONFIG": 26, "CAP_MKNOD": 27, "CAP_LEASE": 28,
-    "CAP_AUDIT_WRITE": 29, "CAP_AUDIT_CONTROL": 30, "CAP_SETFCAP": 31, "CAP_MAC_OVERRIDE": 32,
-    "CAP_MAC_ADMIN": 33, "CAP_SYSLOG": 34, "CAP_WAKE_ALARM": 35, "CAP_BLOCK_SUSPEND": 36, "CAP_AUDIT_READ": 37,
-    "CAP_PERFMON": 38, "CAP_BPF": 39, "CAP_CHECKPOINT_RESTORE": 40,
+    "CAP_CHOWN": 0,
+    "CAP_DAC_OVERRIDE": 1,
+    "CAP_DAC_READ_SEARCH": 2,
+    "CAP_FOWNER": 3,
+    "CAP_FSETID": 4,
+    "CAP_KILL": 5,
+    "CAP_SETGID": 6,
+    "CAP_SETUID": 7,
+    "CAP_SETPCAP": 8,
+    "CAP_LINUX_IMMUTABLE": 9,
+    "CAP_NET_BIND_SERVICE": 10,
+    "CAP_NET_BROADCAST": 11,
+    "CAP_NET_ADMIN": 12,
+    "CAP_NET_RAW": 13,
+    "CAP_IPC_LOCK": 14,
+    "CAP_IPC_OWNER": 15,
+    "CAP_SYS_MODULE": 16,
+    "CAP_SYS_RAWIO": 17,
+    "CAP_SYS_CHROOT": 18,
+    "CAP_SYS_PTRACE": 19,
+    "CAP_SYS_PACCT": 20,
+    "CAP_SYS_ADMIN": 21,
+    "CAP_SYS_BOOT": 22,
+    "CAP_SYS_NICE": 23,
+    "CAP_SYS_RESOURCE": 24,
+    "CAP_SYS_TIME": 25,
+    "CAP_SYS_TTY_CONFIG": 26,
+    "CAP_MKNOD": 27,
+    "CAP_LEASE": 28,
+    "CAP_AUDIT_WRITE": 29,
+    "CAP_AUDIT_CONTROL": 30,
+    "CAP_SETFCAP": 31,
+    "CAP_MAC_OVERRIDE": 32,
+    "CAP_MAC_ADMIN": 33,
+    "CAP_SYSLOG": 34,
+    "CAP_WAKE_ALARM": 35,
+    "CAP_BLOCK_SUSPEND": 36,
+    "CAP_AUDIT_READ": 37,
+    "CAP_PERFMON": 38,
+    "CAP_BPF": 39,
+    "CAP_CHECKPOINT_RESTORE": 40,
 }
 
 MASKED_PATHS = (
-    "/proc/asound", "/proc/acpi", "/proc/interrupts", "/proc/kcore", "/proc/keys", "/proc/latency_stats",
-    "/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug", "/proc/scsi", "/sys/firmware",
+    "/proc/asound",
+    "/proc/acpi",
+    "/proc/interrupts",
+    "/proc/kcore",
+    "/proc/keys",
+    "/proc/latency_stats",
+    "/proc/timer_list",
+    "/proc/timer_stats",
+    "/proc/sched_debug",
+    "/proc/scsi",
+    "/sys/firmware",
     "/sys/devices/virtual/powercap",
 )
 READONLY_PATHS = ("/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger")
@@ -74,8 +126,9 @@ def normalize_cap(name: str) -> str:
     return n
 
 
-def capabilities(*, cap_add: Sequence[str], cap_drop: Sequence[str], privileged: bool,
-                 available: Sequence[str] | None = None) -> list[str]:
+def capabilities(
+    *, cap_add: Sequence[str], cap_drop: Sequence[str], privileged: bool, available: Sequence[str] | None = None
+) -> list[str]:
     """Docker's TweakCapabilities. ``available`` is what ``ALL`` and ``--privileged`` mean: the
     capabilities this daemon holds. Raises ValueError for an unknown name."""
     every = list(available if available is not None else CAPABILITIES)
@@ -117,8 +170,9 @@ class SpecInput:
     domainname: str = ""
     mounts: tuple[dict[str, Any], ...] = ()  # extra OCI mounts (files, volumes, tmpfs), after defaults
     shm_size: int = 64 * 1024 * 1024
-    namespaces: Mapping[str, str | None] = field(default_factory=lambda: {
-        "pid": None, "network": None, "ipc": None, "uts": None, "mount": None})
+    namespaces: Mapping[str, str | None] = field(
+        default_factory=lambda: {"pid": None, "network": None, "ipc": None, "uts": None, "mount": None}
+    )
     privileged: bool = False
     masked_paths: tuple[str, ...] | None = None
     readonly_paths: tuple[str, ...] | None = None
@@ -132,22 +186,42 @@ class SpecInput:
     cgroup_v2: bool = False
 
 
-def default_mounts(shm_size: int, *, privileged: bool, cgroup_v2: bool, ipc_private: bool = True) -> list[dict[str, Any]]:
+def default_mounts(
+    shm_size: int, *, privileged: bool, cgroup_v2: bool, ipc_private: bool = True
+) -> list[dict[str, Any]]:
     sys_opts = ["nosuid", "noexec", "nodev"] + ([] if privileged else ["ro"])
     mounts: list[dict[str, Any]] = [
         {"destination": "/proc", "type": "proc", "source": "proc", "options": ["nosuid", "noexec", "nodev"]},
-        {"destination": "/dev", "type": "tmpfs", "source": "tmpfs",
-         "options": ["nosuid", "strictatime", "mode=755", "size=65536k"]},
-        {"destination": "/dev/pts", "type": "devpts", "source": "devpts",
-         "options": ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"]},
+        {
+            "destination": "/dev",
+            "type": "tmpfs",
+            "source": "tmpfs",
+            "options": ["nosuid", "strictatime", "mode=755", "size=65536k"],
+        },
+        {
+            "destination": "/dev/pts",
+            "type": "devpts",
+            "source": "devpts",
+            "options": ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"],
+        },
         {"destination": "/sys", "type": "sysfs", "source": "sysfs", "options": sys_opts},
-        {"destination": "/sys/fs/cgroup", "type": "cgroup", "source": "cgroup",
-         "options": ["nosuid", "noexec", "nodev", "relatime"] + ([] if privileged else ["ro"])},
+        {
+            "destination": "/sys/fs/cgroup",
+            "type": "cgroup",
+            "source": "cgroup",
+            "options": ["nosuid", "noexec", "nodev", "relatime"] + ([] if privileged else ["ro"]),
+        },
         {"destination": "/dev/mqueue", "type": "mqueue", "source": "mqueue", "options": ["nosuid", "noexec", "nodev"]},
     ]
     if ipc_private:
-        mounts.append({"destination": "/dev/shm", "type": "tmpfs", "source": "shm",
-                       "options": ["nosuid", "noexec", "nodev", "mode=1777", f"size={shm_size}"]})
+        mounts.append(
+            {
+                "destination": "/dev/shm",
+                "type": "tmpfs",
+                "source": "shm",
+                "options": ["nosuid", "noexec", "nodev", "mode=1777", f"size={shm_size}"],
+            }
+        )
     return mounts
 
 
@@ -156,7 +230,11 @@ def build(inp: SpecInput) -> dict[str, Any]:
     caps = list(p.capabilities)
     process: dict[str, Any] = {
         "terminal": p.terminal,
-        "user": {"uid": p.uid, "gid": p.gid, **({"additionalGids": list(p.additional_gids)} if p.additional_gids else {})},
+        "user": {
+            "uid": p.uid,
+            "gid": p.gid,
+            **({"additionalGids": list(p.additional_gids)} if p.additional_gids else {}),
+        },
         "args": list(p.args),
         "env": list(p.env),
         "cwd": p.cwd or "/",
@@ -182,8 +260,12 @@ def build(inp: SpecInput) -> dict[str, Any]:
     user_dests = {m["destination"] for m in inp.mounts}
     mounts = [m for m in mounts if m["destination"] not in user_dests] + list(inp.mounts)
     resources = dict(inp.resources)
-    resources["devices"] = [dict(r) for r in ((DEFAULT_DEVICE_RULES if not inp.privileged else
-                                               ({"allow": True, "access": "rwm"},)) + inp.device_rules)]
+    resources["devices"] = [
+        dict(r)
+        for r in (
+            (DEFAULT_DEVICE_RULES if not inp.privileged else ({"allow": True, "access": "rwm"},)) + inp.device_rules
+        )
+    ]
     linux: dict[str, Any] = {
         "namespaces": namespaces,
         "resources": resources,

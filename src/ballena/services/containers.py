@@ -47,13 +47,37 @@ from ballena.stores.images import ImageStore
 log = logging.getLogger("ballena.containers")
 
 NAME_RE = re.compile(r"^/?[a-zA-Z0-9][a-zA-Z0-9_.-]+$")
-LIST_FILTERS = frozenset({"ancestor", "before", "expose", "exited", "health", "id", "isolation", "is-task",
-                          "label", "name", "network", "publish", "since", "status", "volume"})
+LIST_FILTERS = frozenset(
+    {
+        "ancestor",
+        "before",
+        "expose",
+        "exited",
+        "health",
+        "id",
+        "isolation",
+        "is-task",
+        "label",
+        "name",
+        "network",
+        "publish",
+        "since",
+        "status",
+        "volume",
+    }
+)
 PRUNE_FILTERS = frozenset({"until", "label", "label!"})
 STATUSES = ("created", "restarting", "running", "removing", "paused", "exited", "dead")
 INIT_LAYER_FILES = {  # Docker's initlayer: mount points a container needs, absent from many images
-    "dev/pts": "dir", "dev/shm": "dir", "proc": "dir", "sys": "dir", ".dockerenv": "file",
-    "etc/resolv.conf": "file", "etc/hosts": "file", "etc/hostname": "file", "dev/console": "file",
+    "dev/pts": "dir",
+    "dev/shm": "dir",
+    "proc": "dir",
+    "sys": "dir",
+    ".dockerenv": "file",
+    "etc/resolv.conf": "file",
+    "etc/hosts": "file",
+    "etc/hostname": "file",
+    "dev/console": "file",
     "etc/mtab": "/proc/mounts",
 }
 DEFAULT_STOP_TIMEOUT = 10
@@ -115,11 +139,24 @@ class RuntimeInfo:
 
 
 class ContainerService:
-    def __init__(self, *, store: ContainerStore, images: ImageStore, events: EventBus, zygote: Zygote,
-                 paths: Paths, runtimes: Mapping[str, RuntimeInfo], default_runtime: str,
-                 dns: tuple[str, ...] = (), dns_search: tuple[str, ...] = (), dns_opts: tuple[str, ...] = (),
-                 log_opts: Mapping[str, str] | None = None, log_driver: str = "json-file",
-                 volumes: VolumeService | None = None, network: NetworkService | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        store: ContainerStore,
+        images: ImageStore,
+        events: EventBus,
+        zygote: Zygote,
+        paths: Paths,
+        runtimes: Mapping[str, RuntimeInfo],
+        default_runtime: str,
+        dns: tuple[str, ...] = (),
+        dns_search: tuple[str, ...] = (),
+        dns_opts: tuple[str, ...] = (),
+        log_opts: Mapping[str, str] | None = None,
+        log_driver: str = "json-file",
+        volumes: VolumeService | None = None,
+        network: NetworkService | None = None,
+    ) -> None:
         self.store = store
         self.images = images
         self.events = events
@@ -195,8 +232,14 @@ class ContainerService:
                 raise InvalidArgument(f"invalid filter 'status={s}'")
         out = []
         for c in items:
-            if not all_ and not c.state.running and not filters.get("status") and limit <= 0 and not latest \
-                    and "exited" not in filters:
+            if (
+                not all_
+                and not c.state.running
+                and not filters.get("status")
+                and limit <= 0
+                and not latest
+                and "exited" not in filters
+            ):
                 continue
             if before is not None and c.created_ns >= before:
                 continue
@@ -213,8 +256,14 @@ class ContainerService:
 
     # -- create ---------------------------------------------------------------------------------
 
-    async def create(self, *, name: str | None, config: dict[str, Any], host_config: dict[str, Any],
-                     networking: dict[str, Any] | None = None) -> tuple[Container, list[str]]:
+    async def create(
+        self,
+        *,
+        name: str | None,
+        config: dict[str, Any],
+        host_config: dict[str, Any],
+        networking: dict[str, Any] | None = None,
+    ) -> tuple[Container, list[str]]:
         warnings: list[str] = []
         image_ref = config.get("Image") or ""
         if not image_ref:
@@ -253,14 +302,24 @@ class ContainerService:
                 self.get(net_mode.split(":", 1)[1])
             mounts: list[MountPoint] = []
             if self.volumes is not None:
-                mounts = await asyncio.to_thread(self.volumes.resolve_mounts, config=cfg, host_config=hc,
-                                                 volumes_from=self.mount_points)
+                mounts = await asyncio.to_thread(
+                    self.volumes.resolve_mounts, config=cfg, host_config=hc, volumes_from=self.mount_points
+                )
             c = Container(
-                id=cid, name=name, created_ns=now_ns(), image=image_ref, image_id=image_id, path=path,
-                args=tuple(args), config=cfg, host_config=hc, runtime=hc.get("Runtime") or self.default_runtime,
+                id=cid,
+                name=name,
+                created_ns=now_ns(),
+                image=image_ref,
+                image_id=image_id,
+                path=path,
+                args=tuple(args),
+                config=cfg,
+                host_config=hc,
+                runtime=hc.get("Runtime") or self.default_runtime,
                 networks=endpoints,
-                mounts=tuple({**m.to_wire(), "_Tmpfs": dict(m.tmpfs_options), "_Copy": m.copy_image_data}
-                             for m in mounts),
+                mounts=tuple(
+                    {**m.to_wire(), "_Tmpfs": dict(m.tmpfs_options), "_Copy": m.copy_image_data} for m in mounts
+                ),
             )
             await asyncio.to_thread(self._prepare_filesystem, c, image.top_layer)
             self.store.save(c)
@@ -376,8 +435,14 @@ class ContainerService:
                 raise InvalidArgument(message)
             raise SystemError(message)
         c = replace(c, has_been_started=True).with_state(
-            status="running", pid=int(msg.get("pid", 0)), exit_code=0, error="", oom_killed=False,
-            started_at_ns=now_ns(), finished_at_ns=0)
+            status="running",
+            pid=int(msg.get("pid", 0)),
+            exit_code=0,
+            error="",
+            oom_killed=False,
+            started_at_ns=now_ns(),
+            finished_at_ns=0,
+        )
         self.store.save(c)
         self._live[c.id] = live
         live.task = asyncio.ensure_future(self._follow(c.id, live))
@@ -385,8 +450,7 @@ class ContainerService:
         return c
 
     def _fail_start(self, c: Container, message: str, subscribers: list[Subscriber], *, code: int = 128) -> None:
-        c = c.with_state(status="created" if not c.has_been_started else "exited", error=message, exit_code=code,
-                         pid=0)
+        c = c.with_state(status="created" if not c.has_been_started else "exited", error=message, exit_code=code, pid=0)
         self.store.save(c)
         for s in subscribers:
             s.close()
@@ -423,12 +487,20 @@ class ContainerService:
         want_err = any(s.stderr for s in subscribers)
         log_cfg = self._log_config(c)
         monitor_cfg = {
-            "id": c.id, "bundle": str(bundle), "state_dir": str(state_dir), "runtime": runtime,
+            "id": c.id,
+            "bundle": str(bundle),
+            "state_dir": str(state_dir),
+            "runtime": runtime,
             "rootfs_mounts": [{"type": m.type, "source": m.source, "options": list(m.options)} for m in mounts],
-            "tty": c.tty, "open_stdin": bool(c.config.get("OpenStdin")),
-            "log": log_cfg, "cgroup_path": f"/ballena/{c.id}",
-            "attach": {"stdout": want_out or bool(subscribers), "stderr": want_err or bool(subscribers),
-                       "stdin": bool(c.config.get("OpenStdin"))},
+            "tty": c.tty,
+            "open_stdin": bool(c.config.get("OpenStdin")),
+            "log": log_cfg,
+            "cgroup_path": f"/ballena/{c.id}",
+            "attach": {
+                "stdout": want_out or bool(subscribers),
+                "stderr": want_err or bool(subscribers),
+                "stdin": bool(c.config.get("OpenStdin")),
+            },
             "exit_file": str(cdir / "exit.json"),
             "console_size": list(c.host_config.get("ConsoleSize") or []) or None,
         }
@@ -450,7 +522,7 @@ class ContainerService:
         if driver == "none":
             return None
         if driver not in ("json-file", "local"):
-            raise InvalidArgument(f'logger: no log driver named \'{driver}\' is registered')
+            raise InvalidArgument(f"logger: no log driver named '{driver}' is registered")
         opts = {**self.log_opts, **(lc.get("Config") or {})}
         max_size = from_human_size(opts["max-size"]) if opts.get("max-size") else DEFAULT_MAX_SIZE
         if opts.get("max-size") == "-1":
@@ -496,8 +568,9 @@ class ContainerService:
             from ballena.pkg import linux
 
             _eff, perm, _inh = linux.capget()
-            self._available_caps = [n for n, bit in ocispec.CAPABILITIES.items()
-                                    if bit <= linux.last_cap() and perm & (1 << bit)]
+            self._available_caps = [
+                n for n, bit in ocispec.CAPABILITIES.items() if bit <= linux.last_cap() and perm & (1 << bit)
+            ]
         return self._available_caps
 
     def _build_spec(self, c: Container, bundle: Path) -> dict[str, Any]:
@@ -506,13 +579,19 @@ class ContainerService:
         u = self.resolve_user(c, cfg.get("User") or "")
         tty = bool(cfg.get("Tty"))
         hostname = cfg.get("Hostname") or c.id[:12]
-        env = ocispec.merge_env([f"PATH={ocispec.DEFAULT_PATH}", f"HOSTNAME={hostname}", *(["TERM=xterm"] if tty else [])],
-                                list(cfg.get("Env") or []))
+        env = ocispec.merge_env(
+            [f"PATH={ocispec.DEFAULT_PATH}", f"HOSTNAME={hostname}", *(["TERM=xterm"] if tty else [])],
+            list(cfg.get("Env") or []),
+        )
         if not any(e.startswith("HOME=") for e in env):
             env.append(f"HOME={u.home}")
         try:
-            caps = ocispec.capabilities(cap_add=hc.get("CapAdd") or [], cap_drop=hc.get("CapDrop") or [],
-                                        privileged=bool(hc.get("Privileged")), available=self._available())
+            caps = ocispec.capabilities(
+                cap_add=hc.get("CapAdd") or [],
+                cap_drop=hc.get("CapDrop") or [],
+                privileged=bool(hc.get("Privileged")),
+                available=self._available(),
+            )
         except ValueError as e:
             raise InvalidArgument(str(e)) from None
         caps = [x for x in caps if x in self._available()]
@@ -525,8 +604,10 @@ class ContainerService:
         elif net_mode.startswith("container:"):
             other = self.get(net_mode.split(":", 1)[1])
             if not other.state.running:
-                raise Conflict(f"cannot join network namespace of a non running container: container {other.id} is "
-                               f"{other.state.status}")
+                raise Conflict(
+                    f"cannot join network namespace of a non running container: container {other.id} is "
+                    f"{other.state.status}"
+                )
             namespaces["network"] = f"/proc/{other.state.pid}/ns/net"
         pid_mode = hc.get("PidMode") or ""
         if pid_mode == "host":
@@ -549,42 +630,79 @@ class ContainerService:
         # The files every container gets, bind-mounted like Docker's.
         self._write_etc_files(c, cdir, net_mode, hostname)
         ro = ["ro"] if hc.get("ReadonlyRootfs") else []
-        for dest, fname in (("/etc/resolv.conf", "resolv.conf"), ("/etc/hostname", "hostname"), ("/etc/hosts", "hosts")):
-            mounts.append({"destination": dest, "type": "bind", "source": str(cdir / fname),
-                           "options": ["rbind", "rprivate", *ro]})
+        for dest, fname in (
+            ("/etc/resolv.conf", "resolv.conf"),
+            ("/etc/hostname", "hostname"),
+            ("/etc/hosts", "hosts"),
+        ):
+            mounts.append(
+                {
+                    "destination": dest,
+                    "type": "bind",
+                    "source": str(cdir / fname),
+                    "options": ["rbind", "rprivate", *ro],
+                }
+            )
         if self.volumes is not None:
             points = [MountPoint.from_wire(m) for m in c.mounts]
             self._fill_new_volumes(c, points)
             mounts += self.volumes.oci_mounts(points)
         for path, opts in (hc.get("Tmpfs") or {}).items():
             extra = [o for o in (opts.split(",") if opts else []) if o]
-            mounts.append({"destination": path, "type": "tmpfs", "source": "tmpfs",
-                           "options": ["nosuid", "nodev", "noexec", *extra] if not any(o in ("exec",) for o in extra)
-                           else ["nosuid", "nodev", *extra]})
+            mounts.append(
+                {
+                    "destination": path,
+                    "type": "tmpfs",
+                    "source": "tmpfs",
+                    "options": ["nosuid", "nodev", "noexec", *extra]
+                    if not any(o in ("exec",) for o in extra)
+                    else ["nosuid", "nodev", *extra],
+                }
+            )
         if hc.get("Init"):
             init = shutil.which("tini-static") or shutil.which("tini")
             if init is None:
                 raise InvalidArgument("--init needs tini on the host (apt-get install tini)")
-            mounts.append({"destination": "/sbin/docker-init", "type": "bind", "source": init,
-                           "options": ["bind", "ro"]})
+            mounts.append(
+                {"destination": "/sbin/docker-init", "type": "bind", "source": init, "options": ["bind", "ro"]}
+            )
             args = ["/sbin/docker-init", "--", *args]
         resources = _resources(hc)
-        rlimits = tuple((f"RLIMIT_{u_['Name'].upper()}", int(u_["Soft"]), int(u_["Hard"]))
-                        for u_ in hc.get("Ulimits") or [])
+        rlimits = tuple(
+            (f"RLIMIT_{u_['Name'].upper()}", int(u_["Soft"]), int(u_["Hard"])) for u_ in hc.get("Ulimits") or []
+        )
         security = hc.get("SecurityOpt") or []
         nnp = any(o in ("no-new-privileges", "no-new-privileges:true", "no-new-privileges=true") for o in security)
         devices, device_rules = _devices(hc)
         inp = ocispec.SpecInput(
             process=ocispec.ProcessSpec(
-                args=tuple(args), env=tuple(env), cwd=cfg.get("WorkingDir") or "/", uid=u.uid, gid=u.gid,
-                additional_gids=u.sgids, terminal=tty, capabilities=tuple(caps), no_new_privileges=nnp,
-                rlimits=rlimits, oom_score_adj=hc.get("OomScoreAdj") or None,
-                console_size=tuple(hc["ConsoleSize"]) if hc.get("ConsoleSize") and any(hc["ConsoleSize"]) else None),
-            rootfs=str(bundle / "rootfs"), readonly_rootfs=bool(hc.get("ReadonlyRootfs")), hostname=hostname,
-            domainname=cfg.get("Domainname") or "", mounts=tuple(mounts), shm_size=int(hc.get("ShmSize") or 64 << 20),
-            namespaces=namespaces, privileged=bool(hc.get("Privileged")), devices=tuple(devices),
-            device_rules=tuple(device_rules), resources=resources, cgroups_path=f"/ballena/{c.id}",
-            sysctl=hc.get("Sysctls") or {}, seccomp=self.seccomp_for(c, caps),
+                args=tuple(args),
+                env=tuple(env),
+                cwd=cfg.get("WorkingDir") or "/",
+                uid=u.uid,
+                gid=u.gid,
+                additional_gids=u.sgids,
+                terminal=tty,
+                capabilities=tuple(caps),
+                no_new_privileges=nnp,
+                rlimits=rlimits,
+                oom_score_adj=hc.get("OomScoreAdj") or None,
+                console_size=tuple(hc["ConsoleSize"]) if hc.get("ConsoleSize") and any(hc["ConsoleSize"]) else None,
+            ),
+            rootfs=str(bundle / "rootfs"),
+            readonly_rootfs=bool(hc.get("ReadonlyRootfs")),
+            hostname=hostname,
+            domainname=cfg.get("Domainname") or "",
+            mounts=tuple(mounts),
+            shm_size=int(hc.get("ShmSize") or 64 << 20),
+            namespaces=namespaces,
+            privileged=bool(hc.get("Privileged")),
+            devices=tuple(devices),
+            device_rules=tuple(device_rules),
+            resources=resources,
+            cgroups_path=f"/ballena/{c.id}",
+            sysctl=hc.get("Sysctls") or {},
+            seccomp=self.seccomp_for(c, caps),
             masked_paths=tuple(hc["MaskedPaths"]) if hc.get("MaskedPaths") is not None else None,
             readonly_paths=tuple(hc["ReadonlyPaths"]) if hc.get("ReadonlyPaths") is not None else None,
             cgroup_v2=self.cgroup_layout.version == "2",
@@ -628,8 +746,10 @@ class ContainerService:
             try:
                 profile = json.loads(value)
             except ValueError:
-                raise InvalidArgument("Decoding seccomp profile failed: invalid JSON (give the profile's "
-                                      "content, as the docker CLI does with a file name)") from None
+                raise InvalidArgument(
+                    "Decoding seccomp profile failed: invalid JSON (give the profile's "
+                    "content, as the docker CLI does with a file name)"
+                ) from None
         return seccomp.resolve(profile, caps)
 
     def _write_etc_files(self, c: Container, cdir: Path, net_mode: str, hostname: str) -> None:
@@ -642,8 +762,10 @@ class ContainerService:
             except OSError:
                 hosts = "127.0.0.1\tlocalhost\n"
         else:
-            hosts = ("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\nfe00::0\tip6-localnet\n"
-                     "ff00::0\tip6-mcastprefix\nff02::1\tip6-allnodes\nff02::2\tip6-allrouters\n")
+            hosts = (
+                "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\nfe00::0\tip6-localnet\n"
+                "ff00::0\tip6-mcastprefix\nff02::1\tip6-allnodes\nff02::2\tip6-allrouters\n"
+            )
             ip = self.container_ip(c)
             if ip:
                 hosts += f"{ip}\t{fqdn}" + (f" {hostname}" if fqdn != hostname else "") + "\n"
@@ -678,10 +800,15 @@ class ContainerService:
         servers = list(hc.get("Dns") or []) or list(self.dns)
         search = list(hc.get("DnsSearch") or []) or list(self.dns_search)
         options = list(hc.get("DnsOptions") or []) or list(self.dns_opts)
-        host_servers = [line.split()[1] for line in host.splitlines() if line.startswith("nameserver") and len(line.split()) > 1]
+        host_servers = [
+            line.split()[1] for line in host.splitlines() if line.startswith("nameserver") and len(line.split()) > 1
+        ]
         if not servers:
-            servers = host_servers if net_mode == "host" else [s for s in host_servers if not s.startswith("127.")
-                                                                 and s != "::1"]
+            servers = (
+                host_servers
+                if net_mode == "host"
+                else [s for s in host_servers if not s.startswith("127.") and s != "::1"]
+            )
             if not servers and net_mode != "host":
                 servers = ["8.8.8.8", "8.8.4.4"]
         if not search:
@@ -720,8 +847,12 @@ class ContainerService:
         if self._live.get(cid) is live:
             del self._live[cid]
         if exit_info is None:
-            exit_info = self._read_exit_file(cid) or {"exit_code": 255, "oom_killed": False,
-                                                      "finished_at": now_ns(), "lost": True}
+            exit_info = self._read_exit_file(cid) or {
+                "exit_code": 255,
+                "oom_killed": False,
+                "finished_at": now_ns(),
+                "lost": True,
+            }
         live.exited.set()
         await self._on_exit(cid, exit_info)
 
@@ -739,13 +870,24 @@ class ContainerService:
             return
         code = int(info.get("exit_code", 255))
         oom = bool(info.get("oom_killed"))
-        c = c.with_state(status="exited", pid=0, exit_code=code, oom_killed=oom,
-                         finished_at_ns=int(info.get("finished_at") or now_ns()),
-                         error="monitor lost" if info.get("lost") else "")
+        c = c.with_state(
+            status="exited",
+            pid=0,
+            exit_code=code,
+            oom_killed=oom,
+            finished_at_ns=int(info.get("finished_at") or now_ns()),
+            error="monitor lost" if info.get("lost") else "",
+        )
         if self.network is not None:
             await self.network.release(c)
-            c = replace(c, ports={}, networks={name: {k: v for k, v in ep.items() if k in (
-                "IPAMConfig", "Links", "Aliases", "NetworkID")} for name, ep in c.networks.items()})
+            c = replace(
+                c,
+                ports={},
+                networks={
+                    name: {k: v for k, v in ep.items() if k in ("IPAMConfig", "Links", "Aliases", "NetworkID")}
+                    for name, ep in c.networks.items()
+                },
+            )
         self.store.save(c)
         self._cleanup_state_dir(cid)
         if self.volumes is not None:
@@ -795,7 +937,7 @@ class ContainerService:
         ran = (c.state.finished_at_ns - c.state.started_at_ns) / 1e9 if c.state.started_at_ns else 0
         # Docker's back-off: 100 ms doubling each time up to a minute; a run of 10 s resets it.
         count = 0 if ran >= 10 else c.restart_count
-        delay = min(0.1 * (2 ** count), 60.0)
+        delay = min(0.1 * (2**count), 60.0)
         c = replace(c, restart_count=c.restart_count + 1).with_state(status="restarting")
         self.store.save(c)
 
@@ -923,10 +1065,13 @@ class ContainerService:
         if c.state.running and c.state.status != "restarting":
             if not force:
                 if c.state.status == "paused":
-                    raise Conflict(f"cannot remove container \"/{c.name}\": container is paused and must be unpaused "
-                                   "first")
-                raise Conflict(f"cannot remove container \"/{c.name}\": container is running: stop the container "
-                               "before removing or force remove")
+                    raise Conflict(
+                        f'cannot remove container "/{c.name}": container is paused and must be unpaused first'
+                    )
+                raise Conflict(
+                    f'cannot remove container "/{c.name}": container is running: stop the container '
+                    "before removing or force remove"
+                )
             await self._stop_process(replace(c, manually_stopped=True), int(_signal.SIGKILL), 0)
         self._cancel_restart_task(c.id)
         c = self.store.get(c.id)
@@ -992,7 +1137,7 @@ class ContainerService:
         """A future for the wait condition, registered now (the docker CLI starts the container as
         soon as the wait request is answered, so registration must precede the answer)."""
         if condition not in ("not-running", "next-exit", "removed", ""):
-            raise InvalidArgument(f"invalid condition: \"{condition}\"")
+            raise InvalidArgument(f'invalid condition: "{condition}"')
         c = self.get(ref)
         condition = condition or "not-running"
         fut: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
@@ -1082,8 +1227,9 @@ class ContainerService:
             first = not live.subscribers
             live.subscribers.add(sub)
             if first:
-                await live.send({"op": "attach", "stdout": True, "stderr": True,
-                                 "stdin": bool(c.config.get("OpenStdin"))})
+                await live.send(
+                    {"op": "attach", "stdout": True, "stderr": True, "stdin": bool(c.config.get("OpenStdin"))}
+                )
         elif c.state.running:
             raise Conflict(f"container {c.id} is restarting: wait until it is running")
         else:
@@ -1096,9 +1242,14 @@ class ContainerService:
         if live is not None and sub in live.subscribers:
             live.subscribers.discard(sub)
             if not live.subscribers:
-                await live.send({"op": "attach", "stdout": False, "stderr": False,
-                                 "stdin": bool(self.store.get(cid).config.get("OpenStdin")) if self.store.exists(cid)
-                                 else False})
+                await live.send(
+                    {
+                        "op": "attach",
+                        "stdout": False,
+                        "stderr": False,
+                        "stdin": bool(self.store.get(cid).config.get("OpenStdin")) if self.store.exists(cid) else False,
+                    }
+                )
         pending = self._pending.get(cid)
         if pending and sub in pending:
             pending.remove(sub)
@@ -1163,20 +1314,50 @@ class ContainerService:
 
     # -- logs -------------------------------------------------------------------------------------
 
-    async def logs(self, ref: str, *, stdout: bool, stderr: bool, follow: bool, since_ns: int, until_ns: int,
-                   tail: int, timestamps: bool) -> tuple[Container, AsyncIterator[tuple[int, bytes]]]:
+    async def logs(
+        self,
+        ref: str,
+        *,
+        stdout: bool,
+        stderr: bool,
+        follow: bool,
+        since_ns: int,
+        until_ns: int,
+        tail: int,
+        timestamps: bool,
+    ) -> tuple[Container, AsyncIterator[tuple[int, bytes]]]:
         c = self.get(ref)
         if not stdout and not stderr:
             raise InvalidArgument("You must choose at least one stream")
         lc = c.host_config.get("LogConfig") or {}
         if (lc.get("Type") or self.log_driver) == "none":
-            raise InvalidArgument('configured logging driver does not support reading')
+            raise InvalidArgument("configured logging driver does not support reading")
         path = self.log_path(c.id)
-        return c, self._log_stream(c.id, path, stdout=stdout, stderr=stderr, follow=follow, since_ns=since_ns,
-                                   until_ns=until_ns, tail=tail, timestamps=timestamps)
+        return c, self._log_stream(
+            c.id,
+            path,
+            stdout=stdout,
+            stderr=stderr,
+            follow=follow,
+            since_ns=since_ns,
+            until_ns=until_ns,
+            tail=tail,
+            timestamps=timestamps,
+        )
 
-    async def _log_stream(self, cid: str, path: Path, *, stdout: bool, stderr: bool, follow: bool, since_ns: int,
-                          until_ns: int, tail: int, timestamps: bool) -> AsyncIterator[tuple[int, bytes]]:
+    async def _log_stream(
+        self,
+        cid: str,
+        path: Path,
+        *,
+        stdout: bool,
+        stderr: bool,
+        follow: bool,
+        since_ns: int,
+        until_ns: int,
+        tail: int,
+        timestamps: bool,
+    ) -> AsyncIterator[tuple[int, bytes]]:
         from ballena.pkg.timeutil import parse_rfc3339
 
         def render(entry: dict[str, str]) -> tuple[int, bytes] | None:
@@ -1208,7 +1389,9 @@ class ContainerService:
             try:
                 with open(p, "rb") as f:
                     data = f.read()
-                    positions[p] = len(data) - (len(data) - data.rfind(b"\n") - 1 if data and not data.endswith(b"\n") else 0)
+                    positions[p] = len(data) - (
+                        len(data) - data.rfind(b"\n") - 1 if data and not data.endswith(b"\n") else 0
+                    )
             except FileNotFoundError:
                 continue
             for line in data.split(b"\n"):
@@ -1282,10 +1465,18 @@ class ContainerService:
         size = body.get("ConsoleSize")
         eid = generate_id()
         cfg = ExecConfig(
-            id=eid, container_id=c.id, cmd=tuple(cmd), env=tuple(body.get("Env") or ()), user=body.get("User") or "",
-            working_dir=body.get("WorkingDir") or "", tty=bool(body.get("Tty")), privileged=bool(body.get("Privileged")),
-            attach_stdin=bool(body.get("AttachStdin")), attach_stdout=bool(body.get("AttachStdout")),
-            attach_stderr=bool(body.get("AttachStderr")), detach_keys=body.get("DetachKeys") or "",
+            id=eid,
+            container_id=c.id,
+            cmd=tuple(cmd),
+            env=tuple(body.get("Env") or ()),
+            user=body.get("User") or "",
+            working_dir=body.get("WorkingDir") or "",
+            tty=bool(body.get("Tty")),
+            privileged=bool(body.get("Privileged")),
+            attach_stdin=bool(body.get("AttachStdin")),
+            attach_stdout=bool(body.get("AttachStdout")),
+            attach_stderr=bool(body.get("AttachStderr")),
+            detach_keys=body.get("DetachKeys") or "",
             console_size=(int(size[0]), int(size[1])) if size and len(size) == 2 and any(size) else None,
         )
         self.execs[eid] = ExecState(config=cfg)
@@ -1313,9 +1504,13 @@ class ContainerService:
             allc = self._available()
             caps = {"bounding": allc, "effective": allc, "permitted": allc}
         out = {
-            "terminal": cfg.tty, "user": {"uid": u.uid, "gid": u.gid, **({"additionalGids": list(u.sgids)} if u.sgids else {})},
-            "args": list(cfg.cmd), "env": env, "cwd": cfg.working_dir or proc.get("cwd") or "/",
-            "capabilities": caps, "noNewPrivileges": bool(proc.get("noNewPrivileges")),
+            "terminal": cfg.tty,
+            "user": {"uid": u.uid, "gid": u.gid, **({"additionalGids": list(u.sgids)} if u.sgids else {})},
+            "args": list(cfg.cmd),
+            "env": env,
+            "cwd": cfg.working_dir or proc.get("cwd") or "/",
+            "capabilities": caps,
+            "noNewPrivileges": bool(proc.get("noNewPrivileges")),
         }
         if proc.get("rlimits"):
             out["rlimits"] = proc["rlimits"]
@@ -1323,8 +1518,9 @@ class ContainerService:
             out["consoleSize"] = {"height": cfg.console_size[0], "width": cfg.console_size[1]}
         return out
 
-    async def exec_start(self, eid: str, *, detach: bool, tty: bool | None = None,
-                         console_size: tuple[int, int] | None = None) -> ExecSession:
+    async def exec_start(
+        self, eid: str, *, detach: bool, tty: bool | None = None, console_size: tuple[int, int] | None = None
+    ) -> ExecSession:
         ex = self.exec_get(eid)
         if ex.started:
             raise Conflict(f"Error: Exec command {eid} has already run")
@@ -1344,9 +1540,15 @@ class ContainerService:
             conn = await MonitorConn.connect(self.paths.state_dir(c.id))
         except Unavailable:
             raise Conflict(f"container {c.id} is not running") from None
-        await conn.send_json({"op": "exec", "id": eid, "process": process,
-                              "stdin": cfg.attach_stdin and not detach,
-                              "console_size": list(cfg.console_size) if cfg.console_size else None})
+        await conn.send_json(
+            {
+                "op": "exec",
+                "id": eid,
+                "process": process,
+                "stdin": cfg.attach_stdin and not detach,
+                "console_size": list(cfg.console_size) if cfg.console_size else None,
+            }
+        )
         msg = await conn.next_json()
         if msg is None or msg.get("event") == "exec_error":
             conn.close()
@@ -1479,8 +1681,11 @@ class ContainerService:
                 continue
             if conn is not None:
                 conn.close()
-            info = (msg or {}).get("exit") or self._read_exit_file(c.id) or {
-                "exit_code": 255, "oom_killed": False, "finished_at": now_ns(), "lost": True}
+            info = (
+                (msg or {}).get("exit")
+                or self._read_exit_file(c.id)
+                or {"exit_code": 255, "oom_killed": False, "finished_at": now_ns(), "lost": True}
+            )
             log.info("container %s exited while the daemon was away (status %s)", c.short_id, info.get("exit_code"))
             self._unmount_leftover(c)
             await self._on_exit(c.id, info)
@@ -1488,7 +1693,12 @@ class ContainerService:
             await self.network.restore([c for c in self.store.all() if c.state.running and c.id in self._live])
         for c in self.store.all():
             policy = (c.host_config.get("RestartPolicy") or {}).get("Name") or "no"
-            if not c.state.running and c.has_been_started and not c.manually_stopped and policy in ("always", "unless-stopped"):
+            if (
+                not c.state.running
+                and c.has_been_started
+                and not c.manually_stopped
+                and policy in ("always", "unless-stopped")
+            ):
                 try:
                     await self.start(c.id)
                 except BallenaError as e:
@@ -1635,7 +1845,9 @@ def _merge_image_config(user: dict[str, Any], image: dict[str, Any]) -> dict[str
 _RESTART_NAMES = ("", "no", "always", "unless-stopped", "on-failure")
 
 
-def _normalize_host_config(hc: dict[str, Any], runtimes: Mapping[str, RuntimeInfo], default_runtime: str) -> dict[str, Any]:
+def _normalize_host_config(
+    hc: dict[str, Any], runtimes: Mapping[str, RuntimeInfo], default_runtime: str
+) -> dict[str, Any]:
     hc = dict(hc or {})
     policy = dict(hc.get("RestartPolicy") or {})
     name = policy.get("Name") or ""
@@ -1664,7 +1876,7 @@ def _normalize_host_config(hc: dict[str, Any], runtimes: Mapping[str, RuntimeInf
     for opt in hc.get("SecurityOpt") or []:
         key = opt.split("=", 1)[0].split(":", 1)[0]
         if key not in ("seccomp", "apparmor", "label", "no-new-privileges", "systempaths", "writable-cgroups"):
-            raise InvalidArgument(f"invalid --security-opt 1: \"{opt}\"")
+            raise InvalidArgument(f'invalid --security-opt 1: "{opt}"')
     return hc
 
 
@@ -1707,8 +1919,12 @@ def _resources(hc: Mapping[str, Any]) -> dict[str, Any]:
     blk: dict[str, Any] = {}
     if hc.get("BlkioWeight"):
         blk["weight"] = int(hc["BlkioWeight"])
-    for key, api in (("throttleReadBpsDevice", "BlkioDeviceReadBps"), ("throttleWriteBpsDevice", "BlkioDeviceWriteBps"),
-                     ("throttleReadIOPSDevice", "BlkioDeviceReadIOps"), ("throttleWriteIOPSDevice", "BlkioDeviceWriteIOps")):
+    for key, api in (
+        ("throttleReadBpsDevice", "BlkioDeviceReadBps"),
+        ("throttleWriteBpsDevice", "BlkioDeviceWriteBps"),
+        ("throttleReadIOPSDevice", "BlkioDeviceReadIOps"),
+        ("throttleWriteIOPSDevice", "BlkioDeviceWriteIOps"),
+    ):
         items = []
         for d in hc.get(api) or []:
             try:
@@ -1741,9 +1957,17 @@ def _devices(hc: Mapping[str, Any]) -> tuple[list[dict[str, Any]], list[dict[str
                 if _stat.S_ISCHR(st.st_mode) or _stat.S_ISBLK(st.st_mode):
                     if p in ("/dev/console", "/dev/ptmx", "/dev/tty") or p.startswith("/dev/pts/"):
                         continue
-                    devices.append({"path": p, "type": "c" if _stat.S_ISCHR(st.st_mode) else "b",
-                                    "major": os.major(st.st_rdev), "minor": os.minor(st.st_rdev),
-                                    "fileMode": _stat.S_IMODE(st.st_mode), "uid": st.st_uid, "gid": st.st_gid})
+                    devices.append(
+                        {
+                            "path": p,
+                            "type": "c" if _stat.S_ISCHR(st.st_mode) else "b",
+                            "major": os.major(st.st_rdev),
+                            "minor": os.minor(st.st_rdev),
+                            "fileMode": _stat.S_IMODE(st.st_mode),
+                            "uid": st.st_uid,
+                            "gid": st.st_gid,
+                        }
+                    )
         return devices, rules
     for d in hc.get("Devices") or []:
         host = d.get("PathOnHost")
@@ -1752,22 +1976,41 @@ def _devices(hc: Mapping[str, Any]) -> tuple[list[dict[str, Any]], list[dict[str
         try:
             st = os.stat(host)
         except OSError:
-            raise InvalidArgument(f"error gathering device information while adding custom device \"{host}\": "
-                                  "no such file or directory") from None
+            raise InvalidArgument(
+                f'error gathering device information while adding custom device "{host}": no such file or directory'
+            ) from None
         if not (_stat.S_ISCHR(st.st_mode) or _stat.S_ISBLK(st.st_mode)):
-            raise InvalidArgument(f"error gathering device information while adding custom device \"{host}\": "
-                                  "not a device node")
+            raise InvalidArgument(
+                f'error gathering device information while adding custom device "{host}": not a device node'
+            )
         kind = "c" if _stat.S_ISCHR(st.st_mode) else "b"
-        devices.append({"path": inside, "type": kind, "major": os.major(st.st_rdev), "minor": os.minor(st.st_rdev),
-                        "fileMode": _stat.S_IMODE(st.st_mode), "uid": st.st_uid, "gid": st.st_gid})
-        rules.append({"allow": True, "type": kind, "major": os.major(st.st_rdev), "minor": os.minor(st.st_rdev),
-                      "access": perms})
+        devices.append(
+            {
+                "path": inside,
+                "type": kind,
+                "major": os.major(st.st_rdev),
+                "minor": os.minor(st.st_rdev),
+                "fileMode": _stat.S_IMODE(st.st_mode),
+                "uid": st.st_uid,
+                "gid": st.st_gid,
+            }
+        )
+        rules.append(
+            {"allow": True, "type": kind, "major": os.major(st.st_rdev), "minor": os.minor(st.st_rdev), "access": perms}
+        )
     for rule in hc.get("DeviceCgroupRules") or []:
         m = re.match(r"^([acb]) ([0-9]+|\*):([0-9]+|\*) ([rwm]{1,3})$", rule)
         if not m:
             raise InvalidArgument(f"invalid device cgroup format '{rule}'")
-        rules.append({"allow": True, "type": m.group(1), "major": -1 if m.group(2) == "*" else int(m.group(2)),
-                      "minor": -1 if m.group(3) == "*" else int(m.group(3)), "access": m.group(4)})
+        rules.append(
+            {
+                "allow": True,
+                "type": m.group(1),
+                "major": -1 if m.group(2) == "*" else int(m.group(2)),
+                "minor": -1 if m.group(3) == "*" else int(m.group(3)),
+                "access": m.group(4),
+            }
+        )
     return devices, rules
 
 
@@ -1798,8 +2041,9 @@ def _match_filters(c: Container, f: Filters, images: ImageStore) -> bool:
             return False
     if "network" in f and not any(n in c.networks for n in f.get("network")):
         return False
-    if "volume" in f and not any(any(v in (m.get("Name"), m.get("Source"), m.get("Destination")) for m in c.mounts)
-                                 for v in f.get("volume")):
+    if "volume" in f and not any(
+        any(v in (m.get("Name"), m.get("Source"), m.get("Destination")) for m in c.mounts) for v in f.get("volume")
+    ):
         return False
     if "expose" in f or "publish" in f:
         exposed = set((c.config.get("ExposedPorts") or {}).keys())

@@ -11,8 +11,24 @@ from ballena.pkg.filters import Filters
 from ballena.pkg.timeutil import now_ns
 
 HISTORY = 1024
-ACCEPTED_FILTERS = frozenset({"container", "event", "image", "label", "type", "network", "volume", "daemon",
-                              "scope", "plugin", "node", "service", "secret", "config"})
+ACCEPTED_FILTERS = frozenset(
+    {
+        "container",
+        "event",
+        "image",
+        "label",
+        "type",
+        "network",
+        "volume",
+        "daemon",
+        "scope",
+        "plugin",
+        "node",
+        "service",
+        "secret",
+        "config",
+    }
+)
 
 
 class EventBus:
@@ -54,7 +70,11 @@ class EventBus:
         try:
             if since_ns is not None or until_ns is not None:
                 for ev in list(self._history):
-                    if ev.time_ns >= (since_ns or 0) and (until_ns is None or ev.time_ns <= until_ns) and matches(ev, filters):
+                    if (
+                        ev.time_ns >= (since_ns or 0)
+                        and (until_ns is None or ev.time_ns <= until_ns)
+                        and matches(ev, filters)
+                    ):
                         yield ev
             if until_ns is not None and until_ns <= now_ns():
                 return
@@ -120,12 +140,14 @@ def to_wire(ev: Event) -> dict[str, object]:
         out["id"] = ev.actor_id
         if ev.type == "container" and "image" in ev.attributes:
             out["from"] = ev.attributes["image"]
-    out.update({
-        "Type": ev.type,
-        "Action": ev.action,
-        "Actor": {"ID": ev.actor_id, "Attributes": dict(ev.attributes)},
-        "scope": ev.scope,
-        "time": ev.time_ns // 10**9,
-        "timeNano": ev.time_ns,
-    })
+    out.update(
+        {
+            "Type": ev.type,
+            "Action": ev.action,
+            "Actor": {"ID": ev.actor_id, "Attributes": dict(ev.attributes)},
+            "scope": ev.scope,
+            "time": ev.time_ns // 10**9,
+            "timeNano": ev.time_ns,
+        }
+    )
     return out

@@ -1,6 +1,6 @@
 """A container's filesystem: ``cp`` (the archive endpoints), ``export``, ``diff`` and ``commit``.
 
-``cp`` and ``export`` run in a helper process (``runtime.fsops``) that sees the container's files
+``cp`` and ``export`` run in a helper process (``shim.fsops``) that sees the container's files
 from inside; ``diff`` and ``commit`` read the container's writable layer directly, so they need
 no mount at all.
 """
@@ -41,14 +41,16 @@ class FilesystemService:
         if op == "export":
             # Read-only overlay of every layer: safe next to the running container's own mount.
             layers = [snaps.upper_dir(c.id), *snaps.lower_dirs(c.id)]
-            cfg["rootfs_mounts"] = [{"type": "overlay", "source": "overlay",
-                                     "options": ["lowerdir=" + ":".join(str(p) for p in layers)]}]
+            cfg["rootfs_mounts"] = [
+                {"type": "overlay", "source": "overlay", "options": ["lowerdir=" + ":".join(str(p) for p in layers)]}
+            ]
             cfg["mountpoint"] = str(self.containers.paths.exec_root / "fsop" / f"{c.id}-{time.monotonic_ns()}")
         elif running:
             cfg["pid"] = c.state.pid
         else:
-            cfg["rootfs_mounts"] = [{"type": m.type, "source": m.source, "options": list(m.options)}
-                                    for m in snaps.mounts(c.id)]
+            cfg["rootfs_mounts"] = [
+                {"type": m.type, "source": m.source, "options": list(m.options)} for m in snaps.mounts(c.id)
+            ]
             cfg["mountpoint"] = str(self.containers.paths.exec_root / "fsop" / f"{c.id}-{time.monotonic_ns()}")
             volumes = self.containers.volumes
             mounts = []
@@ -58,8 +60,14 @@ class FilesystemService:
                 if mp.type == "tmpfs":
                     continue
                 source = volumes.store.data_dir(mp.name) if (mp.type == "volume" and volumes) else mp.source
-                mounts.append({"destination": mp.destination, "type": "bind", "source": str(source),
-                               "options": ["rbind", *([] if mp.rw else ["ro"])]})
+                mounts.append(
+                    {
+                        "destination": mp.destination,
+                        "type": "bind",
+                        "source": str(source),
+                        "options": ["rbind", *([] if mp.rw else ["ro"])],
+                    }
+                )
             cfg["mounts"] = mounts
         _pid, conn = await self.zygote.spawn(cfg)
         return conn
@@ -137,13 +145,20 @@ class FilesystemService:
 
         return first["stat"], body()
 
-    async def put_archive(self, ref: str, path: str, chunks: AsyncIterator[bytes], *, no_overwrite_dir_non_dir: bool,
-                          copy_uid_gid: bool) -> None:
+    async def put_archive(
+        self, ref: str, path: str, chunks: AsyncIterator[bytes], *, no_overwrite_dir_non_dir: bool, copy_uid_gid: bool
+    ) -> None:
         c = self.containers.get(ref)
         if not path:
             raise InvalidArgument("Path cannot be empty")
-        conn = await self._helper(c, "put", path=path, no_overwrite_dir_non_dir=no_overwrite_dir_non_dir,
-                                  copy_uid_gid=copy_uid_gid, readonly_root=bool(c.host_config.get("ReadonlyRootfs")))
+        conn = await self._helper(
+            c,
+            "put",
+            path=path,
+            no_overwrite_dir_non_dir=no_overwrite_dir_non_dir,
+            copy_uid_gid=copy_uid_gid,
+            readonly_root=bool(c.host_config.get("ReadonlyRootfs")),
+        )
         try:
             first = await self._result(conn)
             self._raise(c, first)
@@ -192,8 +207,18 @@ class FilesystemService:
         lowers = [str(p) for p in snaps.lower_dirs(c.id)]
         return archive.overlay_changes(upper, lowers)
 
-    async def commit(self, ref: str, *, repo: str | None, tag: str | None, comment: str, author: str,
-                     changes: list[str], pause: bool, config: dict[str, Any] | None) -> str:
+    async def commit(
+        self,
+        ref: str,
+        *,
+        repo: str | None,
+        tag: str | None,
+        comment: str,
+        author: str,
+        changes: list[str],
+        pause: bool,
+        config: dict[str, Any] | None,
+    ) -> str:
         c = self.containers.get(ref)
         target = reference.parse_repository_and_tag(repo, tag).tagged_or_latest() if repo else None
         if target is not None and target.digest is not None:
@@ -213,8 +238,15 @@ class FilesystemService:
         self.containers._event(c, "commit", comment=comment, imageID=image_id)
         return image_id
 
-    def _commit(self, c: Container, target: reference.Reference | None, comment: str, author: str,
-                changes: list[str], config: dict[str, Any] | None) -> str:
+    def _commit(
+        self,
+        c: Container,
+        target: reference.Reference | None,
+        comment: str,
+        author: str,
+        changes: list[str],
+        config: dict[str, Any] | None,
+    ) -> str:
         images = self.images
         base = images.get(c.image_id)
         upper = images.snapshots.upper_dir(c.id)
@@ -229,8 +261,14 @@ class FilesystemService:
             raise
         created = rfc3339nano(now_ns())
         history = list(base.config.get("history") or [])
-        history.append({"created": created, "created_by": " ".join([c.path, *c.args]),
-                        **({"author": author} if author else {}), **({"comment": comment} if comment else {})})
+        history.append(
+            {
+                "created": created,
+                "created_by": " ".join([c.path, *c.args]),
+                **({"author": author} if author else {}),
+                **({"comment": comment} if comment else {}),
+            }
+        )
         cfg = {
             "architecture": base.config.get("architecture") or go_arch(),
             **({"author": author} if author else {}),
@@ -253,8 +291,20 @@ def _commit_config(container: dict[str, Any], image: dict[str, Any], override: d
     """The new image's config: the container's (which already merged the image's), minus what
     belongs to one run, plus the client's overrides (moby's commit merge)."""
     out = dict(container)
-    for k in ("Hostname", "Domainname", "AttachStdin", "AttachStdout", "AttachStderr", "OpenStdin", "StdinOnce",
-              "Tty", "Image", "MacAddress", "NetworkDisabled", "StopTimeout"):
+    for k in (
+        "Hostname",
+        "Domainname",
+        "AttachStdin",
+        "AttachStdout",
+        "AttachStderr",
+        "OpenStdin",
+        "StdinOnce",
+        "Tty",
+        "Image",
+        "MacAddress",
+        "NetworkDisabled",
+        "StopTimeout",
+    ):
         out.pop(k, None)
     if container.get("Hostname"):
         out["Hostname"] = container["Hostname"]

@@ -62,8 +62,15 @@ class DeleteRecord:
 
 def go_arch() -> str:
     m = platform.machine()
-    return {"x86_64": "amd64", "aarch64": "arm64", "armv7l": "arm", "i686": "386", "ppc64le": "ppc64le",
-            "s390x": "s390x", "riscv64": "riscv64"}.get(m, m)
+    return {
+        "x86_64": "amd64",
+        "aarch64": "arm64",
+        "armv7l": "arm",
+        "i686": "386",
+        "ppc64le": "ppc64le",
+        "s390x": "s390x",
+        "riscv64": "riscv64",
+    }.get(m, m)
 
 
 class ImageService:
@@ -140,14 +147,16 @@ class ImageService:
                 created_s = parse_rfc3339(created) // 10**9 if created else 0
             except InvalidArgument:
                 created_s = 0
-            out.append({
-                "Id": top_id if i == 0 else "<missing>",
-                "Created": created_s,
-                "CreatedBy": h.get("created_by", ""),
-                "Tags": tags if i == 0 else None,
-                "Size": size,
-                "Comment": h.get("comment", ""),
-            })
+            out.append(
+                {
+                    "Id": top_id if i == 0 else "<missing>",
+                    "Created": created_s,
+                    "CreatedBy": h.get("created_by", ""),
+                    "Tags": tags if i == 0 else None,
+                    "Size": size,
+                    "Comment": h.get("comment", ""),
+                }
+            )
         return out
 
     # -- tags ---------------------------------------------------------------------------------
@@ -183,7 +192,8 @@ class ImageService:
                 if user is not None:
                     raise Conflict(
                         f'conflict: unable to remove repository reference "{name}" (must force) - container '
-                        f"{truncate_id(user[0])} is using its referenced image {truncate_id(image_id)}")
+                        f"{truncate_id(user[0])} is using its referenced image {truncate_id(image_id)}"
+                    )
             self.store.untag(str(parsed))
             records.append(DeleteRecord(untagged=parsed.familiar()))
             self.events.publish("image", "untag", image_id, {"name": image_id})
@@ -208,9 +218,11 @@ class ImageService:
         self._delete_helper(image_id, records, force=force, prune=prune, quiet=removed_repository_ref)
         return records
 
-    def _conflict(self, image_id: str, *, hard: bool, soft: bool,
-                  active_reference: bool = True) -> tuple[Conflict, bool] | None:
+    def _conflict(
+        self, image_id: str, *, hard: bool, soft: bool, active_reference: bool = True
+    ) -> tuple[Conflict, bool] | None:
         """moby's checkImageDeleteConflict: the first conflict, and whether a container uses it."""
+
         def conflict(message: str, is_hard: bool) -> Conflict:
             how = "cannot be forced" if is_hard else "must be forced"
             return Conflict(f"conflict: unable to delete {truncate_id(image_id)} ({how}) - {message}")
@@ -235,8 +247,9 @@ class ImageService:
         if found is not None:
             raise found[0]
 
-    def _delete_helper(self, image_id: str, records: list[DeleteRecord], *, force: bool, prune: bool,
-                       quiet: bool) -> None:
+    def _delete_helper(
+        self, image_id: str, records: list[DeleteRecord], *, force: bool, prune: bool, quiet: bool
+    ) -> None:
         found = self._conflict(image_id, hard=True, soft=not force)
         if found is not None:
             exc, used = found
@@ -294,8 +307,9 @@ class ImageService:
 
     # -- import -------------------------------------------------------------------------------
 
-    def import_layer(self, blob: str, *, repo: str | None, tag: str | None, changes: list[str],
-                     message: str, source: str) -> str:
+    def import_layer(
+        self, blob: str, *, repo: str | None, tag: str | None, changes: list[str], message: str, source: str
+    ) -> str:
         """``docker import``: one layer from a tarball already in the content store. Blocking."""
         target = reference.parse_repository_and_tag(repo, tag).tagged_or_latest() if repo else None
         blob = self._uncompressed_blob(blob)
@@ -364,6 +378,7 @@ class ImageService:
         manifest_json: list[dict[str, Any]] = []
         index_manifests: list[dict[str, Any]] = []
         with tarfile.open(fileobj=out, mode="w|", format=tarfile.PAX_FORMAT) as tf:
+
             def add_blob(digest: str) -> str:
                 name = f"blobs/sha256/{dg.hex_of(digest)}"
                 if digest not in written:
@@ -398,13 +413,22 @@ class ImageService:
                     layer_paths.append(add_blob(layer.blob))
                     with content.open(layer.blob) as f:
                         kind = detect(f.read(4))
-                    oci_layers.append({"mediaType": MEDIA_OCI_LAYER_GZIP if kind == "gzip" else MEDIA_OCI_LAYER,
-                                       "digest": layer.blob, "size": layer.blob_size})
+                    oci_layers.append(
+                        {
+                            "mediaType": MEDIA_OCI_LAYER_GZIP if kind == "gzip" else MEDIA_OCI_LAYER,
+                            "digest": layer.blob,
+                            "size": layer.blob_size,
+                        }
+                    )
                 config_path = add_blob(image_id)
                 manifest = {
-                    "schemaVersion": 2, "mediaType": MEDIA_OCI_MANIFEST,
-                    "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": image_id,
-                               "size": content.size(image_id)},
+                    "schemaVersion": 2,
+                    "mediaType": MEDIA_OCI_MANIFEST,
+                    "config": {
+                        "mediaType": "application/vnd.oci.image.config.v1+json",
+                        "digest": image_id,
+                        "size": content.size(image_id),
+                    },
                     "layers": oci_layers,
                 }
                 mbytes = json.dumps(manifest, separators=(",", ":")).encode()
@@ -417,12 +441,24 @@ class ImageService:
                 desc: dict[str, Any] = {"mediaType": MEDIA_OCI_MANIFEST, "digest": mdigest, "size": len(mbytes)}
                 if refs:
                     for r in refs:
-                        index_manifests.append({**desc, "annotations": {
-                            "io.containerd.image.name": str(r), "org.opencontainers.image.ref.name": r.tag or ""}})
+                        index_manifests.append(
+                            {
+                                **desc,
+                                "annotations": {
+                                    "io.containerd.image.name": str(r),
+                                    "org.opencontainers.image.ref.name": r.tag or "",
+                                },
+                            }
+                        )
                 else:
                     index_manifests.append(desc)
-            add_bytes("index.json", json.dumps({"schemaVersion": 2, "mediaType": MEDIA_OCI_INDEX,
-                                                "manifests": index_manifests}, separators=(",", ":")).encode())
+            add_bytes(
+                "index.json",
+                json.dumps(
+                    {"schemaVersion": 2, "mediaType": MEDIA_OCI_INDEX, "manifests": index_manifests},
+                    separators=(",", ":"),
+                ).encode(),
+            )
             add_bytes("manifest.json", json.dumps(manifest_json, separators=(",", ":")).encode())
             add_bytes("oci-layout", b'{"imageLayoutVersion":"1.0.0"}')
 
@@ -443,14 +479,22 @@ class ImageService:
                 for m in tf:
                     name = m.name.lstrip("./") if m.name.startswith("./") else m.name
                     if m.issym() or m.islnk():
-                        links[name] = os.path.normpath(os.path.join(os.path.dirname(name), m.linkname)) \
-                            if m.issym() else m.linkname
+                        links[name] = (
+                            os.path.normpath(os.path.join(os.path.dirname(name), m.linkname))
+                            if m.issym()
+                            else m.linkname
+                        )
                         continue
                     if not m.isreg():
                         continue
                     f = tf.extractfile(m)
                     assert f is not None
-                    if name.endswith(".json") or name in ("repositories", "oci-layout") or m.size < 64 * 1024 and not name.endswith("layer.tar"):
+                    if (
+                        name.endswith(".json")
+                        or name in ("repositories", "oci-layout")
+                        or m.size < 64 * 1024
+                        and not name.endswith("layer.tar")
+                    ):
                         data = f.read()
                         if len(data) != m.size:
                             raise InvalidArgument("unexpected EOF")
@@ -500,8 +544,13 @@ class ImageService:
                 ann = desc.get("annotations") or {}
                 name = ann.get("io.containerd.image.name") or ""
                 tags = [name] if name else []
-                entries.append((content.read_bytes(mf["config"]["digest"]),
-                                [layer["digest"] for layer in mf.get("layers", [])], tags))
+                entries.append(
+                    (
+                        content.read_bytes(mf["config"]["digest"]),
+                        [layer["digest"] for layer in mf.get("layers", [])],
+                        tags,
+                    )
+                )
         else:
             raise InvalidArgument("invalid archive: no manifest.json or index.json (is this a docker save tar?)")
 
@@ -528,8 +577,9 @@ class ImageService:
             for ref in refs:
                 old = self.store.tag(ref, image_id)
                 if old is not None:
-                    loaded.append(f"The image {ref.familiar()} already exists, renaming the old one with ID "
-                                  f"{old} to empty string")
+                    loaded.append(
+                        f"The image {ref.familiar()} already exists, renaming the old one with ID {old} to empty string"
+                    )
                 loaded.append(f"Loaded image: {ref.familiar()}")
                 self.events.publish("image", "tag", image_id, {"name": ref.familiar()})
             self.events.publish("image", "load", image_id, {"name": image_id})
@@ -558,8 +608,12 @@ def _walk_index(index: dict[str, Any], fetch: Callable[[str], dict[str, Any]]) -
 
 def _is_id_reference(name: str, image_id: str) -> bool:
     text = name[7:] if name.startswith("sha256:") else name
-    return bool(text) and dg.hex_of(image_id).startswith(text) and all(c in "0123456789abcdef" for c in text) and \
-        not _is_tag_named(name)
+    return (
+        bool(text)
+        and dg.hex_of(image_id).startswith(text)
+        and all(c in "0123456789abcdef" for c in text)
+        and not _is_tag_named(name)
+    )
 
 
 def _is_tag_named(name: str) -> bool:

@@ -56,8 +56,16 @@ class _Active:
 
 
 class NetworkService:
-    def __init__(self, *, store: NetworkStore, events: EventBus, containers: Callable[[], list[Container]],
-                 daemon_dns: tuple[str, ...] = (), bip: str = "", exec_root: Path | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        store: NetworkStore,
+        events: EventBus,
+        containers: Callable[[], list[Container]],
+        daemon_dns: tuple[str, ...] = (),
+        bip: str = "",
+        exec_root: Path | None = None,
+    ) -> None:
         self.store = store
         self.events = events
         self.containers = containers
@@ -80,14 +88,25 @@ class NetworkService:
             if name not in names:
                 opts = {}
                 if name == "bridge":
-                    opts = {"com.docker.network.bridge.default_bridge": "true",
-                            "com.docker.network.bridge.enable_icc": "true",
-                            "com.docker.network.bridge.enable_ip_masquerade": "true",
-                            "com.docker.network.bridge.host_binding_ipv4": "0.0.0.0",
-                            "com.docker.network.bridge.name": DEFAULT_BRIDGE,
-                            "com.docker.network.driver.mtu": "1500"}
-                self.store.add(Network(id=generate_id(), name=name, driver=driver, created_ns=now_ns(),
-                                       bridge=DEFAULT_BRIDGE if name == "bridge" else "", options=opts, builtin=True))
+                    opts = {
+                        "com.docker.network.bridge.default_bridge": "true",
+                        "com.docker.network.bridge.enable_icc": "true",
+                        "com.docker.network.bridge.enable_ip_masquerade": "true",
+                        "com.docker.network.bridge.host_binding_ipv4": "0.0.0.0",
+                        "com.docker.network.bridge.name": DEFAULT_BRIDGE,
+                        "com.docker.network.driver.mtu": "1500",
+                    }
+                self.store.add(
+                    Network(
+                        id=generate_id(),
+                        name=name,
+                        driver=driver,
+                        created_ns=now_ns(),
+                        bridge=DEFAULT_BRIDGE if name == "bridge" else "",
+                        options=opts,
+                        builtin=True,
+                    )
+                )
 
     def start(self) -> None:
         self.ensure_builtins()
@@ -122,11 +141,23 @@ class NetworkService:
         await self.netlink.call(self.netlink.ensure_bridge, n.bridge, n.gateway, prefix)
 
     async def _apply_firewall(self) -> None:
-        bridges = [BridgeRules(ifname=n.bridge, subnet=n.subnet, internal=n.internal)
-                   for n in self.store.all() if n.driver == "bridge" and n.subnet]
-        ports = [PortRule(proto=b.proto, host_ip=b.host_ip, host_port=b.host_port, container_ip=b.container_ip,
-                          container_port=b.container_port, bridge=br)
-                 for a in self._active.values() for b, br in a.ports]
+        bridges = [
+            BridgeRules(ifname=n.bridge, subnet=n.subnet, internal=n.internal)
+            for n in self.store.all()
+            if n.driver == "bridge" and n.subnet
+        ]
+        ports = [
+            PortRule(
+                proto=b.proto,
+                host_ip=b.host_ip,
+                host_port=b.host_port,
+                container_ip=b.container_ip,
+                container_port=b.container_port,
+                bridge=br,
+            )
+            for a in self._active.values()
+            for b, br in a.ports
+        ]
         await asyncio.to_thread(self.firewall.apply, bridges, ports)
 
     async def restore(self, running: list[Container]) -> None:
@@ -181,13 +212,19 @@ class NetworkService:
         for c in self.containers():
             ep = c.networks.get(n.name)
             if ep is not None and ep.get("IPAddress") and c.state.running:
-                out[c.id] = {"Name": c.name, "EndpointID": ep.get("EndpointID", ""), "MacAddress": ep.get("MacAddress", ""),
-                             "IPv4Address": f"{ep['IPAddress']}/{ep.get('IPPrefixLen', 16)}", "IPv6Address": ""}
+                out[c.id] = {
+                    "Name": c.name,
+                    "EndpointID": ep.get("EndpointID", ""),
+                    "MacAddress": ep.get("MacAddress", ""),
+                    "IPv4Address": f"{ep['IPAddress']}/{ep.get('IPPrefixLen', 16)}",
+                    "IPv6Address": "",
+                }
         return out
 
     def _users(self, n: Network) -> list[Container]:
-        return [c for c in self.containers() if n.name in c.networks
-                or (c.host_config.get("NetworkMode") in (n.name, n.id))]
+        return [
+            c for c in self.containers() if n.name in c.networks or (c.host_config.get("NetworkMode") in (n.name, n.id))
+        ]
 
     # -- API use cases ----------------------------------------------------------------------------
 
@@ -197,15 +234,15 @@ class NetworkService:
             raise InvalidArgument("network name is required")
         driver = body.get("Driver") or "bridge"
         if driver in ("host", "null", "none"):
-            raise Forbidden(f"only one instance of \"{driver}\" network is allowed")
+            raise Forbidden(f'only one instance of "{driver}" network is allowed')
         if driver not in ("bridge",):
-            raise NotFound(f"plugin \"{driver}\" not found")
+            raise NotFound(f'plugin "{driver}" not found')
         if any(n.name == name for n in self.store.all()):
             raise Conflict(f"network with name {name} already exists")
         await self.ready()
         nid = generate_id()
         options = dict(body.get("Options") or {})
-        ipam_cfg = ((body.get("IPAM") or {}).get("Config") or [])
+        ipam_cfg = (body.get("IPAM") or {}).get("Config") or []
         subnet = gateway = ip_range = ""
         if ipam_cfg:
             first = ipam_cfg[0]
@@ -232,9 +269,20 @@ class NetworkService:
         bridge = options.get("com.docker.network.bridge.name") or f"blna-{nid[:10]}"
         if len(bridge) > 15:
             raise InvalidArgument(f"bridge name {bridge} is longer than 15 characters")
-        n = Network(id=nid, name=name, driver="bridge", created_ns=now_ns(), subnet=subnet, gateway=gateway,
-                    ip_range=ip_range, bridge=bridge, internal=bool(body.get("Internal")),
-                    attachable=bool(body.get("Attachable")), labels=dict(body.get("Labels") or {}), options=options)
+        n = Network(
+            id=nid,
+            name=name,
+            driver="bridge",
+            created_ns=now_ns(),
+            subnet=subnet,
+            gateway=gateway,
+            ip_range=ip_range,
+            bridge=bridge,
+            internal=bool(body.get("Internal")),
+            attachable=bool(body.get("Attachable")),
+            labels=dict(body.get("Labels") or {}),
+            options=options,
+        )
         try:
             self.store.add(n)
         except AlreadyExists as e:
@@ -311,12 +359,14 @@ class NetworkService:
             if (networking or {}).get("EndpointsConfig"):
                 extra = [k for k in networking["EndpointsConfig"] if k != mode]
                 if extra:
-                    raise InvalidArgument("conflicting options: cannot attach both user-defined and non-user-defined "
-                                          "network-modes")
+                    raise InvalidArgument(
+                        "conflicting options: cannot attach both user-defined and non-user-defined network-modes"
+                    )
             return {}
         n = self.get(mode)
-        requested = {("bridge" if k == "default" else k): v
-                     for k, v in ((networking or {}).get("EndpointsConfig") or {}).items()}
+        requested = {
+            ("bridge" if k == "default" else k): v for k, v in ((networking or {}).get("EndpointsConfig") or {}).items()
+        }
         out: dict[str, Any] = {}
         first_cfg = requested.pop(mode, None) or requested.pop(n.name, None) or requested.pop(n.id, None) or {}
         out[n.name] = self._requested(n, first_cfg)
@@ -334,8 +384,13 @@ class NetworkService:
             raise InvalidArgument("user specified IP address is supported on user defined networks only")
         if ipam_cfg and ipam_cfg.get("IPv4Address"):
             ipam.allocate(n.subnet, n.gateway, [], ip_range="", wanted=ipam_cfg["IPv4Address"])
-        return {"IPAMConfig": ipam_cfg, "Links": cfg.get("Links") or None, "Aliases": aliases or None,
-                "MacAddress": cfg.get("MacAddress") or "", "NetworkID": n.id}
+        return {
+            "IPAMConfig": ipam_cfg,
+            "Links": cfg.get("Links") or None,
+            "Aliases": aliases or None,
+            "MacAddress": cfg.get("MacAddress") or "",
+            "NetworkID": n.id,
+        }
 
     def plan(self, c: Container) -> dict[str, Any]:
         """Addresses for each of the container's networks, before its start (so /etc/hosts can
@@ -353,15 +408,21 @@ class NetworkService:
                 n = self.get(str(ep.get("NetworkID") or name))
             except NotFound:
                 n = self.by_name(name)
-            wanted = ((ep.get("IPAMConfig") or {}).get("IPv4Address") or "")
+            wanted = (ep.get("IPAMConfig") or {}).get("IPv4Address") or ""
             ip = ipam.allocate(n.subnet, n.gateway, taken_by_net.get(n.id, set()), ip_range=n.ip_range, wanted=wanted)
             taken_by_net.setdefault(n.id, set()).add(ip)
             dns_names = [c.name, c.id[:12], *(ep.get("Aliases") or [])] if n.user_defined else None
-            out[n.name] = {**{k: v for k, v in ep.items() if not k.startswith("_")},
-                           "NetworkID": n.id, "EndpointID": generate_id(), "Gateway": n.gateway, "IPAddress": ip,
-                           "IPPrefixLen": ipaddress.ip_network(n.subnet).prefixlen,
-                           "MacAddress": ep.get("MacAddress") or c.config.get("MacAddress") or ipam.mac_for(ip),
-                           "DNSNames": dns_names, "_HostIf": "blnv" + generate_id()[:10]}
+            out[n.name] = {
+                **{k: v for k, v in ep.items() if not k.startswith("_")},
+                "NetworkID": n.id,
+                "EndpointID": generate_id(),
+                "Gateway": n.gateway,
+                "IPAddress": ip,
+                "IPPrefixLen": ipaddress.ip_network(n.subnet).prefixlen,
+                "MacAddress": ep.get("MacAddress") or c.config.get("MacAddress") or ipam.mac_for(ip),
+                "DNSNames": dns_names,
+                "_HostIf": "blnv" + generate_id()[:10],
+            }
         return out
 
     def needs_setup(self, c: Container) -> bool:
@@ -376,9 +437,19 @@ class NetworkService:
         for ep in c.networks.values():
             n = self.get(str(ep["NetworkID"]))
             ifname = "eth0" if first else await self.netlink.call(self.netlink.next_ifname, pid)
-            await self.netlink.call(lambda n=n, ep=ep, ifname=ifname, first=first: self.netlink.attach(
-                pid=pid, bridge=n.bridge, host_ifname=ep["_HostIf"], ip=ep["IPAddress"], prefix=ep["IPPrefixLen"],
-                gateway=n.gateway, mac=ep["MacAddress"], ifname=ifname, default_route=first and not n.internal))
+            await self.netlink.call(
+                lambda n=n, ep=ep, ifname=ifname, first=first: self.netlink.attach(
+                    pid=pid,
+                    bridge=n.bridge,
+                    host_ifname=ep["_HostIf"],
+                    ip=ep["IPAddress"],
+                    prefix=ep["IPPrefixLen"],
+                    gateway=n.gateway,
+                    mac=ep["MacAddress"],
+                    ifname=ifname,
+                    default_route=first and not n.internal,
+                )
+            )
             active.host_ifnames[n.id] = ep["_HostIf"]
             first = False
             self.events.publish("network", "connect", n.id, {"container": c.id, "name": n.name, "type": n.driver})
@@ -394,10 +465,12 @@ class NetworkService:
         active = self._active.get(c.id)
         if active is None:
             return
-        udp = await self.netlink.call(self.netlink.socket_in, active.pid, socket.AF_INET, socket.SOCK_DGRAM,
-                                      (EMBEDDED_ADDRESS, 53))
-        tcp = await self.netlink.call(self.netlink.socket_in, active.pid, socket.AF_INET, socket.SOCK_STREAM,
-                                      (EMBEDDED_ADDRESS, 53))
+        udp = await self.netlink.call(
+            self.netlink.socket_in, active.pid, socket.AF_INET, socket.SOCK_DGRAM, (EMBEDDED_ADDRESS, 53)
+        )
+        tcp = await self.netlink.call(
+            self.netlink.socket_in, active.pid, socket.AF_INET, socket.SOCK_STREAM, (EMBEDDED_ADDRESS, 53)
+        )
         await self.dns.serve(c.id, udp, tcp)
         active.dns = True
 
@@ -421,8 +494,9 @@ class NetworkService:
             await self.netlink.call(self.netlink.delete_link, ifname)
             try:
                 n = self.get(nid)
-                self.events.publish("network", "disconnect", n.id, {"container": c.id, "name": n.name,
-                                                                    "type": n.driver})
+                self.events.publish(
+                    "network", "disconnect", n.id, {"container": c.id, "name": n.name, "type": n.driver}
+                )
             except NotFound:
                 pass
         if active.ports:
@@ -436,7 +510,7 @@ class NetworkService:
         hc = c.host_config
         bindings = dict(hc.get("PortBindings") or {})
         if hc.get("PublishAllPorts"):
-            for port in (c.config.get("ExposedPorts") or {}):
+            for port in c.config.get("ExposedPorts") or {}:
                 bindings.setdefault(port, [{"HostIp": "", "HostPort": ""}])
         ip = next((ep.get("IPAddress") for ep in c.networks.values() if ep.get("IPAddress")), "")
         reserved: list[tuple[Binding, socket.socket]] = []
@@ -451,11 +525,14 @@ class NetworkService:
                     try:
                         sock = self.proxy.reserve(proto, host_ip, host_port)
                     except Conflict as e:
-                        raise Conflict(f"driver failed programming external connectivity on endpoint {c.name} "
-                                       f"({c.id[:12]}): {e.message}") from None
+                        raise Conflict(
+                            f"driver failed programming external connectivity on endpoint {c.name} "
+                            f"({c.id[:12]}): {e.message}"
+                        ) from None
                     actual = sock.getsockname()[1]
-                    b = Binding(proto=proto, host_ip=host_ip, host_port=actual, container_ip=ip,
-                                container_port=int(port))
+                    b = Binding(
+                        proto=proto, host_ip=host_ip, host_port=actual, container_ip=ip, container_port=int(port)
+                    )
                     reserved.append((b, sock))
                     result.setdefault(key, []).append({"HostIp": host_ip or "0.0.0.0", "HostPort": str(actual)})
         except BaseException:
@@ -475,8 +552,15 @@ class NetworkService:
             port, _, proto = key.partition("/")
             for item in items or []:
                 host_ip = item.get("HostIp") or ""
-                out.append(Binding(proto=proto or "tcp", host_ip="" if host_ip == "0.0.0.0" else host_ip,
-                                   host_port=int(item["HostPort"]), container_ip=ip, container_port=int(port)))
+                out.append(
+                    Binding(
+                        proto=proto or "tcp",
+                        host_ip="" if host_ip == "0.0.0.0" else host_ip,
+                        host_port=int(item["HostPort"]),
+                        container_ip=ip,
+                        container_port=int(port),
+                    )
+                )
         return out
 
     async def _publish(self, c: Container, bindings: list[Binding], sockets: list[socket.socket] | None = None) -> None:
@@ -501,8 +585,10 @@ class NetworkService:
             raise InvalidArgument("container cannot be disconnected from host network or connected to host network")
         mode = c.host_config.get("NetworkMode") or ""
         if mode in ("host", "none") or mode.startswith("container:"):
-            raise InvalidArgument("container sharing network namespace with another container or host cannot be "
-                                  "connected to any other network")
+            raise InvalidArgument(
+                "container sharing network namespace with another container or host cannot be "
+                "connected to any other network"
+            )
         if n.name in c.networks:
             raise Forbidden(f"endpoint with name {c.name} already exists in network {n.name}")
         networks = dict(c.networks)
@@ -512,9 +598,19 @@ class NetworkService:
             ep = planned[n.name]
             pid = self._active[c.id].pid
             ifname = await self.netlink.call(self.netlink.next_ifname, pid)
-            await self.netlink.call(lambda: self.netlink.attach(
-                pid=pid, bridge=n.bridge, host_ifname=ep["_HostIf"], ip=ep["IPAddress"], prefix=ep["IPPrefixLen"],
-                gateway=n.gateway, mac=ep["MacAddress"], ifname=ifname, default_route=False))
+            await self.netlink.call(
+                lambda: self.netlink.attach(
+                    pid=pid,
+                    bridge=n.bridge,
+                    host_ifname=ep["_HostIf"],
+                    ip=ep["IPAddress"],
+                    prefix=ep["IPPrefixLen"],
+                    gateway=n.gateway,
+                    mac=ep["MacAddress"],
+                    ifname=ifname,
+                    default_route=False,
+                )
+            )
             ep["_IfName"] = ifname
             self._active[c.id].host_ifnames[n.id] = ep["_HostIf"]
             networks[n.name] = ep
@@ -599,8 +695,9 @@ class NetworkService:
                 text = Path("/etc/resolv.conf").read_text()
             except OSError:
                 text = ""
-            servers = [line.split()[1] for line in text.splitlines()
-                       if line.startswith("nameserver") and len(line.split()) > 1]
+            servers = [
+                line.split()[1] for line in text.splitlines() if line.startswith("nameserver") and len(line.split()) > 1
+            ]
         return servers
 
     def resolv_conf(self, c: Container) -> str | None:

@@ -44,7 +44,9 @@ def host_facts() -> HostFacts:
         mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
     except (ValueError, OSError):
         mem = 0
-    apparmor = Path("/sys/kernel/security/apparmor").exists() or Path("/sys/module/apparmor/parameters/enabled").exists()
+    apparmor = (
+        Path("/sys/kernel/security/apparmor").exists() or Path("/sys/module/apparmor/parameters/enabled").exists()
+    )
     return HostFacts(
         kernel=platform.release(),
         operating_system=name,

@@ -29,8 +29,9 @@ _PROPAGATION = ("shared", "rshared", "slave", "rslave", "private", "rprivate")
 
 
 class VolumeService:
-    def __init__(self, *, store: VolumeStore, events: EventBus,
-                 users: Callable[[str], list[str]] | None = None) -> None:
+    def __init__(
+        self, *, store: VolumeStore, events: EventBus, users: Callable[[str], list[str]] | None = None
+    ) -> None:
         self.store = store
         self.events = events
         self.users: Callable[[str], list[str]] = users or (lambda name: [])
@@ -38,10 +39,17 @@ class VolumeService:
 
     # -- use cases --------------------------------------------------------------------------------
 
-    def create(self, name: str | None, *, driver: str = "local", options: Mapping[str, str] | None = None,
-               labels: Mapping[str, str] | None = None, anonymous: bool = False) -> Volume:
+    def create(
+        self,
+        name: str | None,
+        *,
+        driver: str = "local",
+        options: Mapping[str, str] | None = None,
+        labels: Mapping[str, str] | None = None,
+        anonymous: bool = False,
+    ) -> Volume:
         if driver not in ("", "local"):
-            raise NotFound(f"error looking up volume plugin {driver}: plugin \"{driver}\" not found")
+            raise NotFound(f'error looking up volume plugin {driver}: plugin "{driver}" not found')
         opts = dict(options or {})
         _validate_options(opts)
         if not name:
@@ -49,11 +57,12 @@ class VolumeService:
             anonymous = True
         elif not NAME_RE.match(name):
             if len(name) == 1:
-                raise InvalidArgument('volume name is too short, names should be at least two alphanumeric '
-                                      'characters')
-            raise InvalidArgument(f'"{name}" includes invalid characters for a local volume name, only '
-                                  '"[a-zA-Z0-9][a-zA-Z0-9_.-]" are allowed. If you intended to pass a host '
-                                  "directory, use absolute path")
+                raise InvalidArgument("volume name is too short, names should be at least two alphanumeric characters")
+            raise InvalidArgument(
+                f'"{name}" includes invalid characters for a local volume name, only '
+                '"[a-zA-Z0-9][a-zA-Z0-9_.-]" are allowed. If you intended to pass a host '
+                "directory, use absolute path"
+            )
         try:
             v = self.store.create(name, labels=dict(labels or {}), options=opts, anonymous=anonymous)
         except AlreadyExists:
@@ -135,11 +144,12 @@ class VolumeService:
                     flags |= linux.MS_BIND
                     opts = [o for o in opts if o not in ("bind", "rbind")]
                 try:
-                    linux.mount(device, path, None if flags & linux.MS_BIND else fstype, flags,
-                                ",".join(opts) or None)
+                    linux.mount(device, path, None if flags & linux.MS_BIND else fstype, flags, ",".join(opts) or None)
                 except OSError as e:
-                    raise SystemError(f"error while mounting volume '{path}': failed to mount local volume: "
-                                      f"mount {device}:{path}, data: {data}: {e.strerror}") from None
+                    raise SystemError(
+                        f"error while mounting volume '{path}': failed to mount local volume: "
+                        f"mount {device}:{path}, data: {data}: {e.strerror}"
+                    ) from None
             self._mounted[name] = self._mounted.get(name, 0) + 1
         return path
 
@@ -164,8 +174,13 @@ class VolumeService:
 
     # -- a container's mounts ---------------------------------------------------------------------
 
-    def resolve_mounts(self, *, config: Mapping[str, Any], host_config: Mapping[str, Any],
-                       volumes_from: Callable[[str], list[MountPoint]]) -> list[MountPoint]:
+    def resolve_mounts(
+        self,
+        *,
+        config: Mapping[str, Any],
+        host_config: Mapping[str, Any],
+        volumes_from: Callable[[str], list[MountPoint]],
+    ) -> list[MountPoint]:
         """Work out a new container's mounts; creates the named and anonymous volumes it needs.
 
         Raises InvalidArgument with Docker's messages for a bad specification.
@@ -189,16 +204,19 @@ class VolumeService:
             add(self._parse_bind(bind), replace=True)
         for m in host_config.get("Mounts") or []:
             add(self._parse_mount(m), replace=True)
-        for dest in (config.get("Volumes") or {}):
+        for dest in config.get("Volumes") or {}:
             dest = posixpath.normpath(dest)
             if not dest.startswith("/"):
-                raise InvalidArgument(f"invalid mount config for type \"volume\": invalid mount path: '{dest}' "
-                                      "mount path must be absolute")
+                raise InvalidArgument(
+                    f"invalid mount config for type \"volume\": invalid mount path: '{dest}' "
+                    "mount path must be absolute"
+                )
             if dest in points:
                 continue
             v = self.create(None, anonymous=True)
-            points[dest] = MountPoint(type="volume", destination=dest, source=v.mountpoint, name=v.name,
-                                      driver="local", mode="", rw=True)
+            points[dest] = MountPoint(
+                type="volume", destination=dest, source=v.mountpoint, name=v.name, driver="local", mode="", rw=True
+            )
         return [points[k] for k in sorted(points, key=lambda d: d.count("/"))]
 
     def _parse_bind(self, spec: str) -> MountPoint:
@@ -212,25 +230,43 @@ class VolumeService:
             if m not in ("ro", "rw", "z", "Z", "nocopy", *_PROPAGATION):
                 raise InvalidArgument(f"invalid mode: {mode}")
         if not dest.startswith("/"):
-            raise InvalidArgument(f"invalid volume specification: '{spec}': invalid mount config for type "
-                                  f"\"{'bind' if src.startswith('/') else 'volume'}\": invalid mount path: '{dest}' "
-                                  "mount path must be absolute")
+            raise InvalidArgument(
+                f"invalid volume specification: '{spec}': invalid mount config for type "
+                f"\"{'bind' if src.startswith('/') else 'volume'}\": invalid mount path: '{dest}' "
+                "mount path must be absolute"
+            )
         if dest == "/":
-            raise InvalidArgument(f"invalid volume specification: '{spec}': invalid mount config for type \"bind\": "
-                                  "invalid specification: destination can't be '/'")
+            raise InvalidArgument(
+                f"invalid volume specification: '{spec}': invalid mount config for type \"bind\": "
+                "invalid specification: destination can't be '/'"
+            )
         rw = "ro" not in modes
         propagation = next((m for m in modes if m in _PROPAGATION), "")
         if src.startswith("/"):
             if not os.path.exists(src):
                 # -v creates a missing host directory (--mount does not).
                 os.makedirs(src, 0o755, exist_ok=True)
-            return MountPoint(type="bind", destination=dest, source=os.path.normpath(src), mode=mode, rw=rw,
-                              propagation=propagation or "rprivate")
+            return MountPoint(
+                type="bind",
+                destination=dest,
+                source=os.path.normpath(src),
+                mode=mode,
+                rw=rw,
+                propagation=propagation or "rprivate",
+            )
         if not src:
             raise InvalidArgument(f"invalid volume specification: '{spec}'")
         v = self.create(src)
-        return MountPoint(type="volume", destination=dest, source=v.mountpoint, name=v.name, driver="local",
-                          mode=mode or "z", rw=rw, copy_image_data="nocopy" not in modes)
+        return MountPoint(
+            type="volume",
+            destination=dest,
+            source=v.mountpoint,
+            name=v.name,
+            driver="local",
+            mode=mode or "z",
+            rw=rw,
+            copy_image_data="nocopy" not in modes,
+        )
 
     def _parse_mount(self, m: Mapping[str, Any]) -> MountPoint:
         kind = m.get("Type") or "volume"
@@ -238,40 +274,61 @@ class VolumeService:
         source = m.get("Source") or ""
         ro = bool(m.get("ReadOnly"))
         if not target:
-            raise InvalidArgument(f"invalid mount config for type \"{kind}\": field Target must not be empty")
+            raise InvalidArgument(f'invalid mount config for type "{kind}": field Target must not be empty')
         if not target.startswith("/"):
-            raise InvalidArgument(f"invalid mount config for type \"{kind}\": invalid mount path: '{target}' mount "
-                                  "path must be absolute")
+            raise InvalidArgument(
+                f"invalid mount config for type \"{kind}\": invalid mount path: '{target}' mount path must be absolute"
+            )
         if kind == "bind":
             if not source:
                 raise InvalidArgument('invalid mount config for type "bind": field Source must not be empty')
             if not os.path.isabs(source):
-                raise InvalidArgument(f'invalid mount config for type "bind": invalid mount path: \'{source}\' mount '
-                                      "path must be absolute")
+                raise InvalidArgument(
+                    f"invalid mount config for type \"bind\": invalid mount path: '{source}' mount "
+                    "path must be absolute"
+                )
             if not os.path.exists(source):
-                raise InvalidArgument(f'invalid mount config for type "bind": bind source path does not exist: '
-                                      f"{source}")
-            prop = ((m.get("BindOptions") or {}).get("Propagation") or "rprivate")
+                raise InvalidArgument(
+                    f'invalid mount config for type "bind": bind source path does not exist: {source}'
+                )
+            prop = (m.get("BindOptions") or {}).get("Propagation") or "rprivate"
             if prop not in _PROPAGATION:
                 raise InvalidArgument(f"invalid propagation mode: {prop}")
             return MountPoint(type="bind", destination=target, source=source, rw=not ro, propagation=prop)
         if kind == "volume":
             vo = m.get("VolumeOptions") or {}
             if source:
-                v = self.create(source, options=(vo.get("DriverConfig") or {}).get("Options") or {},
-                                labels=vo.get("Labels") or {})
+                v = self.create(
+                    source, options=(vo.get("DriverConfig") or {}).get("Options") or {}, labels=vo.get("Labels") or {}
+                )
             else:
-                v = self.create(None, anonymous=True, options=(vo.get("DriverConfig") or {}).get("Options") or {},
-                                labels=vo.get("Labels") or {})
-            return MountPoint(type="volume", destination=target, source=v.mountpoint, name=v.name, driver="local",
-                              mode="z", rw=not ro, copy_image_data=not vo.get("NoCopy"))
+                v = self.create(
+                    None,
+                    anonymous=True,
+                    options=(vo.get("DriverConfig") or {}).get("Options") or {},
+                    labels=vo.get("Labels") or {},
+                )
+            return MountPoint(
+                type="volume",
+                destination=target,
+                source=v.mountpoint,
+                name=v.name,
+                driver="local",
+                mode="z",
+                rw=not ro,
+                copy_image_data=not vo.get("NoCopy"),
+            )
         if kind == "tmpfs":
             if source:
                 raise InvalidArgument('invalid mount config for type "tmpfs": field Source must not be specified')
             to = m.get("TmpfsOptions") or {}
-            return MountPoint(type="tmpfs", destination=target, rw=not ro,
-                              tmpfs_options={"size": int(to.get("SizeBytes") or 0), "mode": int(to.get("Mode") or 0)})
-        raise InvalidArgument(f"mount type unknown: \"{kind}\"")
+            return MountPoint(
+                type="tmpfs",
+                destination=target,
+                rw=not ro,
+                tmpfs_options={"size": int(to.get("SizeBytes") or 0), "mode": int(to.get("Mode") or 0)},
+            )
+        raise InvalidArgument(f'mount type unknown: "{kind}"')
 
     def oci_mounts(self, mounts: list[MountPoint]) -> list[dict[str, Any]]:
         """The spec's mounts for a container about to start (volume devices mounted)."""
@@ -302,6 +359,6 @@ def _fields(mp: MountPoint) -> dict[str, Any]:
 def _validate_options(opts: Mapping[str, str]) -> None:
     for k in opts:
         if k not in ("type", "device", "o", "size"):
-            raise InvalidArgument(f"invalid option: \"{k}\"")
+            raise InvalidArgument(f'invalid option: "{k}"')
     if opts.get("type") and not opts.get("device") and opts.get("type") not in ("tmpfs",):
-        raise InvalidArgument("missing required option: \"device\"")
+        raise InvalidArgument('missing required option: "device"')

@@ -103,8 +103,12 @@ class Zygote:
         try:
             self._proc = subprocess.Popen(
                 [sys.executable, "-m", "ballena.shim.zygote", str(theirs_fd)],
-                pass_fds=(theirs_fd,), stdin=subprocess.DEVNULL, stdout=log, stderr=log,
-                start_new_session=True, close_fds=True,
+                pass_fds=(theirs_fd,),
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=log,
+                start_new_session=True,
+                close_fds=True,
             )
         finally:
             log.close()
@@ -152,7 +156,7 @@ class Zygote:
                 raise OSError("the zygote exited")
             buf += chunk
         size = struct.unpack(">I", buf[:4])[0]
-        return json.loads(buf[4:4 + size])  # type: ignore[no-any-return]
+        return json.loads(buf[4 : 4 + size])  # type: ignore[no-any-return]
 
     def stop(self) -> None:
         if self._sock is not None:

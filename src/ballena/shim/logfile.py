@@ -43,7 +43,7 @@ class LogWriter:
             nl = buf.find(b"\n", start)
             if nl < 0:
                 break
-            out.append(self._entry(stream, bytes(buf[start:nl + 1]), now))
+            out.append(self._entry(stream, bytes(buf[start : nl + 1]), now))
             start = nl + 1
         del buf[:start]
         while len(buf) >= _PARTIAL_MAX:
@@ -65,8 +65,12 @@ class LogWriter:
     @staticmethod
     def _entry(stream: str, line: bytes, ns: int) -> bytes:
         text = line.decode("utf-8", errors="replace")
-        return (json.dumps({"log": text, "stream": stream, "time": rfc3339nano(ns)}, ensure_ascii=False,
-                           separators=(",", ":")) + "\n").encode()
+        return (
+            json.dumps(
+                {"log": text, "stream": stream, "time": rfc3339nano(ns)}, ensure_ascii=False, separators=(",", ":")
+            )
+            + "\n"
+        ).encode()
 
     def _append(self, data: bytes) -> None:
         if self.max_size > 0 and self.size + len(data) > self.max_size and self.size > 0:

@@ -46,8 +46,19 @@ def _nonblock(fd: int) -> None:
 
 
 class Conn:
-    __slots__ = ("sock", "decoder", "wbuf", "role", "out", "err", "stdin", "exec", "closed", "read_closed",
-                 "registered")
+    __slots__ = (
+        "sock",
+        "decoder",
+        "wbuf",
+        "role",
+        "out",
+        "err",
+        "stdin",
+        "exec",
+        "closed",
+        "read_closed",
+        "registered",
+    )
 
     def __init__(self, sock: socket.socket, role: str = "") -> None:
         self.sock = sock
@@ -132,7 +143,9 @@ class Monitor:
             c.out, c.err, c.stdin = bool(att.get("stdout")), bool(att.get("stderr")), bool(att.get("stdin"))
         log = self.cfg.get("log")
         if log:
-            self.log = LogWriter(log["path"], max_size=int(log.get("max_size", 0)), max_file=int(log.get("max_file", 1)))
+            self.log = LogWriter(
+                log["path"], max_size=int(log.get("max_size", 0)), max_file=int(log.get("max_file", 1))
+            )
         try:
             self._create_and_start()
         except Exception as e:
@@ -146,8 +159,13 @@ class Monitor:
         os.makedirs(self.rootfs, exist_ok=True)
         for m in self.cfg.get("rootfs_mounts") or []:
             flags, _prop, data = native.parse_mount_options(list(m.get("options") or []))
-            linux.mount(m.get("source") or m["type"], self.rootfs, None if flags & linux.MS_BIND else m["type"],
-                        flags, data or None)
+            linux.mount(
+                m.get("source") or m["type"],
+                self.rootfs,
+                None if flags & linux.MS_BIND else m["type"],
+                flags,
+                data or None,
+            )
         self.mounted = True
 
     def _stdio(self) -> tuple[int, int, int] | None:
@@ -316,8 +334,17 @@ class Monitor:
     def _runc(self, *args: str, stdio: tuple[int, int, int] | None = None, check: bool = True) -> int:
         """Run runc; the container inherits ``stdio``, so runc's own errors come from its log."""
         log = os.path.join(self.state_dir, "runc.log")
-        cmd = [self.runtime.get("path") or "runc", *self.runtime.get("args", []), "--root", self.runtime["root"],
-               "--log", log, "--log-format", "json", *args]
+        cmd = [
+            self.runtime.get("path") or "runc",
+            *self.runtime.get("args", []),
+            "--root",
+            self.runtime["root"],
+            "--log",
+            log,
+            "--log-format",
+            "json",
+            *args,
+        ]
         null = None
         if stdio is None:
             null = os.open("/dev/null", os.O_RDWR | os.O_CLOEXEC)
@@ -325,8 +352,9 @@ class Monitor:
         try:
             # The state directory is inherited at the same fd number, so /proc/self/fd/N paths (short
             # enough for a socket address) mean the same to runc as to us.
-            code = subprocess.run(cmd, stdin=stdio[0], stdout=stdio[1], stderr=stdio[2], check=False,
-                                  pass_fds=(self.dirfd,)).returncode
+            code = subprocess.run(
+                cmd, stdin=stdio[0], stdout=stdio[1], stderr=stdio[2], check=False, pass_fds=(self.dirfd,)
+            ).returncode
         finally:
             if null is not None:
                 os.close(null)
@@ -654,8 +682,10 @@ class Monitor:
         ex = Exec(str(msg.get("id", "")), c)
         c.exec = ex
         if self.status != "running":
-            self._send(c, proto.encode_json({"event": "exec_error", "message": f"container {self.id} is not running",
-                                              "code": 1}))
+            self._send(
+                c,
+                proto.encode_json({"event": "exec_error", "message": f"container {self.id} is not running", "code": 1}),
+            )
             return
         process = msg["process"]
         tty = bool(process.get("terminal"))
@@ -673,11 +703,13 @@ class Monitor:
             ex.outputs = {out_r: proto.STDOUT, err_r: proto.STDERR}
         try:
             if self.native:
-                ex.pid = self._native_exec(ex, process, stdio, tty=tty, stdin=bool(msg.get("stdin")),
-                                           console_size=msg.get("console_size"))
+                ex.pid = self._native_exec(
+                    ex, process, stdio, tty=tty, stdin=bool(msg.get("stdin")), console_size=msg.get("console_size")
+                )
             else:
-                ex.pid = self._runc_exec(ex, process, stdio, tty=tty, stdin=bool(msg.get("stdin")),
-                                         console_size=msg.get("console_size"))
+                ex.pid = self._runc_exec(
+                    ex, process, stdio, tty=tty, stdin=bool(msg.get("stdin")), console_size=msg.get("console_size")
+                )
         except _StartError as e:
             if stdio is not None:
                 for fd in stdio:
@@ -700,8 +732,16 @@ class Monitor:
         self.execs[ex.pid] = ex
         self._send(c, proto.encode_json({"event": "exec_started", "pid": ex.pid}))
 
-    def _native_exec(self, ex: Exec, process: dict[str, Any], stdio: tuple[int, int, int] | None, *, tty: bool,
-                     stdin: bool, console_size: list[int] | None) -> int:
+    def _native_exec(
+        self,
+        ex: Exec,
+        process: dict[str, Any],
+        stdio: tuple[int, int, int] | None,
+        *,
+        tty: bool,
+        stdin: bool,
+        console_size: list[int] | None,
+    ) -> int:
         procs = []
         if self.cgroup is not None:
             procs = [os.path.join(d, "cgroup.procs") for d in self.cgroup.dirs()]
@@ -716,8 +756,9 @@ class Monitor:
                 signal.set_wakeup_fd(-1)
                 for s in (signal.SIGCHLD, signal.SIGPIPE, signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
                     signal.signal(s, signal.SIG_DFL)
-                native.exec_process(process, target_pid=self.pid, spec=self.spec, sync=child, stdio=stdio,
-                                    cgroup_procs=procs)
+                native.exec_process(
+                    process, target_pid=self.pid, spec=self.spec, sync=child, stdio=stdio, cgroup_procs=procs
+                )
             finally:
                 os._exit(1)
         child.close()
@@ -741,8 +782,16 @@ class Monitor:
         parent.close()
         return pid
 
-    def _runc_exec(self, ex: Exec, process: dict[str, Any], stdio: tuple[int, int, int] | None, *, tty: bool,
-                   stdin: bool, console_size: list[int] | None) -> int:
+    def _runc_exec(
+        self,
+        ex: Exec,
+        process: dict[str, Any],
+        stdio: tuple[int, int, int] | None,
+        *,
+        tty: bool,
+        stdin: bool,
+        console_size: list[int] | None,
+    ) -> int:
         pfile = os.path.join(self.state_dir, f"exec-{ex.id or time.monotonic_ns()}.json")
         with open(pfile, "w") as f:
             json.dump(process, f)

@@ -45,6 +45,6 @@ class Decoder:
             end = HEADER.size + size
             if len(self.buf) < end:
                 break
-            out.append((kind, bytes(self.buf[HEADER.size:end])))
+            out.append((kind, bytes(self.buf[HEADER.size : end])))
             del self.buf[:end]
         return out

@@ -19,8 +19,7 @@ import socket
 import struct
 import sys
 
-from ballena.runtime import fsops
-from ballena.shim import monitor
+from ballena.shim import fsops, monitor
 
 
 def _recv(sock: socket.socket) -> tuple[dict[str, object] | None, list[int]]:
@@ -33,7 +32,7 @@ def _recv(sock: socket.socket) -> tuple[dict[str, object] | None, list[int]]:
         if not more:
             return None, list(fds)
         data += more
-    return json.loads(data[4:4 + size]), list(fds)
+    return json.loads(data[4 : 4 + size]), list(fds)
 
 
 def _send(sock: socket.socket, obj: dict[str, object]) -> None:

@@ -22,28 +22,63 @@ from ballena.pkg.atomicfile import write_json
 def _to_json(c: Container) -> dict[str, Any]:
     s = c.state
     return {
-        "ID": c.id, "Name": c.name, "Created": c.created_ns, "Image": c.image, "ImageID": c.image_id,
-        "Path": c.path, "Args": list(c.args), "Config": c.config, "HostConfig": c.host_config,
-        "State": {"Status": s.status, "Pid": s.pid, "ExitCode": s.exit_code, "Error": s.error,
-                  "OOMKilled": s.oom_killed, "StartedAt": s.started_at_ns, "FinishedAt": s.finished_at_ns},
-        "RestartCount": c.restart_count, "ManuallyStopped": c.manually_stopped,
-        "HasBeenStarted": c.has_been_started, "Runtime": c.runtime, "Networks": c.networks,
-        "Mounts": list(c.mounts), "Platform": c.platform, "Ports": c.ports,
+        "ID": c.id,
+        "Name": c.name,
+        "Created": c.created_ns,
+        "Image": c.image,
+        "ImageID": c.image_id,
+        "Path": c.path,
+        "Args": list(c.args),
+        "Config": c.config,
+        "HostConfig": c.host_config,
+        "State": {
+            "Status": s.status,
+            "Pid": s.pid,
+            "ExitCode": s.exit_code,
+            "Error": s.error,
+            "OOMKilled": s.oom_killed,
+            "StartedAt": s.started_at_ns,
+            "FinishedAt": s.finished_at_ns,
+        },
+        "RestartCount": c.restart_count,
+        "ManuallyStopped": c.manually_stopped,
+        "HasBeenStarted": c.has_been_started,
+        "Runtime": c.runtime,
+        "Networks": c.networks,
+        "Mounts": list(c.mounts),
+        "Platform": c.platform,
+        "Ports": c.ports,
     }
 
 
 def _from_json(d: dict[str, Any]) -> Container:
     s = d.get("State") or {}
     return Container(
-        id=d["ID"], name=d["Name"], created_ns=int(d["Created"]), image=d["Image"], image_id=d["ImageID"],
-        path=d["Path"], args=tuple(d.get("Args") or ()), config=d.get("Config") or {},
+        id=d["ID"],
+        name=d["Name"],
+        created_ns=int(d["Created"]),
+        image=d["Image"],
+        image_id=d["ImageID"],
+        path=d["Path"],
+        args=tuple(d.get("Args") or ()),
+        config=d.get("Config") or {},
         host_config=d.get("HostConfig") or {},
-        state=State(status=s.get("Status", "created"), pid=int(s.get("Pid", 0)), exit_code=int(s.get("ExitCode", 0)),
-                    error=s.get("Error", ""), oom_killed=bool(s.get("OOMKilled")),
-                    started_at_ns=int(s.get("StartedAt", 0)), finished_at_ns=int(s.get("FinishedAt", 0))),
-        restart_count=int(d.get("RestartCount", 0)), manually_stopped=bool(d.get("ManuallyStopped")),
-        has_been_started=bool(d.get("HasBeenStarted")), runtime=d.get("Runtime", "ballena"),
-        networks=d.get("Networks") or {}, mounts=tuple(d.get("Mounts") or ()), platform=d.get("Platform", "linux"),
+        state=State(
+            status=s.get("Status", "created"),
+            pid=int(s.get("Pid", 0)),
+            exit_code=int(s.get("ExitCode", 0)),
+            error=s.get("Error", ""),
+            oom_killed=bool(s.get("OOMKilled")),
+            started_at_ns=int(s.get("StartedAt", 0)),
+            finished_at_ns=int(s.get("FinishedAt", 0)),
+        ),
+        restart_count=int(d.get("RestartCount", 0)),
+        manually_stopped=bool(d.get("ManuallyStopped")),
+        has_been_started=bool(d.get("HasBeenStarted")),
+        runtime=d.get("Runtime", "ballena"),
+        networks=d.get("Networks") or {},
+        mounts=tuple(d.get("Mounts") or ()),
+        platform=d.get("Platform", "linux"),
         ports=d.get("Ports") or {},
     )
 
@@ -115,8 +150,10 @@ class ContainerStore:
         with self._lock:
             owner = self._names.get(name)
             if owner is not None and owner != cid:
-                raise Conflict(f'Conflict. The container name "/{name}" is already in use by container "{owner}". '
-                               "You have to remove (or rename) that container to be able to reuse that name.")
+                raise Conflict(
+                    f'Conflict. The container name "/{name}" is already in use by container "{owner}". '
+                    "You have to remove (or rename) that container to be able to reuse that name."
+                )
             self._names[name] = cid
 
     def release_name(self, name: str) -> None:

@@ -62,8 +62,15 @@ class ImageStore:
         if not rows:
             return None
         c, d, p, s, b, m, bs = rows[0]
-        return Layer(chain_id=str(c), diff_id=str(d), parent=p if p is None else str(p), size=int(s),  # type: ignore[arg-type]
-                     blob=b if b is None else str(b), media_type=str(m or MEDIA_DOCKER_LAYER), blob_size=int(bs or 0))  # type: ignore[arg-type]
+        return Layer(
+            chain_id=str(c),
+            diff_id=str(d),
+            parent=p if p is None else str(p),
+            size=int(s),  # type: ignore[arg-type]
+            blob=b if b is None else str(b),
+            media_type=str(m or MEDIA_DOCKER_LAYER),
+            blob_size=int(bs or 0),
+        )  # type: ignore[arg-type]
 
     def layer_by_diff(self, parent_chain: str | None, diff_id: str) -> Layer | None:
         chain = diff_id if parent_chain is None else dg.of_bytes(f"{parent_chain} {diff_id}".encode())
@@ -73,8 +80,14 @@ class ImageStore:
         with self._locks_guard:
             return self._layer_locks.setdefault(key, threading.Lock())
 
-    def register_layer(self, blob: str, *, parent_chain: str | None, media_type: str = MEDIA_DOCKER_LAYER,
-                       expected_diff_id: str | None = None) -> Layer:
+    def register_layer(
+        self,
+        blob: str,
+        *,
+        parent_chain: str | None,
+        media_type: str = MEDIA_DOCKER_LAYER,
+        expected_diff_id: str | None = None,
+    ) -> Layer:
         """Unpack the layer tarball ``blob`` (any compression) on top of ``parent_chain``.
 
         Blocking; call from a worker thread. Idempotent: an existing layer is returned as is.
@@ -116,8 +129,9 @@ class ImageStore:
         assert layer is not None
         return layer
 
-    def register_layer_from_snapshot(self, key: str, *, diff_id: str, blob: str, size: int,
-                                     parent_chain: str | None) -> Layer:
+    def register_layer_from_snapshot(
+        self, key: str, *, diff_id: str, blob: str, size: int, parent_chain: str | None
+    ) -> Layer:
         """Commit an active snapshot (a container's upper directory, already packed into
         ``blob``) as a layer, without unpacking anything again."""
         chain_id = diff_id if parent_chain is None else dg.of_bytes(f"{parent_chain} {diff_id}".encode())
@@ -172,10 +186,14 @@ class ImageStore:
                 if parent:
                     conn.execute("UPDATE images SET parent=? WHERE id=? AND parent=''", (parent, image_id))
                 return image_id
-            conn.execute("INSERT INTO images(id, parent, created, last_tag, size) VALUES (?,?,?,0,?)",
-                         (image_id, parent, created, size))
-            conn.executemany("INSERT INTO image_layers(image_id, position, chain_id) VALUES (?,?,?)",
-                             [(image_id, i, c) for i, c in enumerate(chain_ids)])
+            conn.execute(
+                "INSERT INTO images(id, parent, created, last_tag, size) VALUES (?,?,?,0,?)",
+                (image_id, parent, created, size),
+            )
+            conn.executemany(
+                "INSERT INTO image_layers(image_id, position, chain_id) VALUES (?,?,?)",
+                [(image_id, i, c) for i, c in enumerate(chain_ids)],
+            )
         return image_id
 
     def exists(self, image_id: str) -> bool:
@@ -187,16 +205,26 @@ class ImageStore:
             raise NotFound(f"No such image: {image_id}")
         return self._image(rows[0])
 
-    def _image(self, row: tuple[object, ...]) -> Image:
+    def _image(self, row: tuple[Any, ...]) -> Image:
         iid, parent, created, last_tag, size = row
         iid = str(iid)
-        chains = tuple(str(r[0]) for r in self.db.query(
-            "SELECT chain_id FROM image_layers WHERE image_id=? ORDER BY position", (iid,)))
+        chains = tuple(
+            str(r[0])
+            for r in self.db.query("SELECT chain_id FROM image_layers WHERE image_id=? ORDER BY position", (iid,))
+        )
         tags = tuple(sorted(str(r[0]) for r in self.db.query("SELECT ref FROM tags WHERE image_id=?", (iid,))))
         digests = tuple(sorted(str(r[0]) for r in self.db.query("SELECT ref FROM digests WHERE image_id=?", (iid,))))
-        return Image(id=iid, parent=str(parent), created_ns=int(created), last_tag_ns=int(last_tag),  # type: ignore[call-overload]
-                     size=int(size), chain_ids=chains, repo_tags=tags, repo_digests=digests,  # type: ignore[call-overload]
-                     config=self.config(iid))
+        return Image(
+            id=iid,
+            parent=str(parent),
+            created_ns=int(created),
+            last_tag_ns=int(last_tag),
+            size=int(size),
+            chain_ids=chains,
+            repo_tags=tags,
+            repo_digests=digests,
+            config=self.config(iid),
+        )
 
     def all(self) -> list[Image]:
         rows = self.db.query("SELECT id, parent, created, last_tag, size FROM images")
@@ -223,7 +251,9 @@ class ImageStore:
             raise NotFound(f"No such image: {iid}")
         ref = reference.parse_normalized(text)
         if ref.digest is not None:
-            rows = self.db.query("SELECT image_id FROM digests WHERE ref=?", (str(ref.name_only().with_digest(ref.digest)),))
+            rows = self.db.query(
+                "SELECT image_id FROM digests WHERE ref=?", (str(ref.name_only().with_digest(ref.digest)),)
+            )
             if rows:
                 return str(rows[0][0])
             if ref.tag is None and self.exists(ref.digest):
@@ -250,8 +280,9 @@ class ImageStore:
             row = conn.execute(f"SELECT image_id FROM {table} WHERE ref=?", (key,)).fetchone()
             previous = str(row[0]) if row else None
             if table == "tags":
-                conn.execute("INSERT OR REPLACE INTO tags(ref, image_id, created) VALUES (?,?,?)",
-                             (key, image_id, now_ns()))
+                conn.execute(
+                    "INSERT OR REPLACE INTO tags(ref, image_id, created) VALUES (?,?,?)", (key, image_id, now_ns())
+                )
             else:
                 conn.execute("INSERT OR REPLACE INTO digests(ref, image_id) VALUES (?,?)", (key, image_id))
             conn.execute("UPDATE images SET last_tag=? WHERE id=?", (now_ns(), image_id))
@@ -266,8 +297,10 @@ class ImageStore:
                 raise NotFound(f"No such image: {ref}")
 
     def references(self, image_id: str) -> list[str]:
-        rows = self.db.query("SELECT ref FROM tags WHERE image_id=? UNION ALL "
-                             "SELECT ref FROM digests WHERE image_id=?", (image_id, image_id))
+        rows = self.db.query(
+            "SELECT ref FROM tags WHERE image_id=? UNION ALL SELECT ref FROM digests WHERE image_id=?",
+            (image_id, image_id),
+        )
         return [str(r[0]) for r in rows]
 
     # -- removal and garbage collection -------------------------------------------------------
@@ -275,8 +308,12 @@ class ImageStore:
     def delete(self, image_id: str) -> list[str]:
         """Delete an image record and its references; returns the chain IDs of layers released."""
         with self.db.tx() as conn:
-            chains = [str(r[0]) for r in conn.execute(
-                "SELECT chain_id FROM image_layers WHERE image_id=? ORDER BY position DESC", (image_id,))]
+            chains = [
+                str(r[0])
+                for r in conn.execute(
+                    "SELECT chain_id FROM image_layers WHERE image_id=? ORDER BY position DESC", (image_id,)
+                )
+            ]
             conn.execute("DELETE FROM tags WHERE image_id=?", (image_id,))
             conn.execute("DELETE FROM digests WHERE image_id=?", (image_id,))
             conn.execute("DELETE FROM manifests WHERE image_id=?", (image_id,))
@@ -308,9 +345,13 @@ class ImageStore:
         return removed
 
     def content_referenced(self, digest: str) -> bool:
-        return bool(self.db.query(
-            "SELECT 1 FROM layers WHERE blob=? UNION ALL SELECT 1 FROM images WHERE id=? "
-            "UNION ALL SELECT 1 FROM manifests WHERE digest=? LIMIT 1", (digest, digest, digest)))
+        return bool(
+            self.db.query(
+                "SELECT 1 FROM layers WHERE blob=? UNION ALL SELECT 1 FROM images WHERE id=? "
+                "UNION ALL SELECT 1 FROM manifests WHERE digest=? LIMIT 1",
+                (digest, digest, digest),
+            )
+        )
 
     def gc(self) -> None:
         """Start-up clean-up: interrupted extractions, unreferenced layers and blobs."""

@@ -62,17 +62,28 @@ class OverlaySnapshotter:
         if info.kind == "active":
             if not lowers:
                 return [Mount(type="bind", source=str(d / "fs"), options=("rbind", "rw"))]
-            return [Mount(type="overlay", source="overlay", options=(
-                *_OVERLAY_OPTS,
-                "lowerdir=" + ":".join(str(p) for p in lowers),
-                f"upperdir={d / 'fs'}",
-                f"workdir={d / 'work'}",
-            ))]
+            return [
+                Mount(
+                    type="overlay",
+                    source="overlay",
+                    options=(
+                        *_OVERLAY_OPTS,
+                        "lowerdir=" + ":".join(str(p) for p in lowers),
+                        f"upperdir={d / 'fs'}",
+                        f"workdir={d / 'work'}",
+                    ),
+                )
+            ]
         stack = [d / "fs", *lowers]
         if len(stack) == 1:
             return [Mount(type="bind", source=str(stack[0]), options=("rbind", "ro"))]
-        return [Mount(type="overlay", source="overlay", options=(
-            *_OVERLAY_OPTS, "lowerdir=" + ":".join(str(p) for p in stack)))]
+        return [
+            Mount(
+                type="overlay",
+                source="overlay",
+                options=(*_OVERLAY_OPTS, "lowerdir=" + ":".join(str(p) for p in stack)),
+            )
+        ]
 
     def usage(self, key: str) -> int:
         return dir_size(self.upper_dir(key))

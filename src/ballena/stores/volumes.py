@@ -9,6 +9,7 @@ import os
 import shutil
 import sqlite3
 from pathlib import Path
+from typing import Any
 
 from ballena.core.volumes import Volume
 from ballena.errors import AlreadyExists, NotFound
@@ -26,15 +27,22 @@ class VolumeStore:
     def data_dir(self, name: str) -> Path:
         return self.root / name / "_data"
 
-    def _row(self, r: tuple[object, ...]) -> Volume:
+    def _row(self, r: tuple[Any, ...]) -> Volume:
         name, driver, labels, options, created, anonymous = r
-        return Volume(name=str(name), driver=str(driver), mountpoint=str(self.data_dir(str(name))),
-                      created_ns=int(created), labels=json.loads(str(labels)),  # type: ignore[call-overload]
-                      options=json.loads(str(options)), anonymous=bool(anonymous))
+        return Volume(
+            name=str(name),
+            driver=str(driver),
+            mountpoint=str(self.data_dir(str(name))),
+            created_ns=int(created),
+            labels=json.loads(str(labels)),
+            options=json.loads(str(options)),
+            anonymous=bool(anonymous),
+        )
 
     def get(self, name: str) -> Volume:
-        rows = self.db.query("SELECT name, driver, labels, options, created, anonymous FROM volumes WHERE name=?",
-                             (name,))
+        rows = self.db.query(
+            "SELECT name, driver, labels, options, created, anonymous FROM volumes WHERE name=?", (name,)
+        )
         if not rows:
             raise NotFound(f"get {name}: no such volume")
         return self._row(rows[0])
@@ -51,9 +59,10 @@ class VolumeStore:
         d = self.data_dir(name)
         with self.db.tx() as conn:
             try:
-                conn.execute("INSERT INTO volumes(name, driver, labels, options, created, anonymous) "
-                             "VALUES (?,?,?,?,?,?)", (name, "local", json.dumps(labels), json.dumps(options),
-                                                      now_ns(), int(anonymous)))
+                conn.execute(
+                    "INSERT INTO volumes(name, driver, labels, options, created, anonymous) VALUES (?,?,?,?,?,?)",
+                    (name, "local", json.dumps(labels), json.dumps(options), now_ns(), int(anonymous)),
+                )
             except sqlite3.IntegrityError:
                 raise AlreadyExists(f"volume {name} already exists") from None
             d.mkdir(parents=True, exist_ok=True)
@@ -72,6 +81,7 @@ class VolumeStore:
     def clean(self) -> None:
         known = {v.name for v in self.all()}
         for entry in os.scandir(self.root):
-            if entry.name.startswith(".removing-") or (entry.is_dir() and entry.name not in known
-                                                        and entry.name != "metadata.db"):
+            if entry.name.startswith(".removing-") or (
+                entry.is_dir() and entry.name not in known and entry.name != "metadata.db"
+            ):
                 shutil.rmtree(entry.path, ignore_errors=True)

@@ -108,8 +108,10 @@ def test_hijack_writes_after_the_client_half_closes() -> None:
     def client(path: str) -> None:
         s = socket.socket(socket.AF_UNIX)
         s.connect(path)
-        s.sendall(b"POST /echo-then-after HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n"
-                  b"Content-Length: 0\r\n\r\n")
+        s.sendall(
+            b"POST /echo-then-after HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n"
+            b"Content-Length: 0\r\n\r\n"
+        )
         head = b""
         while b"\r\n\r\n" not in head:
             head += s.recv(1)

@@ -5,9 +5,20 @@ from ballena.errors import InvalidArgument
 
 
 def test_changes_as_docker_commit_applies_them() -> None:
-    cfg = apply_changes({"Cmd": ["old"]}, ['CMD ["sh"]', 'ENV A=1 B="x y"', "EXPOSE 80 53/udp", "WORKDIR /app",
-                                           "WORKDIR sub", 'VOLUME ["/data"]', "LABEL k=v", "USER bob",
-                                           "STOPSIGNAL SIGINT"])
+    cfg = apply_changes(
+        {"Cmd": ["old"]},
+        [
+            'CMD ["sh"]',
+            'ENV A=1 B="x y"',
+            "EXPOSE 80 53/udp",
+            "WORKDIR /app",
+            "WORKDIR sub",
+            'VOLUME ["/data"]',
+            "LABEL k=v",
+            "USER bob",
+            "STOPSIGNAL SIGINT",
+        ],
+    )
     assert cfg["Cmd"] == ["sh"]
     assert cfg["Env"] == ["A=1", "B=x y"]
     assert cfg["ExposedPorts"] == {"80/tcp": {}, "53/udp": {}}
@@ -17,8 +28,10 @@ def test_changes_as_docker_commit_applies_them() -> None:
 
 
 def test_entrypoint_clears_an_inherited_cmd() -> None:
-    assert apply_changes({"Cmd": ["x"]}, ["ENTRYPOINT /bin/app"]) == {"Cmd": None,
-                                                                       "Entrypoint": ["/bin/sh", "-c", "/bin/app"]}
+    assert apply_changes({"Cmd": ["x"]}, ["ENTRYPOINT /bin/app"]) == {
+        "Cmd": None,
+        "Entrypoint": ["/bin/sh", "-c", "/bin/app"],
+    }
 
 
 def test_not_a_change() -> None:

@@ -4,25 +4,33 @@ from ballena.cli.common import render, tabwrite
 from ballena.cli.flags import FlagError, FlagSet
 from ballena.cli.gotemplate import Template, TemplateError
 
-DATA = {"Id": "sha256:abc", "RepoTags": ["a:1", "b:2"], "Config": {"Cmd": ["sh"], "Env": None, "Labels": {}},
-        "State": {"Pid": 1234, "Running": True}, "Size": 4261550}
+DATA = {
+    "Id": "sha256:abc",
+    "RepoTags": ["a:1", "b:2"],
+    "Config": {"Cmd": ["sh"], "Env": None, "Labels": {}},
+    "State": {"Pid": 1234, "Running": True},
+    "Size": 4261550,
+}
 
 
-@pytest.mark.parametrize(("tmpl", "expected"), [
-    ("{{.Id}} {{.RepoTags}} {{.Config.Cmd}}", "sha256:abc [a:1 b:2] [sh]"),
-    ("{{json .Config}}", '{"Cmd":["sh"],"Env":null,"Labels":{}}'),
-    ("{{range .RepoTags}}[{{.}}]{{end}}", "[a:1][b:2]"),
-    ("{{if .State.Running}}yes{{else}}no{{end}}", "yes"),
-    ('{{join .RepoTags ","}}', "a:1,b:2"),
-    ("{{.Config.Missing}}", "<no value>"),
-    ("{{range $i, $t := .RepoTags}}{{$i}}={{$t}} {{end}}", "0=a:1 1=b:2 "),
-    ("{{with .State}}{{.Pid}}{{end}}", "1234"),
-    ("{{index .RepoTags 1}}", "b:2"),
-    ("{{.Config.Labels}}", "map[]"),
-    ('{{if and .State.Running (eq .Id "sha256:abc")}}ok{{end}}', "ok"),
-    ("a {{- \" b \" -}} c", "a b c"),
-    ('{{printf "%s-%d" .Id 3}}', "sha256:abc-3"),
-])
+@pytest.mark.parametrize(
+    ("tmpl", "expected"),
+    [
+        ("{{.Id}} {{.RepoTags}} {{.Config.Cmd}}", "sha256:abc [a:1 b:2] [sh]"),
+        ("{{json .Config}}", '{"Cmd":["sh"],"Env":null,"Labels":{}}'),
+        ("{{range .RepoTags}}[{{.}}]{{end}}", "[a:1][b:2]"),
+        ("{{if .State.Running}}yes{{else}}no{{end}}", "yes"),
+        ('{{join .RepoTags ","}}', "a:1,b:2"),
+        ("{{.Config.Missing}}", "<no value>"),
+        ("{{range $i, $t := .RepoTags}}{{$i}}={{$t}} {{end}}", "0=a:1 1=b:2 "),
+        ("{{with .State}}{{.Pid}}{{end}}", "1234"),
+        ("{{index .RepoTags 1}}", "b:2"),
+        ("{{.Config.Labels}}", "map[]"),
+        ('{{if and .State.Running (eq .Id "sha256:abc")}}ok{{end}}', "ok"),
+        ('a {{- " b " -}} c', "a b c"),
+        ('{{printf "%s-%d" .Id 3}}', "sha256:abc-3"),
+    ],
+)
 def test_go_template(tmpl: str, expected: str) -> None:
     assert Template(tmpl).execute(DATA) == expected
 
@@ -39,9 +47,12 @@ def test_tabwriter_matches_docker_layout() -> None:
 
 def test_render_table_and_json() -> None:
     rows = [{"Repository": "busybox", "Tag": "latest"}]
-    assert render(rows, None, default="table {{.Repository}}\t{{.Tag}}", headers={"Repository": "REPOSITORY",
-                                                                                    "Tag": "TAG"}).splitlines()[0] == \
-        "REPOSITORY   TAG"
+    assert (
+        render(
+            rows, None, default="table {{.Repository}}\t{{.Tag}}", headers={"Repository": "REPOSITORY", "Tag": "TAG"}
+        ).splitlines()[0]
+        == "REPOSITORY   TAG"
+    )
     assert render(rows, "json", default="", headers={}) == '{"Repository":"busybox","Tag":"latest"}'
 
 

@@ -5,8 +5,9 @@ def test_default_capabilities_are_dockers() -> None:
     assert f"{spec.cap_mask(spec.DEFAULT_CAPABILITIES):016x}" == "00000000a80425fb"
     caps = spec.capabilities(cap_add=[], cap_drop=["CHOWN"], privileged=False)
     assert f"{spec.cap_mask(caps):016x}" == "00000000a80425fa"
-    assert spec.capabilities(cap_add=["ALL"], cap_drop=["NET_RAW"], privileged=False,
-                             available=["CAP_CHOWN", "CAP_NET_RAW"]) == ["CAP_CHOWN"]
+    assert spec.capabilities(
+        cap_add=["ALL"], cap_drop=["NET_RAW"], privileged=False, available=["CAP_CHOWN", "CAP_NET_RAW"]
+    ) == ["CAP_CHOWN"]
     assert spec.capabilities(cap_add=["NET_ADMIN"], cap_drop=["ALL"], privileged=False) == ["CAP_NET_ADMIN"]
 
 

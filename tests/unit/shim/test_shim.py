@@ -9,7 +9,7 @@ def test_frames_roundtrip_in_pieces() -> None:
     d = proto.Decoder()
     got = []
     for i in range(len(data)):
-        got += d.feed(data[i:i + 1])
+        got += d.feed(data[i : i + 1])
     assert got == [(proto.JSON, b'{"op":"kill"}'), (proto.STDOUT, b"hello")]
 
 
@@ -22,8 +22,12 @@ def test_json_file_log_lines_partials_and_rotation(tmp_path) -> None:  # type: i
     w.write("stdout", b"no newline")
     w.close()
     entries = list(read_entries(str(path)))
-    assert [(e["log"], e["stream"]) for e in entries] == [("one\n", "stdout"), ("two\n", "stdout"),
-                                                          ("err\n", "stderr"), ("no newline", "stdout")]
+    assert [(e["log"], e["stream"]) for e in entries] == [
+        ("one\n", "stdout"),
+        ("two\n", "stdout"),
+        ("err\n", "stderr"),
+        ("no newline", "stdout"),
+    ]
     assert entries[0]["time"].endswith("Z")
     w = LogWriter(str(path), max_size=200, max_file=3)
     for i in range(50):

@@ -62,8 +62,14 @@ def test_layers_images_tags_and_gc(store: ImageStore) -> None:
     layer = store.register_layer(blob, parent_chain=None)
     assert layer.diff_id == dg.of_bytes(tar) and layer.size == 2
     assert (store.snapshots.upper_dir(layer.chain_id) / "etc/hello").read_bytes() == b"hi"
-    cfg = json.dumps({"architecture": "amd64", "os": "linux", "config": {},
-                      "rootfs": {"type": "layers", "diff_ids": [layer.diff_id]}}).encode()
+    cfg = json.dumps(
+        {
+            "architecture": "amd64",
+            "os": "linux",
+            "config": {},
+            "rootfs": {"type": "layers", "diff_ids": [layer.diff_id]},
+        }
+    ).encode()
     image_id = store.put_image(cfg)
     assert image_id == dg.of_bytes(cfg)
     from ballena.pkg.reference import parse_normalized

@@ -20,19 +20,68 @@ RAW = "application/vnd.docker.raw-stream"
 MULTIPLEXED = "application/vnd.docker.multiplexed-stream"
 
 _HOSTCONFIG_DEFAULTS: dict[str, Any] = {
-    "Binds": None, "ContainerIDFile": "", "LogConfig": {"Type": "json-file", "Config": {}}, "NetworkMode": "bridge",
-    "PortBindings": {}, "RestartPolicy": {"Name": "no", "MaximumRetryCount": 0}, "AutoRemove": False,
-    "VolumeDriver": "", "VolumesFrom": None, "ConsoleSize": [0, 0], "CapAdd": None, "CapDrop": None,
-    "CgroupnsMode": "host", "Dns": [], "DnsOptions": [], "DnsSearch": [], "ExtraHosts": None, "GroupAdd": None,
-    "IpcMode": "private", "Cgroup": "", "Links": None, "OomScoreAdj": 0, "PidMode": "", "Privileged": False,
-    "PublishAllPorts": False, "ReadonlyRootfs": False, "SecurityOpt": None, "UTSMode": "", "UsernsMode": "",
-    "ShmSize": 67108864, "Runtime": "ballena", "Isolation": "", "CpuShares": 0, "Memory": 0, "NanoCpus": 0,
-    "CgroupParent": "", "BlkioWeight": 0, "BlkioWeightDevice": [], "BlkioDeviceReadBps": [],
-    "BlkioDeviceWriteBps": [], "BlkioDeviceReadIOps": [], "BlkioDeviceWriteIOps": [], "CpuPeriod": 0,
-    "CpuQuota": 0, "CpuRealtimePeriod": 0, "CpuRealtimeRuntime": 0, "CpusetCpus": "", "CpusetMems": "",
-    "Devices": [], "DeviceCgroupRules": None, "DeviceRequests": None, "MemoryReservation": 0, "MemorySwap": 0,
-    "MemorySwappiness": None, "OomKillDisable": False, "PidsLimit": None, "Ulimits": [], "CpuCount": 0,
-    "CpuPercent": 0, "IOMaximumIOps": 0, "IOMaximumBandwidth": 0, "Init": None,
+    "Binds": None,
+    "ContainerIDFile": "",
+    "LogConfig": {"Type": "json-file", "Config": {}},
+    "NetworkMode": "bridge",
+    "PortBindings": {},
+    "RestartPolicy": {"Name": "no", "MaximumRetryCount": 0},
+    "AutoRemove": False,
+    "VolumeDriver": "",
+    "VolumesFrom": None,
+    "ConsoleSize": [0, 0],
+    "CapAdd": None,
+    "CapDrop": None,
+    "CgroupnsMode": "host",
+    "Dns": [],
+    "DnsOptions": [],
+    "DnsSearch": [],
+    "ExtraHosts": None,
+    "GroupAdd": None,
+    "IpcMode": "private",
+    "Cgroup": "",
+    "Links": None,
+    "OomScoreAdj": 0,
+    "PidMode": "",
+    "Privileged": False,
+    "PublishAllPorts": False,
+    "ReadonlyRootfs": False,
+    "SecurityOpt": None,
+    "UTSMode": "",
+    "UsernsMode": "",
+    "ShmSize": 67108864,
+    "Runtime": "ballena",
+    "Isolation": "",
+    "CpuShares": 0,
+    "Memory": 0,
+    "NanoCpus": 0,
+    "CgroupParent": "",
+    "BlkioWeight": 0,
+    "BlkioWeightDevice": [],
+    "BlkioDeviceReadBps": [],
+    "BlkioDeviceWriteBps": [],
+    "BlkioDeviceReadIOps": [],
+    "BlkioDeviceWriteIOps": [],
+    "CpuPeriod": 0,
+    "CpuQuota": 0,
+    "CpuRealtimePeriod": 0,
+    "CpuRealtimeRuntime": 0,
+    "CpusetCpus": "",
+    "CpusetMems": "",
+    "Devices": [],
+    "DeviceCgroupRules": None,
+    "DeviceRequests": None,
+    "MemoryReservation": 0,
+    "MemorySwap": 0,
+    "MemorySwappiness": None,
+    "OomKillDisable": False,
+    "PidsLimit": None,
+    "Ulimits": [],
+    "CpuCount": 0,
+    "CpuPercent": 0,
+    "IOMaximumIOps": 0,
+    "IOMaximumBandwidth": 0,
+    "Init": None,
 }
 
 
@@ -69,8 +118,14 @@ def _ports(c: Container, req: Request) -> list[dict[str, Any]]:
         items = published.get(port) or []
         if items:
             for b in items:
-                out.append({"IP": b.get("HostIp") or "0.0.0.0", "PrivatePort": int(num),
-                            "PublicPort": int(b.get("HostPort") or 0), "Type": proto or "tcp"})
+                out.append(
+                    {
+                        "IP": b.get("HostIp") or "0.0.0.0",
+                        "PrivatePort": int(num),
+                        "PublicPort": int(b.get("HostPort") or 0),
+                        "Type": proto or "tcp",
+                    }
+                )
         else:
             out.append({"PrivatePort": int(num), "Type": proto or "tcp"})
     return out
@@ -88,31 +143,61 @@ def network_settings(svc: ContainerService, c: Container, *, summary: bool = Fal
         for key, items in (c.ports or {}).items():
             ports[key] = items or None
     return {
-        "Bridge": "", "SandboxID": c.id if c.state.running else "",
+        "Bridge": "",
+        "SandboxID": c.id if c.state.running else "",
         "SandboxKey": f"/proc/{c.state.pid}/ns/net" if c.state.running and c.state.pid else "",
-        "Ports": ports, "HairpinMode": False, "LinkLocalIPv6Address": "", "LinkLocalIPv6PrefixLen": 0,
-        "SecondaryIPAddresses": None, "SecondaryIPv6Addresses": None,
-        "EndpointID": bridge.get("EndpointID", ""), "Gateway": bridge.get("Gateway", ""),
-        "GlobalIPv6Address": "", "GlobalIPv6PrefixLen": 0, "IPAddress": bridge.get("IPAddress", ""),
-        "IPPrefixLen": bridge.get("IPPrefixLen", 0), "IPv6Gateway": "", "MacAddress": bridge.get("MacAddress", ""),
+        "Ports": ports,
+        "HairpinMode": False,
+        "LinkLocalIPv6Address": "",
+        "LinkLocalIPv6PrefixLen": 0,
+        "SecondaryIPAddresses": None,
+        "SecondaryIPv6Addresses": None,
+        "EndpointID": bridge.get("EndpointID", ""),
+        "Gateway": bridge.get("Gateway", ""),
+        "GlobalIPv6Address": "",
+        "GlobalIPv6PrefixLen": 0,
+        "IPAddress": bridge.get("IPAddress", ""),
+        "IPPrefixLen": bridge.get("IPPrefixLen", 0),
+        "IPv6Gateway": "",
+        "MacAddress": bridge.get("MacAddress", ""),
         "Networks": nets,
     }
 
 
 def _endpoint(name: str, ep: dict[str, Any]) -> dict[str, Any]:
-    base = {"IPAMConfig": None, "Links": None, "Aliases": None, "MacAddress": "", "DriverOpts": None,
-            "GwPriority": 0, "NetworkID": "", "EndpointID": "", "Gateway": "", "IPAddress": "", "IPPrefixLen": 0,
-            "IPv6Gateway": "", "GlobalIPv6Address": "", "GlobalIPv6PrefixLen": 0, "DNSNames": None}
+    base = {
+        "IPAMConfig": None,
+        "Links": None,
+        "Aliases": None,
+        "MacAddress": "",
+        "DriverOpts": None,
+        "GwPriority": 0,
+        "NetworkID": "",
+        "EndpointID": "",
+        "Gateway": "",
+        "IPAddress": "",
+        "IPPrefixLen": 0,
+        "IPv6Gateway": "",
+        "GlobalIPv6Address": "",
+        "GlobalIPv6PrefixLen": 0,
+        "DNSNames": None,
+    }
     base.update({k: v for k, v in ep.items() if not k.startswith("_")})
     return base
 
 
 def summary(svc: ContainerService, c: Container, req: Request, *, size: bool) -> dict[str, Any]:
     out: dict[str, Any] = {
-        "Id": c.id, "Names": [f"/{c.name}"], "Image": c.image, "ImageID": c.image_id,
+        "Id": c.id,
+        "Names": [f"/{c.name}"],
+        "Image": c.image,
+        "ImageID": c.image_id,
         "Command": (c.path + (" " + _args_text(list(c.args)) if c.args else "")),
-        "Created": c.created_ns // 10**9, "Ports": _ports(c, req), "Labels": dict(c.labels),
-        "State": c.state.status, "Status": status_text(c),
+        "Created": c.created_ns // 10**9,
+        "Ports": _ports(c, req),
+        "Labels": dict(c.labels),
+        "State": c.state.status,
+        "Status": status_text(c),
         "HostConfig": {"NetworkMode": c.host_config.get("NetworkMode") or "bridge"},
         "NetworkSettings": network_settings(svc, c, summary=True),
         "Mounts": [dict(m) for m in c.mounts],
@@ -141,30 +226,69 @@ def inspect(svc: ContainerService, c: Container, req: Request, *, size: bool = F
     try:
         upper = svc.images.snapshots.upper_dir(c.id)
         lowers = svc.images.snapshots.lower_dirs(c.id)
-        graph = {"LowerDir": ":".join(str(p) for p in lowers), "MergedDir": str(svc.paths.state_dir(c.id) / "rootfs"),
-                 "UpperDir": str(upper), "WorkDir": str(upper.parent / "work")}
+        graph = {
+            "LowerDir": ":".join(str(p) for p in lowers),
+            "MergedDir": str(svc.paths.state_dir(c.id) / "rootfs"),
+            "UpperDir": str(upper),
+            "WorkDir": str(upper.parent / "work"),
+        }
     except BallenaError:
         pass
-    config = {"Hostname": "", "Domainname": "", "User": "", "AttachStdin": False, "AttachStdout": False,
-              "AttachStderr": False, "Tty": False, "OpenStdin": False, "StdinOnce": False, "Env": None, "Cmd": None,
-              "Image": c.image, "Volumes": None, "WorkingDir": "", "Entrypoint": None, "OnBuild": None, "Labels": {}}
+    config = {
+        "Hostname": "",
+        "Domainname": "",
+        "User": "",
+        "AttachStdin": False,
+        "AttachStdout": False,
+        "AttachStderr": False,
+        "Tty": False,
+        "OpenStdin": False,
+        "StdinOnce": False,
+        "Env": None,
+        "Cmd": None,
+        "Image": c.image,
+        "Volumes": None,
+        "WorkingDir": "",
+        "Entrypoint": None,
+        "OnBuild": None,
+        "Labels": {},
+    }
     config.update(c.config)
     out: dict[str, Any] = {
-        "Id": c.id, "Created": rfc3339nano(c.created_ns), "Path": c.path, "Args": list(c.args),
+        "Id": c.id,
+        "Created": rfc3339nano(c.created_ns),
+        "Path": c.path,
+        "Args": list(c.args),
         "State": {
-            "Status": s.status, "Running": s.running, "Paused": s.status == "paused",
-            "Restarting": s.status == "restarting", "OOMKilled": s.oom_killed, "Dead": s.status == "dead",
-            "Pid": s.pid if s.running else 0, "ExitCode": s.exit_code, "Error": s.error,
-            "StartedAt": rfc3339nano(s.started_at_ns), "FinishedAt": rfc3339nano(s.finished_at_ns),
+            "Status": s.status,
+            "Running": s.running,
+            "Paused": s.status == "paused",
+            "Restarting": s.status == "restarting",
+            "OOMKilled": s.oom_killed,
+            "Dead": s.status == "dead",
+            "Pid": s.pid if s.running else 0,
+            "ExitCode": s.exit_code,
+            "Error": s.error,
+            "StartedAt": rfc3339nano(s.started_at_ns),
+            "FinishedAt": rfc3339nano(s.finished_at_ns),
         },
         "Image": c.image_id,
-        "ResolvConfPath": str(cdir / "resolv.conf"), "HostnamePath": str(cdir / "hostname"),
-        "HostsPath": str(cdir / "hosts"), "LogPath": str(svc.log_path(c.id)),
-        "Name": f"/{c.name}", "RestartCount": c.restart_count, "Driver": "overlay2", "Platform": c.platform,
-        "MountLabel": "", "ProcessLabel": "", "AppArmorProfile": "",
+        "ResolvConfPath": str(cdir / "resolv.conf"),
+        "HostnamePath": str(cdir / "hostname"),
+        "HostsPath": str(cdir / "hosts"),
+        "LogPath": str(svc.log_path(c.id)),
+        "Name": f"/{c.name}",
+        "RestartCount": c.restart_count,
+        "Driver": "overlay2",
+        "Platform": c.platform,
+        "MountLabel": "",
+        "ProcessLabel": "",
+        "AppArmorProfile": "",
         "ExecIDs": [e for e in c.exec_ids if e in svc.execs] or None,
-        "HostConfig": hc, "GraphDriver": {"Data": graph, "Name": "overlay2"},
-        "Mounts": [dict(m) for m in c.mounts], "Config": config,
+        "HostConfig": hc,
+        "GraphDriver": {"Data": graph, "Name": "overlay2"},
+        "Mounts": [dict(m) for m in c.mounts],
+        "Config": config,
         "NetworkSettings": network_settings(svc, c),
     }
     if size:
@@ -200,7 +324,9 @@ def build(svc: ContainerService, *, commit: Any = None) -> Router:
     async def list_containers(req: Request) -> Response:
         filters = Filters.parse(req.param("filters"), accepted=LIST_FILTERS)
         limit = req.int_param("limit", -1) or -1
-        items = svc.list_containers(all_=req.bool_param("all"), limit=limit, filters=filters, latest=req.bool_param("latest"))
+        items = svc.list_containers(
+            all_=req.bool_param("all"), limit=limit, filters=filters, latest=req.bool_param("latest")
+        )
         size = req.bool_param("size")
         if size:
             data = await asyncio.to_thread(lambda: [summary(svc, c, req, size=True) for c in items])
@@ -306,9 +432,16 @@ def build(svc: ContainerService, *, commit: Any = None) -> Router:
                 tail = int(tail_raw)
             except ValueError:
                 tail = -1
-        c, entries = await svc.logs(req.params["id"], stdout=req.bool_param("stdout"), stderr=req.bool_param("stderr"),
-                                    follow=req.bool_param("follow"), since_ns=since, until_ns=until, tail=tail,
-                                    timestamps=req.bool_param("timestamps"))
+        c, entries = await svc.logs(
+            req.params["id"],
+            stdout=req.bool_param("stdout"),
+            stderr=req.bool_param("stderr"),
+            follow=req.bool_param("follow"),
+            since_ns=since,
+            until_ns=until,
+            tail=tail,
+            timestamps=req.bool_param("timestamps"),
+        )
         tty = c.tty
 
         async def body() -> Any:
@@ -338,8 +471,16 @@ def build(svc: ContainerService, *, commit: Any = None) -> Router:
 
         async def handler(raw: RawStream) -> None:
             if logs_too:
-                _c, entries = await svc.logs(c.id, stdout=want_out, stderr=want_err, follow=False, since_ns=0,
-                                             until_ns=0, tail=-1, timestamps=False)
+                _c, entries = await svc.logs(
+                    c.id,
+                    stdout=want_out,
+                    stderr=want_err,
+                    follow=False,
+                    since_ns=0,
+                    until_ns=0,
+                    tail=-1,
+                    timestamps=False,
+                )
                 async for s, data in entries:
                     await raw.write(data if tty else frame(s, data))
             if sub is None:
@@ -462,13 +603,27 @@ def build(svc: ContainerService, *, commit: Any = None) -> Router:
     async def exec_inspect(req: Request) -> Response:
         ex = svc.exec_get(req.params["id"])
         cfg = ex.config
-        return json_response({
-            "CanRemove": False, "ContainerID": cfg.container_id, "DetachKeys": cfg.detach_keys,
-            "ExitCode": ex.exit_code, "ID": cfg.id, "OpenStderr": cfg.attach_stderr, "OpenStdin": cfg.attach_stdin,
-            "OpenStdout": cfg.attach_stdout, "Running": ex.running, "Pid": ex.pid if ex.running else 0,
-            "ProcessConfig": {"arguments": list(cfg.cmd[1:]), "entrypoint": cfg.cmd[0], "privileged": cfg.privileged,
-                              "tty": cfg.tty, "user": cfg.user},
-        })
+        return json_response(
+            {
+                "CanRemove": False,
+                "ContainerID": cfg.container_id,
+                "DetachKeys": cfg.detach_keys,
+                "ExitCode": ex.exit_code,
+                "ID": cfg.id,
+                "OpenStderr": cfg.attach_stderr,
+                "OpenStdin": cfg.attach_stdin,
+                "OpenStdout": cfg.attach_stdout,
+                "Running": ex.running,
+                "Pid": ex.pid if ex.running else 0,
+                "ProcessConfig": {
+                    "arguments": list(cfg.cmd[1:]),
+                    "entrypoint": cfg.cmd[0],
+                    "privileged": cfg.privileged,
+                    "tty": cfg.tty,
+                    "user": cfg.user,
+                },
+            }
+        )
 
     @r.route("POST", "/exec/{id}/resize")
     async def exec_resize(req: Request) -> Response:

@@ -7,8 +7,8 @@ from typing import Any
 from ballena.api.http import Request, Response, StreamResponse, json_response
 from ballena.api.router import Router
 from ballena.errors import InvalidArgument
-from ballena.runtime.fsops import encode_stat
 from ballena.services.filesystem import FilesystemService
+from ballena.shim.fsops import encode_stat
 
 _STAT_HEADER = "X-Docker-Container-Path-Stat"
 
@@ -29,9 +29,13 @@ def build(fs: FilesystemService) -> Router:
 
     @r.route("PUT", "/containers/{id}/archive")
     async def put_archive(req: Request) -> Response:
-        await fs.put_archive(req.params["id"], req.param("path") or "", req.chunks(),
-                             no_overwrite_dir_non_dir=req.bool_param("noOverwriteDirNonDir"),
-                             copy_uid_gid=req.bool_param("copyUIDGID"))
+        await fs.put_archive(
+            req.params["id"],
+            req.param("path") or "",
+            req.chunks(),
+            no_overwrite_dir_non_dir=req.bool_param("noOverwriteDirNonDir"),
+            copy_uid_gid=req.bool_param("copyUIDGID"),
+        )
         return Response(status=200, content_type=None)
 
     @r.route("GET", "/containers/{id}/changes")
@@ -52,10 +56,16 @@ def build(fs: FilesystemService) -> Router:
         if not container:
             raise InvalidArgument("container is required")
         pause = req.param("pause")
-        image_id = await fs.commit(container, repo=req.param("repo") or None, tag=req.param("tag") or None,
-                                   comment=req.param("comment") or "", author=req.param("author") or "",
-                                   changes=req.params_all("changes"),
-                                   pause=True if pause is None else req.bool_param("pause"), config=body)
+        image_id = await fs.commit(
+            container,
+            repo=req.param("repo") or None,
+            tag=req.param("tag") or None,
+            comment=req.param("comment") or "",
+            author=req.param("author") or "",
+            changes=req.params_all("changes"),
+            pause=True if pause is None else req.bool_param("pause"),
+            config=body,
+        )
         return json_response({"Id": image_id}, status=201)
 
     return r

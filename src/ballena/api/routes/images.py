@@ -75,10 +75,23 @@ def inspect(img: Image, req: Request, graph: dict[str, str]) -> dict[str, Any]:
 def _image_run_config(run: dict[str, Any]) -> dict[str, Any]:
     """The image's container config with the keys Docker always shows."""
     base: dict[str, Any] = {
-        "Hostname": "", "Domainname": "", "User": "", "AttachStdin": False, "AttachStdout": False,
-        "AttachStderr": False, "Tty": False, "OpenStdin": False, "StdinOnce": False, "Env": None,
-        "Cmd": None, "Image": "", "Volumes": None, "WorkingDir": "", "Entrypoint": None,
-        "OnBuild": None, "Labels": None,
+        "Hostname": "",
+        "Domainname": "",
+        "User": "",
+        "AttachStdin": False,
+        "AttachStdout": False,
+        "AttachStderr": False,
+        "Tty": False,
+        "OpenStdin": False,
+        "StdinOnce": False,
+        "Env": None,
+        "Cmd": None,
+        "Image": "",
+        "Volumes": None,
+        "WorkingDir": "",
+        "Entrypoint": None,
+        "OnBuild": None,
+        "Labels": None,
     }
     base.update(run)
     return base
@@ -116,16 +129,14 @@ def build(images: ImageService, *, containers_count: Any = None) -> Router:
 
     @r.route("DELETE", "/images/{name:.+}")
     async def remove(req: Request) -> Response:
-        records = images.remove(req.params["name"], force=req.bool_param("force"),
-                                prune=not req.bool_param("noprune"))
+        records = images.remove(req.params["name"], force=req.bool_param("force"), prune=not req.bool_param("noprune"))
         return json_response([{"Untagged": x.untagged} if x.untagged else {"Deleted": x.deleted} for x in records])
 
     @r.route("POST", "/images/prune")
     async def prune(req: Request) -> Response:
         filters = Filters.parse(req.param("filters"), accepted=PRUNE_FILTERS)
         dangling = filters.bool_value("dangling")
-        records, reclaimed = await asyncio.to_thread(images.prune, dangling_only=dangling is not False,
-                                                     filters=filters)
+        records, reclaimed = await asyncio.to_thread(images.prune, dangling_only=dangling is not False, filters=filters)
         deleted = [{"Untagged": x.untagged} if x.untagged else {"Deleted": x.deleted} for x in records]
         return json_response({"ImagesDeleted": deleted or None, "SpaceReclaimed": reclaimed})
 
@@ -158,8 +169,9 @@ def build(images: ImageService, *, containers_count: Any = None) -> Router:
 
         async def run() -> Any:
             try:
-                image_id = await asyncio.to_thread(images.import_layer, blob, repo=repo, tag=tag, changes=changes,
-                                                   message=message, source="-")
+                image_id = await asyncio.to_thread(
+                    images.import_layer, blob, repo=repo, tag=tag, changes=changes, message=message, source="-"
+                )
                 yield json_status(image_id)
             except errors.BallenaError as e:
                 yield json_error(e.message)

@@ -15,15 +15,28 @@ from ballena.services.networks import LIST_FILTERS, PRUNE_FILTERS, NetworkServic
 
 
 def network_json(n: Network, containers: dict[str, Any] | None = None) -> dict[str, Any]:
-    config = [{"Subnet": n.subnet, "Gateway": n.gateway, **({"IPRange": n.ip_range} if n.ip_range else {})}] \
-        if n.subnet else []
+    config = (
+        [{"Subnet": n.subnet, "Gateway": n.gateway, **({"IPRange": n.ip_range} if n.ip_range else {})}]
+        if n.subnet
+        else []
+    )
     return {
-        "Name": n.name, "Id": n.id, "Created": rfc3339nano(n.created_ns), "Scope": "local",
-        "Driver": n.driver, "EnableIPv4": n.driver == "bridge", "EnableIPv6": False,
+        "Name": n.name,
+        "Id": n.id,
+        "Created": rfc3339nano(n.created_ns),
+        "Scope": "local",
+        "Driver": n.driver,
+        "EnableIPv4": n.driver == "bridge",
+        "EnableIPv6": False,
         "IPAM": {"Driver": "default", "Options": None if n.builtin else {}, "Config": config},
-        "Internal": n.internal, "Attachable": n.attachable, "Ingress": False, "ConfigFrom": {"Network": ""},
-        "ConfigOnly": False, "Containers": containers if containers is not None else {},
-        "Options": dict(n.options), "Labels": dict(n.labels),
+        "Internal": n.internal,
+        "Attachable": n.attachable,
+        "Ingress": False,
+        "ConfigFrom": {"Network": ""},
+        "ConfigOnly": False,
+        "Containers": containers if containers is not None else {},
+        "Options": dict(n.options),
+        "Labels": dict(n.labels),
     }
 
 

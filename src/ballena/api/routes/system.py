@@ -24,10 +24,23 @@ def version_info(facts: HostFacts) -> dict[str, Any]:
     py = f"python{sys.version_info.major}.{sys.version_info.minor}.{sys.version_info.micro}"
     return {
         "Platform": {"Name": f"{ENGINE_NAME} {__version__}"},
-        "Components": [{"Name": "Engine", "Version": __version__, "Details": {
-            "ApiVersion": API_VERSION, "Arch": go_arch(), "BuildTime": "", "Experimental": "false",
-            "GitCommit": "", "GoVersion": py, "KernelVersion": facts.kernel, "MinAPIVersion": MIN_API_VERSION,
-            "Os": "linux"}}],
+        "Components": [
+            {
+                "Name": "Engine",
+                "Version": __version__,
+                "Details": {
+                    "ApiVersion": API_VERSION,
+                    "Arch": go_arch(),
+                    "BuildTime": "",
+                    "Experimental": "false",
+                    "GitCommit": "",
+                    "GoVersion": py,
+                    "KernelVersion": facts.kernel,
+                    "MinAPIVersion": MIN_API_VERSION,
+                    "Os": "linux",
+                },
+            }
+        ],
         "Version": __version__,
         "ApiVersion": API_VERSION,
         "MinAPIVersion": MIN_API_VERSION,
@@ -40,16 +53,25 @@ def version_info(facts: HostFacts) -> dict[str, Any]:
     }
 
 
-def build(*, events: EventBus, facts: HostFacts, info: Callable[[], dict[str, Any]],
-          disk_usage: Callable[[Request], Any]) -> Router:
+def build(
+    *, events: EventBus, facts: HostFacts, info: Callable[[], dict[str, Any]], disk_usage: Callable[[Request], Any]
+) -> Router:
     r = Router()
 
     async def ping(req: Request) -> Response:
-        headers = [("Cache-Control", "no-cache, no-store, must-revalidate"), ("Pragma", "no-cache"),
-                   ("Builder-Version", "1"), ("Swarm", "inactive")]
+        headers = [
+            ("Cache-Control", "no-cache, no-store, must-revalidate"),
+            ("Pragma", "no-cache"),
+            ("Builder-Version", "1"),
+            ("Swarm", "inactive"),
+        ]
         if req.method == "HEAD":
-            return Response(status=200, body=b"", content_type="text/plain; charset=utf-8",
-                            headers=[*headers, ("Content-Length", "0")])
+            return Response(
+                status=200,
+                body=b"",
+                content_type="text/plain; charset=utf-8",
+                headers=[*headers, ("Content-Length", "0")],
+            )
         return Response(status=200, body=b"OK", content_type="text/plain; charset=utf-8", headers=headers)
 
     r.add("GET", "/_ping", ping)

@@ -17,8 +17,12 @@ def volume_json(v: Volume, usage: dict[str, int] | None = None) -> dict[str, Any
     secs = v.created_ns // 10**9
     out: dict[str, Any] = {
         "CreatedAt": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(secs)),
-        "Driver": v.driver, "Labels": dict(v.labels) or None, "Mountpoint": v.mountpoint, "Name": v.name,
-        "Options": dict(v.options) or None, "Scope": "local",
+        "Driver": v.driver,
+        "Labels": dict(v.labels) or None,
+        "Mountpoint": v.mountpoint,
+        "Name": v.name,
+        "Options": dict(v.options) or None,
+        "Scope": "local",
     }
     if usage is not None:
         out["UsageData"] = usage
@@ -36,8 +40,12 @@ def build(volumes: VolumeService) -> Router:
     @r.route("POST", "/volumes/create")
     async def create(req: Request) -> Response:
         body = await req.json() or {}
-        v = volumes.create(body.get("Name") or None, driver=body.get("Driver") or "local",
-                           options=body.get("DriverOpts") or {}, labels=body.get("Labels") or {})
+        v = volumes.create(
+            body.get("Name") or None,
+            driver=body.get("Driver") or "local",
+            options=body.get("DriverOpts") or {},
+            labels=body.get("Labels") or {},
+        )
         return json_response(volume_json(v), status=201)
 
     @r.route("GET", "/volumes/{name}")

@@ -102,8 +102,23 @@ def busybox_tar(busybox: str) -> bytes:
         tf.addfile(ti, io.BytesIO(data))
 
     with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as tf:
-        for d in ("bin", "dev", "etc", "home", "lib", "proc", "root", "sys", "usr", "usr/sbin", "usr/bin",
-                  "var", "var/spool", "var/spool/mail", "var/www"):
+        for d in (
+            "bin",
+            "dev",
+            "etc",
+            "home",
+            "lib",
+            "proc",
+            "root",
+            "sys",
+            "usr",
+            "usr/sbin",
+            "usr/bin",
+            "var",
+            "var/spool",
+            "var/spool/mail",
+            "var/www",
+        ):
             add_dir(tf, d, 0o700 if d == "root" else 0o755)
         add_dir(tf, "tmp", 0o1777)
         with open(busybox, "rb") as f:
@@ -116,8 +131,12 @@ def busybox_tar(busybox: str) -> bytes:
             tf.addfile(ti)
         add_file(tf, "etc/passwd", _PASSWD.encode())
         add_file(tf, "etc/group", _GROUP.encode())
-        add_file(tf, "etc/shadow", b"".join(f"{line.split(':')[0]}:*::0:::::\n".encode()
-                                           for line in _PASSWD.splitlines()), 0o640)
+        add_file(
+            tf,
+            "etc/shadow",
+            b"".join(f"{line.split(':')[0]}:*::0:::::\n".encode() for line in _PASSWD.splitlines()),
+            0o640,
+        )
         add_file(tf, "etc/nsswitch.conf", b"hosts: files dns\nnetworks: files\npasswd: files\ngroup: files\n")
     return buf.getvalue()
 
@@ -125,9 +144,12 @@ def busybox_tar(busybox: str) -> bytes:
 def _import(client: Client, body: object, tag: str, changes: list[str], message: str) -> str:
     repo, _, t = tag.rpartition(":") if ":" in tag.split("/")[-1] else (tag, "", "latest")
     image_id = ""
-    for msg in client.stream_json("POST", "/images/create",
-                                  params={"fromSrc": "-", "repo": repo, "tag": t, "changes": changes,
-                                          "message": message}, body=body):
+    for msg in client.stream_json(
+        "POST",
+        "/images/create",
+        params={"fromSrc": "-", "repo": repo, "tag": t, "changes": changes, "message": message},
+        body=body,
+    ):
         if msg.get("error"):
             die(f"Error response from daemon: {msg['error']}")
         image_id = msg.get("status", image_id)
@@ -136,9 +158,13 @@ def _import(client: Client, body: object, tag: str, changes: list[str], message:
 
 def bootstrap(client: Client, argv: list[str], *, prog: str) -> int:
     p = flags(prog, f"{prog} busybox|debian[:SUITE] [--tag NAME]", min_args=1, max_args=1)
-    p.str("tag", 't', "name of the image (default: busybox:latest, debian:SUITE)", default=None)
-    p.str("mirror", None, "Debian mirror for debootstrap",
-          default=os.environ.get("BALLENA_DEBIAN_MIRROR", "http://deb.debian.org/debian"))
+    p.str("tag", "t", "name of the image (default: busybox:latest, debian:SUITE)", default=None)
+    p.str(
+        "mirror",
+        None,
+        "Debian mirror for debootstrap",
+        default=os.environ.get("BALLENA_DEBIAN_MIRROR", "http://deb.debian.org/debian"),
+    )
     p.bool("quiet", "q", "Print nothing but errors")
     a = p.parse(argv)
     kind, _, suite = a.args[0].partition(":")
@@ -148,14 +174,18 @@ def bootstrap(client: Client, argv: list[str], *, prog: str) -> int:
             if shutil.which("apt-get") is None:
                 die("no static busybox on this host; install busybox-static")
             print("installing busybox-static ...", file=sys.stderr)
-            subprocess.run(["apt-get", "install", "-y", "-q", "busybox-static"], check=True,
-                           stdout=subprocess.DEVNULL)
+            subprocess.run(["apt-get", "install", "-y", "-q", "busybox-static"], check=True, stdout=subprocess.DEVNULL)
             busybox = find_static_busybox()
             if busybox is None:
                 die("busybox-static did not provide a static busybox")
         version = subprocess.run([busybox], capture_output=True, text=True).stdout.split("\n", 1)[0]
-        image_id = _import(client, busybox_tar(busybox), a.tag or "busybox:latest",
-                           [f"ENV {PATH_ENV}", 'CMD ["sh"]'], f"ballena bootstrap: {version.strip()}")
+        image_id = _import(
+            client,
+            busybox_tar(busybox),
+            a.tag or "busybox:latest",
+            [f"ENV {PATH_ENV}", 'CMD ["sh"]'],
+            f"ballena bootstrap: {version.strip()}",
+        )
     elif kind == "debian":
         suite = suite or "bookworm"
         if shutil.which("debootstrap") is None:
@@ -171,11 +201,17 @@ def bootstrap(client: Client, argv: list[str], *, prog: str) -> int:
                 for entry in os.scandir(os.path.join(root, junk)) if os.path.isdir(os.path.join(root, junk)) else []:
                     if entry.is_file():
                         os.unlink(entry.path)
-            tar = subprocess.Popen(["tar", "--numeric-owner", "--xattrs", "-C", root, "-c", "."],
-                                   stdout=subprocess.PIPE)
+            tar = subprocess.Popen(
+                ["tar", "--numeric-owner", "--xattrs", "-C", root, "-c", "."], stdout=subprocess.PIPE
+            )
             assert tar.stdout is not None
-            image_id = _import(client, tar.stdout, a.tag or f"debian:{suite}", [f"ENV {PATH_ENV}", 'CMD ["bash"]'],
-                               f"ballena bootstrap: debootstrap {suite}")
+            image_id = _import(
+                client,
+                tar.stdout,
+                a.tag or f"debian:{suite}",
+                [f"ENV {PATH_ENV}", 'CMD ["bash"]'],
+                f"ballena bootstrap: debootstrap {suite}",
+            )
             tar.wait()
     else:
         die(f"unknown base image {a.args[0]!r}: use busybox or debian[:suite]")

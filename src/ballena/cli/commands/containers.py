@@ -16,13 +16,27 @@ from ballena.cli.flags import FlagSet, Values
 from ballena.cli.streams import RawTerminal, demux_to, on_resize, pump_stdin, terminal_size
 from ballena.client.api import APIError, Client
 
-PS_HEADERS = {"ID": "CONTAINER ID", "Image": "IMAGE", "Command": "COMMAND", "CreatedSince": "CREATED",
-              "RunningFor": "CREATED", "CreatedAt": "CREATED AT", "Status": "STATUS", "Ports": "PORTS",
-              "Names": "NAMES", "Size": "SIZE", "Labels": "LABELS", "Mounts": "MOUNTS", "Networks": "NETWORKS",
-              "State": "STATE", "LocalVolumes": "LOCAL VOLUMES"}
+PS_HEADERS = {
+    "ID": "CONTAINER ID",
+    "Image": "IMAGE",
+    "Command": "COMMAND",
+    "CreatedSince": "CREATED",
+    "RunningFor": "CREATED",
+    "CreatedAt": "CREATED AT",
+    "Status": "STATUS",
+    "Ports": "PORTS",
+    "Names": "NAMES",
+    "Size": "SIZE",
+    "Labels": "LABELS",
+    "Mounts": "MOUNTS",
+    "Networks": "NETWORKS",
+    "State": "STATE",
+    "LocalVolumes": "LOCAL VOLUMES",
+}
 
 
 # -- run / create flags ------------------------------------------------------------------------------
+
 
 def _container_flags(p: FlagSet) -> None:
     p.bool("interactive", "i", "Keep STDIN open even if not attached")
@@ -319,44 +333,89 @@ def build_create_body(a: Values, image: str, cmd: list[str]) -> tuple[dict[str, 
         from ballena.pkg.timeutil import parse_go_duration
 
         healthcheck = {"Test": ["CMD-SHELL", a.health_cmd]}
-        for key, val in (("Interval", a.health_interval), ("Timeout", a.health_timeout),
-                         ("StartPeriod", a.health_start_period)):
+        for key, val in (
+            ("Interval", a.health_interval),
+            ("Timeout", a.health_timeout),
+            ("StartPeriod", a.health_start_period),
+        ):
             if val:
                 healthcheck[key] = parse_go_duration(val)
         if a.health_retries is not None:
             healthcheck["Retries"] = a.health_retries
     size_console = terminal_size() if a.tty else None
     host_config: dict[str, Any] = {
-        "Binds": binds or None, "NetworkMode": network or "default", "PortBindings": bindings,
-        "RestartPolicy": _restart_policy(a.restart), "AutoRemove": bool(getattr(a, "rm", False)),
-        "VolumesFrom": a.volumes_from, "CapAdd": a.cap_add, "CapDrop": a.cap_drop,
-        "Dns": a.dns or [], "DnsOptions": a.dns_option or [], "DnsSearch": a.dns_search or [],
-        "ExtraHosts": a.add_host, "GroupAdd": a.group_add, "IpcMode": a.ipc or "", "Links": a.link,
-        "OomScoreAdj": a.oom_score_adj or 0, "PidMode": a.pid or "", "Privileged": a.privileged,
-        "PublishAllPorts": a.publish_all, "ReadonlyRootfs": a.read_only, "SecurityOpt": a.security_opt,
-        "UTSMode": a.uts or "", "ShmSize": _size(a.shm_size, "--shm-size") or None, "Tmpfs": tmpfs or None,
-        "Sysctls": sysctls or None, "Runtime": a.runtime or "", "Init": a.init or None,
-        "Memory": _size(a.memory, "--memory"), "MemorySwap": memory_swap,
+        "Binds": binds or None,
+        "NetworkMode": network or "default",
+        "PortBindings": bindings,
+        "RestartPolicy": _restart_policy(a.restart),
+        "AutoRemove": bool(getattr(a, "rm", False)),
+        "VolumesFrom": a.volumes_from,
+        "CapAdd": a.cap_add,
+        "CapDrop": a.cap_drop,
+        "Dns": a.dns or [],
+        "DnsOptions": a.dns_option or [],
+        "DnsSearch": a.dns_search or [],
+        "ExtraHosts": a.add_host,
+        "GroupAdd": a.group_add,
+        "IpcMode": a.ipc or "",
+        "Links": a.link,
+        "OomScoreAdj": a.oom_score_adj or 0,
+        "PidMode": a.pid or "",
+        "Privileged": a.privileged,
+        "PublishAllPorts": a.publish_all,
+        "ReadonlyRootfs": a.read_only,
+        "SecurityOpt": a.security_opt,
+        "UTSMode": a.uts or "",
+        "ShmSize": _size(a.shm_size, "--shm-size") or None,
+        "Tmpfs": tmpfs or None,
+        "Sysctls": sysctls or None,
+        "Runtime": a.runtime or "",
+        "Init": a.init or None,
+        "Memory": _size(a.memory, "--memory"),
+        "MemorySwap": memory_swap,
         "MemoryReservation": _size(a.memory_reservation, "--memory-reservation"),
-        "MemorySwappiness": a.memory_swappiness, "OomKillDisable": a.oom_kill_disable, "NanoCpus": nano_cpus,
-        "CpuShares": a.cpu_shares or 0, "CpuPeriod": a.cpu_period or 0, "CpuQuota": a.cpu_quota or 0,
-        "CpusetCpus": a.cpuset_cpus or "", "CpusetMems": a.cpuset_mems or "", "PidsLimit": a.pids_limit,
+        "MemorySwappiness": a.memory_swappiness,
+        "OomKillDisable": a.oom_kill_disable,
+        "NanoCpus": nano_cpus,
+        "CpuShares": a.cpu_shares or 0,
+        "CpuPeriod": a.cpu_period or 0,
+        "CpuQuota": a.cpu_quota or 0,
+        "CpusetCpus": a.cpuset_cpus or "",
+        "CpusetMems": a.cpuset_mems or "",
+        "PidsLimit": a.pids_limit,
         "BlkioWeight": a.blkio_weight or 0,
         "BlkioDeviceReadBps": _throttle(a.device_read_bps, "--device-read-bps", True),
         "BlkioDeviceWriteBps": _throttle(a.device_write_bps, "--device-write-bps", True),
         "BlkioDeviceReadIOps": _throttle(a.device_read_iops, "--device-read-iops", False),
         "BlkioDeviceWriteIOps": _throttle(a.device_write_iops, "--device-write-iops", False),
-        "Ulimits": ulimits or None, "Devices": devices, "DeviceCgroupRules": a.device_cgroup_rule,
-        "Mounts": [_parse_mount(m) for m in a.mount or []] or None, "LogConfig": log_config,
-        "CgroupnsMode": a.cgroupns or "", "ConsoleSize": list(size_console) if size_console else [0, 0],
+        "Ulimits": ulimits or None,
+        "Devices": devices,
+        "DeviceCgroupRules": a.device_cgroup_rule,
+        "Mounts": [_parse_mount(m) for m in a.mount or []] or None,
+        "LogConfig": log_config,
+        "CgroupnsMode": a.cgroupns or "",
+        "ConsoleSize": list(size_console) if size_console else [0, 0],
     }
     config: dict[str, Any] = {
-        "Hostname": a.hostname or "", "Domainname": a.domainname or "", "User": a.user or "",
-        "AttachStdin": a.interactive, "AttachStdout": True, "AttachStderr": True, "Tty": a.tty,
-        "OpenStdin": a.interactive, "StdinOnce": a.interactive and not getattr(a, "detach", False),
-        "Env": _env_list(a), "Cmd": cmd or None, "Image": image, "Volumes": volumes or None,
-        "WorkingDir": a.workdir or "", "Labels": _labels(a), "ExposedPorts": exposed or None,
-        "StopSignal": a.stop_signal or "", "StopTimeout": a.stop_timeout, "Healthcheck": healthcheck,
+        "Hostname": a.hostname or "",
+        "Domainname": a.domainname or "",
+        "User": a.user or "",
+        "AttachStdin": a.interactive,
+        "AttachStdout": True,
+        "AttachStderr": True,
+        "Tty": a.tty,
+        "OpenStdin": a.interactive,
+        "StdinOnce": a.interactive and not getattr(a, "detach", False),
+        "Env": _env_list(a),
+        "Cmd": cmd or None,
+        "Image": image,
+        "Volumes": volumes or None,
+        "WorkingDir": a.workdir or "",
+        "Labels": _labels(a),
+        "ExposedPorts": exposed or None,
+        "StopSignal": a.stop_signal or "",
+        "StopTimeout": a.stop_timeout,
+        "Healthcheck": healthcheck,
         "MacAddress": a.mac_address or "",
     }
     if a.entrypoint is not None:
@@ -370,9 +429,14 @@ def build_create_body(a: Values, image: str, cmd: list[str]) -> tuple[dict[str, 
             ep["IPAMConfig"] = {"IPv4Address": a.ip}
         networking = {"EndpointsConfig": {network: ep}}
     elif a.ip or a.network_alias:
-        networking = {"EndpointsConfig": {network or "bridge": {
-            **({"Aliases": a.network_alias} if a.network_alias else {}),
-            **({"IPAMConfig": {"IPv4Address": a.ip}} if a.ip else {})}}}
+        networking = {
+            "EndpointsConfig": {
+                network or "bridge": {
+                    **({"Aliases": a.network_alias} if a.network_alias else {}),
+                    **({"IPAMConfig": {"IPv4Address": a.ip}} if a.ip else {}),
+                }
+            }
+        }
     body = {**config, "HostConfig": host_config, "NetworkingConfig": networking}
     return body, a.name
 
@@ -422,8 +486,13 @@ def create(client: Client, argv: list[str], *, prog: str) -> int:
 
 
 def run(client: Client, argv: list[str], *, prog: str) -> int:
-    p = flags(prog, f"{prog} [OPTIONS] IMAGE [COMMAND] [ARG...]", interspersed=False, min_args=1,
-              description="Create and run a new container from an image")
+    p = flags(
+        prog,
+        f"{prog} [OPTIONS] IMAGE [COMMAND] [ARG...]",
+        interspersed=False,
+        min_args=1,
+        description="Create and run a new container from an image",
+    )
     _container_flags(p)
     p.bool("detach", "d", "Run container in background and print container ID")
     p.bool("rm", None, "Automatically remove the container and its associated anonymous volumes when it exits")
@@ -435,8 +504,11 @@ def run(client: Client, argv: list[str], *, prog: str) -> int:
     try:
         cid = _create(client, a, image, cmd, prog)
     except APIError as e:
-        die(f"docker: Error response from daemon: {e.message}".replace("docker:", "ballena:", 1) + "\n\n"
-            f"Run '{prog} --help' for more information", 125)
+        die(
+            f"docker: Error response from daemon: {e.message}".replace("docker:", "ballena:", 1) + "\n\n"
+            f"Run '{prog} --help' for more information",
+            125,
+        )
     if a.detach:
         try:
             client.post(f"/containers/{cid}/start")
@@ -446,9 +518,18 @@ def run(client: Client, argv: list[str], *, prog: str) -> int:
         out(cid)
         return 0
     attach_streams = set(a.attach or ["stdout", "stderr"] + (["stdin"] if a.interactive else []))
-    return _attach_and_start(client, cid, tty=a.tty, stdin="stdin" in attach_streams and a.interactive,
-                             stdout="stdout" in attach_streams, stderr="stderr" in attach_streams,
-                             remove=a.rm, detach_keys=a.detach_keys, prog=prog, sig_proxy=a.sig_proxy)
+    return _attach_and_start(
+        client,
+        cid,
+        tty=a.tty,
+        stdin="stdin" in attach_streams and a.interactive,
+        stdout="stdout" in attach_streams,
+        stderr="stderr" in attach_streams,
+        remove=a.rm,
+        detach_keys=a.detach_keys,
+        prog=prog,
+        sig_proxy=a.sig_proxy,
+    )
 
 
 def _start_error_code(message: str) -> int:
@@ -459,8 +540,20 @@ def _start_error_code(message: str) -> int:
     return 125
 
 
-def _attach_and_start(client: Client, cid: str, *, tty: bool, stdin: bool, stdout: bool, stderr: bool, remove: bool,
-                      detach_keys: str | None, prog: str, sig_proxy: bool, start: bool = True) -> int:
+def _attach_and_start(
+    client: Client,
+    cid: str,
+    *,
+    tty: bool,
+    stdin: bool,
+    stdout: bool,
+    stderr: bool,
+    remove: bool,
+    detach_keys: str | None,
+    prog: str,
+    sig_proxy: bool,
+    start: bool = True,
+) -> int:
     params = {"stream": True, "stdin": stdin, "stdout": stdout, "stderr": stderr, "detachKeys": detach_keys}
     sock, initial = client.hijack(f"/containers/{cid}/attach", params=params)
     result: dict[str, Any] = {}
@@ -468,8 +561,9 @@ def _attach_and_start(client: Client, cid: str, *, tty: bool, stdin: bool, stdou
 
     def wait() -> None:
         try:
-            result["status"] = waiter.post(f"/containers/{cid}/wait",
-                                          params={"condition": "removed" if remove else "next-exit"})
+            result["status"] = waiter.post(
+                f"/containers/{cid}/wait", params={"condition": "removed" if remove else "next-exit"}
+            )
         except Exception as e:
             result["error"] = e
 
@@ -481,12 +575,15 @@ def _attach_and_start(client: Client, cid: str, *, tty: bool, stdin: bool, stdou
             client.post(f"/containers/{cid}/start")
         except APIError as e:
             sock.close()
-            print(f"ballena: Error response from daemon: {e.message}\n\nRun '{prog} --help' for more information",
-                  file=sys.stderr)
+            print(
+                f"ballena: Error response from daemon: {e.message}\n\nRun '{prog} --help' for more information",
+                file=sys.stderr,
+            )
             if remove:
                 wait_thread.join(5)
             return _start_error_code(e.message)
     if tty:
+
         def resize() -> None:
             size = terminal_size()
             if size:
@@ -528,9 +625,18 @@ def start(client: Client, argv: list[str], *, prog: str) -> int:
             die("you cannot start and attach multiple containers at once")
         info = client.get(f"/containers/{a.args[0]}/json")
         tty = bool(info["Config"]["Tty"])
-        return _attach_and_start(client, info["Id"], tty=tty, stdin=a.interactive, stdout=True, stderr=True,
-                                 remove=bool(info["HostConfig"].get("AutoRemove")), detach_keys=a.detach_keys,
-                                 prog=prog, sig_proxy=True)
+        return _attach_and_start(
+            client,
+            info["Id"],
+            tty=tty,
+            stdin=a.interactive,
+            stdout=True,
+            stderr=True,
+            remove=bool(info["HostConfig"].get("AutoRemove")),
+            detach_keys=a.detach_keys,
+            prog=prog,
+            sig_proxy=True,
+        )
     return _each(client, a.args, lambda n: client.post(f"/containers/{n}/start"))
 
 
@@ -552,7 +658,9 @@ def stop(client: Client, argv: list[str], *, prog: str) -> int:
     p.int("time", "t", "Seconds to wait before killing the container", default=None)
     p.str("signal", "s", "Signal to send to the container")
     a = p.parse(argv)
-    return _each(client, a.args, lambda n: client.post(f"/containers/{n}/stop", params={"t": a.time, "signal": a.signal}))
+    return _each(
+        client, a.args, lambda n: client.post(f"/containers/{n}/stop", params={"t": a.time, "signal": a.signal})
+    )
 
 
 def restart(client: Client, argv: list[str], *, prog: str) -> int:
@@ -560,7 +668,9 @@ def restart(client: Client, argv: list[str], *, prog: str) -> int:
     p.int("time", "t", "Seconds to wait before killing the container", default=None)
     p.str("signal", "s", "Signal to send to the container")
     a = p.parse(argv)
-    return _each(client, a.args, lambda n: client.post(f"/containers/{n}/restart", params={"t": a.time, "signal": a.signal}))
+    return _each(
+        client, a.args, lambda n: client.post(f"/containers/{n}/restart", params={"t": a.time, "signal": a.signal})
+    )
 
 
 def kill(client: Client, argv: list[str], *, prog: str) -> int:
@@ -576,8 +686,11 @@ def rm(client: Client, argv: list[str], *, prog: str) -> int:
     p.bool("volumes", "v", "Remove anonymous volumes associated with the container")
     p.bool("link", "l", "Remove the specified link")
     a = p.parse(argv)
-    return _each(client, a.args, lambda n: client.delete(f"/containers/{n}",
-                                                         params={"force": a.force or None, "v": a.volumes or None}))
+    return _each(
+        client,
+        a.args,
+        lambda n: client.delete(f"/containers/{n}", params={"force": a.force or None, "v": a.volumes or None}),
+    )
 
 
 def pause(client: Client, argv: list[str], *, prog: str) -> int:
@@ -636,8 +749,13 @@ def ps(client: Client, argv: list[str], *, prog: str) -> int:
     p.list("filter", "f", "Filter output based on conditions provided")
     p.str("format", None, "Format output using a custom template")
     a = p.parse(argv)
-    params = {"all": a.all or None, "limit": a.last if a.last > 0 else None, "latest": a.latest or None,
-              "size": a.size or None, "filters": filters_param(a.filter)}
+    params = {
+        "all": a.all or None,
+        "limit": a.last if a.last > 0 else None,
+        "latest": a.latest or None,
+        "size": a.size or None,
+        "filters": filters_param(a.filter),
+    }
     items = client.get("/containers/json", params=params) or []
     rows = []
     for c in items:
@@ -647,10 +765,15 @@ def ps(client: Client, argv: list[str], *, prog: str) -> int:
         if image.startswith("sha256:") and not a.no_trunc:
             image = short_id(image)
         row = {
-            "ID": short_id(c["Id"], a.no_trunc), "Image": image,
-            "Command": f'"{cmd if a.no_trunc else ellipsis(cmd, 20)}"', "CreatedSince": since(c.get("Created", 0)),
-            "RunningFor": since(c.get("Created", 0)), "CreatedAt": unix_to_rfc3339_local(c.get("Created", 0)),
-            "Status": c.get("Status", ""), "Ports": _ports_text(c.get("Ports") or []), "Names": ",".join(names),
+            "ID": short_id(c["Id"], a.no_trunc),
+            "Image": image,
+            "Command": f'"{cmd if a.no_trunc else ellipsis(cmd, 20)}"',
+            "CreatedSince": since(c.get("Created", 0)),
+            "RunningFor": since(c.get("Created", 0)),
+            "CreatedAt": unix_to_rfc3339_local(c.get("Created", 0)),
+            "Status": c.get("Status", ""),
+            "Ports": _ports_text(c.get("Ports") or []),
+            "Names": ",".join(names),
             "State": c.get("State", ""),
             "Labels": ",".join(f"{k}={v}" for k, v in (c.get("Labels") or {}).items()),
             "Networks": ",".join(((c.get("NetworkSettings") or {}).get("Networks") or {}).keys()),
@@ -681,9 +804,15 @@ def logs(client: Client, argv: list[str], *, prog: str) -> int:
     from ballena.pkg.timeutil import cli_timestamp
 
     info = client.get(f"/containers/{a.args[0]}/json")
-    params = {"stdout": True, "stderr": True, "follow": a.follow or None, "tail": a.tail,
-              "since": cli_timestamp(a.since) if a.since else None,
-              "until": cli_timestamp(a.until) if a.until else None, "timestamps": a.timestamps or None}
+    params = {
+        "stdout": True,
+        "stderr": True,
+        "follow": a.follow or None,
+        "tail": a.tail,
+        "since": cli_timestamp(a.since) if a.since else None,
+        "until": cli_timestamp(a.until) if a.until else None,
+        "timestamps": a.timestamps or None,
+    }
     resp = client.request("GET", f"/containers/{info['Id']}/logs", params=params)
     tty = bool(info["Config"]["Tty"])
     import struct
@@ -698,8 +827,8 @@ def logs(client: Client, argv: list[str], *, prog: str) -> int:
             kind, n = struct.unpack(">BxxxI", buf[:8])
             if len(buf) < 8 + n:
                 break
-            os.write(2 if kind == 2 else 1, bytes(buf[8:8 + n]))
-            del buf[:8 + n]
+            os.write(2 if kind == 2 else 1, bytes(buf[8 : 8 + n]))
+            del buf[: 8 + n]
     return 0
 
 
@@ -714,9 +843,19 @@ def attach(client: Client, argv: list[str], *, prog: str) -> int:
         die("You cannot attach to a stopped container, start it first")
     tty = bool(info["Config"]["Tty"])
     stdin = bool(info["Config"]["OpenStdin"]) and not a.no_stdin
-    return _attach_and_start(client, info["Id"], tty=tty, stdin=stdin, stdout=True, stderr=True,
-                             remove=bool(info["HostConfig"].get("AutoRemove")), detach_keys=a.detach_keys, prog=prog,
-                             sig_proxy=a.sig_proxy, start=False)
+    return _attach_and_start(
+        client,
+        info["Id"],
+        tty=tty,
+        stdin=stdin,
+        stdout=True,
+        stderr=True,
+        remove=bool(info["HostConfig"].get("AutoRemove")),
+        detach_keys=a.detach_keys,
+        prog=prog,
+        sig_proxy=a.sig_proxy,
+        start=False,
+    )
 
 
 def exec_(client: Client, argv: list[str], *, prog: str) -> int:
@@ -733,10 +872,20 @@ def exec_(client: Client, argv: list[str], *, prog: str) -> int:
     a = p.parse(argv)
     name, cmd = a.args[0], a.args[1:]
     size_console = terminal_size() if a.tty else None
-    body = {"User": a.user or "", "Privileged": a.privileged, "Tty": a.tty, "AttachStdin": a.interactive and not a.detach,
-            "AttachStdout": not a.detach, "AttachStderr": not a.detach, "Detach": a.detach,
-            "DetachKeys": a.detach_keys or "", "Env": _env_list(a), "WorkingDir": a.workdir or "", "Cmd": cmd,
-            "ConsoleSize": list(size_console) if size_console else None}
+    body = {
+        "User": a.user or "",
+        "Privileged": a.privileged,
+        "Tty": a.tty,
+        "AttachStdin": a.interactive and not a.detach,
+        "AttachStdout": not a.detach,
+        "AttachStderr": not a.detach,
+        "Detach": a.detach,
+        "DetachKeys": a.detach_keys or "",
+        "Env": _env_list(a),
+        "WorkingDir": a.workdir or "",
+        "Cmd": cmd,
+        "ConsoleSize": list(size_console) if size_console else None,
+    }
     try:
         eid = client.post(f"/containers/{name}/exec", body=body)["Id"]
     except APIError as e:
@@ -744,8 +893,9 @@ def exec_(client: Client, argv: list[str], *, prog: str) -> int:
     if a.detach:
         client.post(f"/exec/{eid}/start", body={"Detach": True, "Tty": a.tty})
         return 0
-    sock, initial = client.hijack(f"/exec/{eid}/start", body={"Detach": False, "Tty": a.tty,
-                                                              "ConsoleSize": body["ConsoleSize"]})
+    sock, initial = client.hijack(
+        f"/exec/{eid}/start", body={"Detach": False, "Tty": a.tty, "ConsoleSize": body["ConsoleSize"]}
+    )
     if a.tty and size_console:
         try:
             client.post(f"/exec/{eid}/resize", params={"h": size_console[0], "w": size_console[1]})
@@ -785,7 +935,7 @@ def inspect(client: Client, argv: list[str], *, prog: str) -> int:
 def prune(client: Client, argv: list[str], *, prog: str) -> int:
     p = flags(prog, f"{prog} [OPTIONS]", max_args=0)
     p.bool("force", "f", "Do not prompt for confirmation")
-    p.list("filter", None, "Provide filter values (e.g. \"until=<timestamp>\")")
+    p.list("filter", None, 'Provide filter values (e.g. "until=<timestamp>")')
     a = p.parse(argv)
     from ballena.cli.commands.images import confirm
 
@@ -862,8 +1012,13 @@ def update(client: Client, argv: list[str], *, prog: str) -> int:
         body["MemoryReservation"] = _size(a.memory_reservation, "--memory-reservation")
     if a.cpus:
         body["NanoCpus"] = int(float(a.cpus) * 1e9)
-    for key, val in (("CpuShares", a.cpu_shares), ("CpuPeriod", a.cpu_period), ("CpuQuota", a.cpu_quota),
-                     ("PidsLimit", a.pids_limit), ("BlkioWeight", a.blkio_weight)):
+    for key, val in (
+        ("CpuShares", a.cpu_shares),
+        ("CpuPeriod", a.cpu_period),
+        ("CpuQuota", a.cpu_quota),
+        ("PidsLimit", a.pids_limit),
+        ("BlkioWeight", a.blkio_weight),
+    ):
         if val is not None:
             body[key] = val
     if a.cpuset_cpus:

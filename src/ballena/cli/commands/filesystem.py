@@ -27,8 +27,12 @@ def _split_container_path(arg: str) -> tuple[str | None, str]:
 
 
 def cp(client: Client, argv: list[str], *, prog: str) -> int:
-    p = flags(prog, f"{prog} [OPTIONS] CONTAINER:SRC_PATH DEST_PATH|-\n        {prog} [OPTIONS] SRC_PATH|- "
-              "CONTAINER:DEST_PATH", min_args=2, max_args=2)
+    p = flags(
+        prog,
+        f"{prog} [OPTIONS] CONTAINER:SRC_PATH DEST_PATH|-\n        {prog} [OPTIONS] SRC_PATH|- CONTAINER:DEST_PATH",
+        min_args=2,
+        max_args=2,
+    )
     p.bool("archive", "a", "Archive mode (copy all uid/gid information)")
     p.bool("follow-link", "L", "Always follow symbol link in SRC_PATH")
     p.bool("quiet", "q", "Suppress progress output during copy")
@@ -67,16 +71,16 @@ def _from_container(client: Client, ctr: str, src: str, dst: str, *, quiet: bool
         target = dst if contents_only else os.path.join(dst, src_base)
     else:
         if dst.endswith("/"):
-            die(f"destination directory \"{dst}\" must exist")
+            die(f'destination directory "{dst}" must exist')
         if not os.path.isdir(os.path.dirname(os.path.abspath(dst))):
-            die(f"no such directory: \"{os.path.dirname(dst)}\"")
+            die(f'no such directory: "{os.path.dirname(dst)}"')
         target = dst
     total = 0
     with tarfile.open(fileobj=io.BytesIO(data)) as tf:
         members = tf.getmembers()
         top = members[0].name.split("/")[0] if members else src_base
         for m in members:
-            rel = m.name[len(top):].lstrip("/") if m.name.startswith(top) else m.name
+            rel = m.name[len(top) :].lstrip("/") if m.name.startswith(top) else m.name
             path = os.path.join(target, rel) if rel else target
             if not src_is_dir and rel == "" and os.path.isdir(path):
                 path = os.path.join(path, src_base)
@@ -154,9 +158,12 @@ def _to_container(client: Client, src: str, ctr: str, dst: str, *, archive: bool
             tf.add(src, arcname=name, recursive=False, filter=_owner(archive))
             total += os.stat(src).st_size if follow else os.lstat(src).st_size
     try:
-        client.request("PUT", f"/containers/{ctr}/archive",
-                       params={"path": parent, "noOverwriteDirNonDir": True, "copyUIDGID": archive or None},
-                       body=buf.getvalue()).read()
+        client.request(
+            "PUT",
+            f"/containers/{ctr}/archive",
+            params={"path": parent, "noOverwriteDirNonDir": True, "copyUIDGID": archive or None},
+            body=buf.getvalue(),
+        ).read()
     except APIError as e:
         die(f"Error response from daemon: {e.message}")
     if not quiet:
@@ -197,10 +204,20 @@ def commit(client: Client, argv: list[str], *, prog: str) -> int:
         try:
             ref = parse_normalized(a.args[1])
         except InvalidArgument as e:
-            die(f"Error parsing reference: \"{a.args[1]}\" is not a valid repository/tag: {e.message}")
+            die(f'Error parsing reference: "{a.args[1]}" is not a valid repository/tag: {e.message}')
         repo, tag = ref.familiar_name, ref.tag
-    res = client.post("/commit", params={"container": a.args[0], "repo": repo, "tag": tag, "comment": a.message,
-                                         "author": a.author, "changes": a.change, "pause": a.pause})
+    res = client.post(
+        "/commit",
+        params={
+            "container": a.args[0],
+            "repo": repo,
+            "tag": tag,
+            "comment": a.message,
+            "author": a.author,
+            "changes": a.change,
+            "pause": a.pause,
+        },
+    )
     out(res["Id"])
     return 0
 

@@ -15,9 +15,19 @@ TYPE_CHECKING = False  # typing itself costs the CLI ~5 ms to import
 if TYPE_CHECKING:
     from typing import Any
 
-IMAGE_HEADERS = {"Repository": "REPOSITORY", "Tag": "TAG", "ID": "IMAGE ID", "CreatedSince": "CREATED",
-                 "CreatedAt": "CREATED AT", "Size": "SIZE", "Digest": "DIGEST", "Containers": "CONTAINERS",
-                 "SharedSize": "SHARED SIZE", "UniqueSize": "UNIQUE SIZE", "VirtualSize": "SIZE"}
+IMAGE_HEADERS = {
+    "Repository": "REPOSITORY",
+    "Tag": "TAG",
+    "ID": "IMAGE ID",
+    "CreatedSince": "CREATED",
+    "CreatedAt": "CREATED AT",
+    "Size": "SIZE",
+    "Digest": "DIGEST",
+    "Containers": "CONTAINERS",
+    "SharedSize": "SHARED SIZE",
+    "UniqueSize": "UNIQUE SIZE",
+    "VirtualSize": "SIZE",
+}
 
 
 class ImageRow(dict):  # type: ignore[type-arg]
@@ -33,11 +43,14 @@ def _rows(images: list[dict[str, Any]], *, digests: bool, no_trunc: bool) -> lis
         tags = img.get("RepoTags") or []
         repo_digests = [d for d in (img.get("RepoDigests") or []) if d != "<none>@<none>"]
         base = {
-            "ID": short_id(img["Id"], no_trunc), "CreatedSince": since(img.get("Created", 0)),
-            "CreatedAt": unix_to_rfc3339_local(img.get("Created", 0)), "Size": size(img.get("Size", 0)),
+            "ID": short_id(img["Id"], no_trunc),
+            "CreatedSince": since(img.get("Created", 0)),
+            "CreatedAt": unix_to_rfc3339_local(img.get("Created", 0)),
+            "Size": size(img.get("Size", 0)),
             "Containers": str(img["Containers"]) if img.get("Containers", -1) >= 0 else "N/A",
             "SharedSize": size(img["SharedSize"]) if img.get("SharedSize", -1) >= 0 else "N/A",
-            "UniqueSize": size(img.get("Size", 0)), "VirtualSize": size(img.get("Size", 0)),
+            "UniqueSize": size(img.get("Size", 0)),
+            "VirtualSize": size(img.get("Size", 0)),
         }
         tags = [t for t in tags if t != "<none>:<none>"]
         if not tags and not repo_digests:
@@ -58,11 +71,11 @@ def _rows(images: list[dict[str, Any]], *, digests: bool, no_trunc: bool) -> lis
 
 def ls(client: Client, argv: list[str], *, prog: str) -> int:
     p = flags(prog, f"{prog} [OPTIONS] [REPOSITORY[:TAG]]", max_args=1)
-    p.bool("all", 'a', "Show all images (default hides intermediate images)")
-    p.bool("quiet", 'q', "Only show image IDs")
+    p.bool("all", "a", "Show all images (default hides intermediate images)")
+    p.bool("quiet", "q", "Only show image IDs")
     p.bool("digests", None, "Show digests")
     p.bool("no-trunc", None, "Don't truncate output")
-    p.list("filter", 'f', "Filter output based on conditions provided")
+    p.list("filter", "f", "Filter output based on conditions provided")
     p.str("format", None, "Format output using a custom template")
     a = p.parse(argv)
     filters = a.filter or []
@@ -74,8 +87,11 @@ def ls(client: Client, argv: list[str], *, prog: str) -> int:
         for r in rows:
             out(r["ID"])
         return 0
-    default = ("table {{.Repository}}\t{{.Tag}}\t{{.Digest}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}" if a.digests
-               else "table {{.Repository}}\t{{.Tag}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}")
+    default = (
+        "table {{.Repository}}\t{{.Tag}}\t{{.Digest}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}"
+        if a.digests
+        else "table {{.Repository}}\t{{.Tag}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}"
+    )
     text = render(rows, a.format, default=default, headers=IMAGE_HEADERS)
     if text:
         out(text)
@@ -84,14 +100,15 @@ def ls(client: Client, argv: list[str], *, prog: str) -> int:
 
 def rm(client: Client, argv: list[str], *, prog: str) -> int:
     p = flags(prog, f"{prog} [OPTIONS] IMAGE [IMAGE...]", min_args=1)
-    p.bool("force", 'f', "Force removal of the image")
+    p.bool("force", "f", "Force removal of the image")
     p.bool("no-prune", None, "Do not delete untagged parents")
     a = p.parse(argv)
     code = 0
     for name in a.args:
         try:
-            records = client.delete(f"/images/{name}", params={"force": a.force or None,
-                                                              "noprune": a.no_prune or None}) or []
+            records = (
+                client.delete(f"/images/{name}", params={"force": a.force or None, "noprune": a.no_prune or None}) or []
+            )
         except APIError as e:
             print(f"Error response from daemon: {e.message}", file=sys.stderr)
             code = 1
@@ -117,7 +134,9 @@ def tag(client: Client, argv: list[str], *, prog: str) -> int:
         die(f'Error parsing reference: "{target}" is not a valid repository/tag: {e.message}')
     if ref.digest is not None:
         die("refusing to create a tag with a digest reference")
-    client.request("POST", f"/images/{source}/tag", params={"repo": ref.familiar_name, "tag": ref.tag or "latest"}).read()
+    client.request(
+        "POST", f"/images/{source}/tag", params={"repo": ref.familiar_name, "tag": ref.tag or "latest"}
+    ).read()
     return 0
 
 
@@ -125,7 +144,7 @@ def history(client: Client, argv: list[str], *, prog: str) -> int:
     p = flags(prog, f"{prog} [OPTIONS] IMAGE", min_args=1, max_args=1)
     p.bool("human", "H", "Print sizes and dates in human readable format", default=True)
     p.bool("no-trunc", None, "")
-    p.bool("quiet", 'q', "")
+    p.bool("quiet", "q", "")
     p.str("format", None, "")
     a = p.parse(argv)
     items = client.get(f"/images/{a.args[0]}/history") or []
@@ -134,29 +153,41 @@ def history(client: Client, argv: list[str], *, prog: str) -> int:
     rows = []
     for h in items:
         created_by = h.get("CreatedBy", "").replace("\t", " ")
-        rows.append({
-            "ID": short_id(h["Id"], a.no_trunc) if h["Id"] != "<missing>" else "<missing>",
-            "CreatedSince": since(h.get("Created", 0)) if a.human else unix_to_rfc3339_local(h.get("Created", 0)),
-            "CreatedAt": unix_to_rfc3339_local(h.get("Created", 0)),
-            "CreatedBy": created_by if a.no_trunc else ellipsis(created_by, 45),
-            "Size": size(h.get("Size", 0)) if a.human else str(h.get("Size", 0)),
-            "Comment": h.get("Comment", ""),
-        })
+        rows.append(
+            {
+                "ID": short_id(h["Id"], a.no_trunc) if h["Id"] != "<missing>" else "<missing>",
+                "CreatedSince": since(h.get("Created", 0)) if a.human else unix_to_rfc3339_local(h.get("Created", 0)),
+                "CreatedAt": unix_to_rfc3339_local(h.get("Created", 0)),
+                "CreatedBy": created_by if a.no_trunc else ellipsis(created_by, 45),
+                "Size": size(h.get("Size", 0)) if a.human else str(h.get("Size", 0)),
+                "Comment": h.get("Comment", ""),
+            }
+        )
     if a.quiet:
         for r in rows:
             out(r["ID"])
         return 0
-    text = render(rows, a.format, default="table {{.ID}}\t{{.CreatedSince}}\t{{.CreatedBy}}\t{{.Size}}\t{{.Comment}}",
-                  headers={"ID": "IMAGE", "CreatedSince": "CREATED", "CreatedAt": "CREATED AT",
-                           "CreatedBy": "CREATED BY", "Size": "SIZE", "Comment": "COMMENT"})
+    text = render(
+        rows,
+        a.format,
+        default="table {{.ID}}\t{{.CreatedSince}}\t{{.CreatedBy}}\t{{.Size}}\t{{.Comment}}",
+        headers={
+            "ID": "IMAGE",
+            "CreatedSince": "CREATED",
+            "CreatedAt": "CREATED AT",
+            "CreatedBy": "CREATED BY",
+            "Size": "SIZE",
+            "Comment": "COMMENT",
+        },
+    )
     out(text)
     return 0
 
 
 def import_(client: Client, argv: list[str], *, prog: str) -> int:
     p = flags(prog, f"{prog} [OPTIONS] file|URL|- [REPOSITORY[:TAG]]", min_args=1, max_args=2)
-    p.list("change", 'c', "Apply Dockerfile instruction to the created image")
-    p.str("message", 'm', "Set commit message for imported image", default="")
+    p.list("change", "c", "Apply Dockerfile instruction to the created image")
+    p.str("message", "m", "Set commit message for imported image", default="")
     p.str("platform", None, "", default=None)
     a = p.parse(argv)
     source = a.args[0]
@@ -192,7 +223,7 @@ def import_(client: Client, argv: list[str], *, prog: str) -> int:
 
 def save(client: Client, argv: list[str], *, prog: str) -> int:
     p = flags(prog, f"{prog} [OPTIONS] IMAGE [IMAGE...]", min_args=1)
-    p.str("output", 'o', "Write to a file, instead of STDOUT")
+    p.str("output", "o", "Write to a file, instead of STDOUT")
     p.str("platform", None, "", default=None)
     a = p.parse(argv)
     if not a.output and sys.stdout.isatty():
@@ -214,8 +245,8 @@ def save(client: Client, argv: list[str], *, prog: str) -> int:
 
 def load(client: Client, argv: list[str], *, prog: str) -> int:
     p = flags(prog, f"{prog} [OPTIONS]")
-    p.str("input", 'i', "Read from tar archive file, instead of STDIN")
-    p.bool("quiet", 'q', "")
+    p.str("input", "i", "Read from tar archive file, instead of STDIN")
+    p.bool("quiet", "q", "")
     p.str("platform", None, "", default=None)
     a = p.parse(argv)
     if a.input:
@@ -239,7 +270,7 @@ def load(client: Client, argv: list[str], *, prog: str) -> int:
 
 def inspect(client: Client, argv: list[str], *, prog: str) -> int:
     p = flags(prog, f"{prog} [OPTIONS] IMAGE [IMAGE...]", min_args=1)
-    p.str("format", 'f', "")
+    p.str("format", "f", "")
     a = p.parse(argv)
     from ballena.cli.commands.inspect import print_inspected
 
@@ -256,12 +287,15 @@ def inspect(client: Client, argv: list[str], *, prog: str) -> int:
 
 def prune(client: Client, argv: list[str], *, prog: str) -> int:
     p = flags(prog, f"{prog} [OPTIONS]")
-    p.bool("all", 'a', "Remove all unused images, not just dangling ones")
-    p.bool("force", 'f', "Do not prompt for confirmation")
+    p.bool("all", "a", "Remove all unused images, not just dangling ones")
+    p.bool("force", "f", "Do not prompt for confirmation")
     p.list("filter", None, "")
     a = p.parse(argv)
-    warning = ("WARNING! This will remove all images without at least one container associated to them."
-               if a.all else "WARNING! This will remove all dangling images.")
+    warning = (
+        "WARNING! This will remove all images without at least one container associated to them."
+        if a.all
+        else "WARNING! This will remove all dangling images."
+    )
     if not a.force and not confirm(warning):
         return 0
     filters = list(a.filter or [])

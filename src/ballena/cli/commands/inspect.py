@@ -9,8 +9,12 @@ from typing import Any
 from ballena.cli.common import UsageError, flags, out
 from ballena.client.api import APIError, Client
 
-_KINDS = {"container": "/containers/{}/json", "image": "/images/{}/json", "network": "/networks/{}",
-          "volume": "/volumes/{}"}
+_KINDS = {
+    "container": "/containers/{}/json",
+    "image": "/images/{}/json",
+    "network": "/networks/{}",
+    "volume": "/volumes/{}",
+}
 
 
 def print_inspected(results: list[Any], errors: list[str], fmt: str | None) -> int:
@@ -36,8 +40,8 @@ def print_inspected(results: list[Any], errors: list[str], fmt: str | None) -> i
 
 def inspect(client: Client, argv: list[str], *, prog: str) -> int:
     p = flags(prog, f"{prog} [OPTIONS] NAME|ID [NAME|ID...]", min_args=1)
-    p.str("format", 'f', "")
-    p.bool("size", 's', "")
+    p.str("format", "f", "")
+    p.bool("size", "s", "")
     p.str("type", None, "Return JSON for specified type")
 
     a = p.parse(argv)

@@ -30,9 +30,16 @@ def create(client: Client, argv: list[str], *, prog: str) -> int:
         if a.ip_range and i < len(a.ip_range):
             cfg["IPRange"] = a.ip_range[i]
         ipam["Config"].append(cfg)
-    body = {"Name": a.args[0], "Driver": a.driver, "Internal": a.internal, "Attachable": a.attachable,
-            "IPAM": ipam, "EnableIPv6": a.ipv6, "Options": dict(o.split("=", 1) for o in a.opt or []),
-            "Labels": dict(lbl.split("=", 1) if "=" in lbl else (lbl, "") for lbl in a.label or [])}
+    body = {
+        "Name": a.args[0],
+        "Driver": a.driver,
+        "Internal": a.internal,
+        "Attachable": a.attachable,
+        "IPAM": ipam,
+        "EnableIPv6": a.ipv6,
+        "Options": dict(o.split("=", 1) for o in a.opt or []),
+        "Labels": dict(lbl.split("=", 1) if "=" in lbl else (lbl, "") for lbl in a.label or []),
+    }
     out(client.post("/networks/create", body=body)["Id"])
     return 0
 
@@ -41,21 +48,44 @@ def ls(client: Client, argv: list[str], *, prog: str) -> int:
     p = flags(prog, f"{prog} [OPTIONS]", max_args=0)
     p.bool("quiet", "q", "Only display network IDs")
     p.bool("no-trunc", None, "Do not truncate the output")
-    p.list("filter", "f", "Provide filter values (e.g. \"driver=bridge\")")
+    p.list("filter", "f", 'Provide filter values (e.g. "driver=bridge")')
     p.str("format", None, "Format output using a custom template")
     a = p.parse(argv)
     nets = client.get("/networks", params={"filters": filters_param(a.filter)}) or []
-    rows = [{"ID": short_id(n["Id"], a.no_trunc), "Name": n["Name"], "Driver": n["Driver"], "Scope": n["Scope"],
-             "IPv6": str(n.get("EnableIPv6", False)).lower(), "Internal": str(n.get("Internal", False)).lower(),
-             "Labels": ",".join(f"{k}={v}" for k, v in (n.get("Labels") or {}).items()),
-             "CreatedAt": n.get("Created", "")} for n in nets]
+    rows = [
+        {
+            "ID": short_id(n["Id"], a.no_trunc),
+            "Name": n["Name"],
+            "Driver": n["Driver"],
+            "Scope": n["Scope"],
+            "IPv6": str(n.get("EnableIPv6", False)).lower(),
+            "Internal": str(n.get("Internal", False)).lower(),
+            "Labels": ",".join(f"{k}={v}" for k, v in (n.get("Labels") or {}).items()),
+            "CreatedAt": n.get("Created", ""),
+        }
+        for n in nets
+    ]
     if a.quiet:
         for r in rows:
             out(r["ID"])
         return 0
-    out(render(rows, a.format, default="table {{.ID}}\t{{.Name}}\t{{.Driver}}\t{{.Scope}}",
-               headers={"ID": "NETWORK ID", "Name": "NAME", "Driver": "DRIVER", "Scope": "SCOPE", "IPv6": "IPV6",
-                        "Internal": "INTERNAL", "Labels": "LABELS", "CreatedAt": "CREATED"}))
+    out(
+        render(
+            rows,
+            a.format,
+            default="table {{.ID}}\t{{.Name}}\t{{.Driver}}\t{{.Scope}}",
+            headers={
+                "ID": "NETWORK ID",
+                "Name": "NAME",
+                "Driver": "DRIVER",
+                "Scope": "SCOPE",
+                "IPv6": "IPV6",
+                "Internal": "INTERNAL",
+                "Labels": "LABELS",
+                "CreatedAt": "CREATED",
+            },
+        )
+    )
     return 0
 
 
@@ -95,7 +125,7 @@ def rm(client: Client, argv: list[str], *, prog: str) -> int:
 def prune(client: Client, argv: list[str], *, prog: str) -> int:
     p = flags(prog, f"{prog} [OPTIONS]", max_args=0)
     p.bool("force", "f", "Do not prompt for confirmation")
-    p.list("filter", None, "Provide filter values (e.g. \"until=<timestamp>\")")
+    p.list("filter", None, 'Provide filter values (e.g. "until=<timestamp>")')
     a = p.parse(argv)
     from ballena.cli.commands.images import confirm
 
@@ -112,7 +142,7 @@ def prune(client: Client, argv: list[str], *, prog: str) -> int:
 def connect(client: Client, argv: list[str], *, prog: str) -> int:
     p = flags(prog, f"{prog} [OPTIONS] NETWORK CONTAINER", min_args=2, max_args=2)
     p.list("alias", None, "Add network-scoped alias for the container")
-    p.str("ip", None, "IPv4 address (e.g., \"172.30.100.104\")")
+    p.str("ip", None, 'IPv4 address (e.g., "172.30.100.104")')
     p.list("link", None, "Add link to another container")
     a = p.parse(argv)
     cfg: dict[str, Any] = {}

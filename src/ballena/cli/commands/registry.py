@@ -20,11 +20,17 @@ def _split(image: str) -> tuple[str, str | None]:
     return image, None
 
 
-def pull_image(client: Client, image: str, *, quiet: bool = False, out: TextIO = sys.stdout,
-               all_tags: bool = False, platform: str | None = None) -> None:
+def pull_image(
+    client: Client,
+    image: str,
+    *,
+    quiet: bool = False,
+    out: TextIO = sys.stdout,
+    all_tags: bool = False,
+    platform: str | None = None,
+) -> None:
     name, tag = _split(image)
-    params: dict[str, Any] = {"fromImage": name, "tag": tag or (None if all_tags else "latest"),
-                              "platform": platform}
+    params: dict[str, Any] = {"fromImage": name, "tag": tag or (None if all_tags else "latest"), "platform": platform}
     progress = _Progress(out, quiet)
     for msg in client.stream_json("POST", "/images/create", params=params):
         if msg.get("error"):

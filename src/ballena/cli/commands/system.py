@@ -20,11 +20,19 @@ def _go_arch() -> str:
 
 def version(client: Client, argv: list[str], *, prog: str) -> int:
     p = flags(prog, f"{prog} [OPTIONS]", max_args=0)
-    p.str("format", 'f', "")
+    p.str("format", "f", "")
     a = p.parse(argv)
     py = platform.python_version()
-    client_info = {"Version": __version__, "ApiVersion": CLIENT_API_VERSION, "GoVersion": f"python{py}",
-                   "Os": "linux", "Arch": _go_arch(), "BuildTime": "", "GitCommit": "", "Context": "default"}
+    client_info = {
+        "Version": __version__,
+        "ApiVersion": CLIENT_API_VERSION,
+        "GoVersion": f"python{py}",
+        "Os": "linux",
+        "Arch": _go_arch(),
+        "BuildTime": "",
+        "GitCommit": "",
+        "Context": "default",
+    }
     server: dict[str, Any] | None = None
     error = None
     try:
@@ -62,7 +70,7 @@ def version(client: Client, argv: list[str], *, prog: str) -> int:
 
 def info(client: Client, argv: list[str], *, prog: str) -> int:
     p = flags(prog, f"{prog} [OPTIONS]", max_args=0)
-    p.str("format", 'f', "")
+    p.str("format", "f", "")
     a = p.parse(argv)
     data = client.get("/info")
     if a.format:
@@ -71,7 +79,11 @@ def info(client: Client, argv: list[str], *, prog: str) -> int:
         out(Template(a.format).execute(data) if a.format != "json" else json.dumps(data))
         return 0
     lines = [
-        "Client:", f" Version:    {__version__}", " Context:    default", " Debug Mode: false", "",
+        "Client:",
+        f" Version:    {__version__}",
+        " Context:    default",
+        " Debug Mode: false",
+        "",
         "Server:",
         f" Containers: {data.get('Containers', 0)}",
         f"  Running: {data.get('ContainersRunning', 0)}",
@@ -127,14 +139,16 @@ def events(client: Client, argv: list[str], *, prog: str) -> int:
     p = flags(prog, f"{prog} [OPTIONS]", max_args=0)
     p.str("since", None, "")
     p.str("until", None, "")
-    p.list("filter", 'f', "")
+    p.list("filter", "f", "")
     p.str("format", None, "")
     a = p.parse(argv)
     from ballena.pkg.timeutil import cli_timestamp
 
-    params = {"since": cli_timestamp(a.since) if a.since else None,
-              "until": cli_timestamp(a.until) if a.until else None,
-              "filters": filters_param(a.filter)}
+    params = {
+        "since": cli_timestamp(a.since) if a.since else None,
+        "until": cli_timestamp(a.until) if a.until else None,
+        "filters": filters_param(a.filter),
+    }
     tmpl = None
     if a.format and a.format != "json":
         from ballena.cli.gotemplate import Template
@@ -155,8 +169,11 @@ def format_event(ev: dict[str, Any]) -> str:
     ns = int(ev.get("timeNano") or ev.get("time", 0) * 10**9)
     t = time.localtime(ns // 10**9)
     offset = time.strftime("%z", t)
-    stamp = time.strftime("%Y-%m-%dT%H:%M:%S", t) + f".{ns % 10**9:09d}" + (
-        "Z" if offset in ("+0000", "-0000") else offset[:3] + ":" + offset[3:])
+    stamp = (
+        time.strftime("%Y-%m-%dT%H:%M:%S", t)
+        + f".{ns % 10**9:09d}"
+        + ("Z" if offset in ("+0000", "-0000") else offset[:3] + ":" + offset[3:])
+    )
     actor = ev.get("Actor") or {}
     attrs = actor.get("Attributes") or {}
     line = f"{stamp} {ev.get('Type', '')} {ev.get('Action', '')} {actor.get('ID', '')}"
@@ -167,7 +184,7 @@ def format_event(ev: dict[str, Any]) -> str:
 
 def df(client: Client, argv: list[str], *, prog: str) -> int:
     p = flags(prog, f"{prog} [OPTIONS]", max_args=0)
-    p.bool("verbose", 'v', "")
+    p.bool("verbose", "v", "")
     p.str("format", None, "")
     a = p.parse(argv)
     data = client.get("/system/df", params={"verbose": a.verbose or None})
@@ -179,28 +196,60 @@ def df(client: Client, argv: list[str], *, prog: str) -> int:
     active_images = sum(1 for i in images if i.get("Containers", 0) > 0)
     reclaim_images = sum(i.get("Size", 0) for i in images if i.get("Containers", 0) <= 0)
     rows = [
-        {"Type": "Images", "TotalCount": str(len(images)), "Active": str(active_images), "Size": size(layers),
-         "Reclaimable": _reclaim(reclaim_images, layers)},
-        {"Type": "Containers", "TotalCount": str(len(containers)),
-         "Active": str(sum(1 for c in containers if c.get("State") == "running")),
-         "Size": size(sum(c.get("SizeRw", 0) for c in containers)),
-         "Reclaimable": _reclaim(sum(c.get("SizeRw", 0) for c in containers if c.get("State") != "running"),
-                                 sum(c.get("SizeRw", 0) for c in containers))},
-        {"Type": "Local Volumes", "TotalCount": str(len(volumes)),
-         "Active": str(sum(1 for v in volumes if (v.get("UsageData") or {}).get("RefCount", 0) > 0)),
-         "Size": size(sum(max((v.get("UsageData") or {}).get("Size", 0), 0) for v in volumes)),
-         "Reclaimable": _reclaim(sum(max((v.get("UsageData") or {}).get("Size", 0), 0) for v in volumes
-                                     if (v.get("UsageData") or {}).get("RefCount", 0) == 0),
-                                 sum(max((v.get("UsageData") or {}).get("Size", 0), 0) for v in volumes))},
-        {"Type": "Build Cache", "TotalCount": str(len(cache)),
-         "Active": str(sum(1 for c in cache if c.get("InUse"))),
-         "Size": size(sum(c.get("Size", 0) for c in cache)),
-         "Reclaimable": size(sum(c.get("Size", 0) for c in cache if not c.get("InUse")))},
+        {
+            "Type": "Images",
+            "TotalCount": str(len(images)),
+            "Active": str(active_images),
+            "Size": size(layers),
+            "Reclaimable": _reclaim(reclaim_images, layers),
+        },
+        {
+            "Type": "Containers",
+            "TotalCount": str(len(containers)),
+            "Active": str(sum(1 for c in containers if c.get("State") == "running")),
+            "Size": size(sum(c.get("SizeRw", 0) for c in containers)),
+            "Reclaimable": _reclaim(
+                sum(c.get("SizeRw", 0) for c in containers if c.get("State") != "running"),
+                sum(c.get("SizeRw", 0) for c in containers),
+            ),
+        },
+        {
+            "Type": "Local Volumes",
+            "TotalCount": str(len(volumes)),
+            "Active": str(sum(1 for v in volumes if (v.get("UsageData") or {}).get("RefCount", 0) > 0)),
+            "Size": size(sum(max((v.get("UsageData") or {}).get("Size", 0), 0) for v in volumes)),
+            "Reclaimable": _reclaim(
+                sum(
+                    max((v.get("UsageData") or {}).get("Size", 0), 0)
+                    for v in volumes
+                    if (v.get("UsageData") or {}).get("RefCount", 0) == 0
+                ),
+                sum(max((v.get("UsageData") or {}).get("Size", 0), 0) for v in volumes),
+            ),
+        },
+        {
+            "Type": "Build Cache",
+            "TotalCount": str(len(cache)),
+            "Active": str(sum(1 for c in cache if c.get("InUse"))),
+            "Size": size(sum(c.get("Size", 0) for c in cache)),
+            "Reclaimable": size(sum(c.get("Size", 0) for c in cache if not c.get("InUse"))),
+        },
     ]
     if not a.verbose or a.format:
-        out(render(rows, a.format, default="table {{.Type}}\t{{.TotalCount}}\t{{.Active}}\t{{.Size}}\t{{.Reclaimable}}",
-                   headers={"Type": "TYPE", "TotalCount": "TOTAL", "Active": "ACTIVE", "Size": "SIZE",
-                            "Reclaimable": "RECLAIMABLE"}))
+        out(
+            render(
+                rows,
+                a.format,
+                default="table {{.Type}}\t{{.TotalCount}}\t{{.Active}}\t{{.Size}}\t{{.Reclaimable}}",
+                headers={
+                    "Type": "TYPE",
+                    "TotalCount": "TOTAL",
+                    "Active": "ACTIVE",
+                    "Size": "SIZE",
+                    "Reclaimable": "RECLAIMABLE",
+                },
+            )
+        )
         return 0
     from ballena.cli.commands.images import _rows
     from ballena.cli.common import tabwrite
@@ -209,15 +258,34 @@ def df(client: Client, argv: list[str], *, prog: str) -> int:
     out("Images space usage:\n")
     img_rows = [["REPOSITORY", "TAG", "IMAGE ID", "CREATED", "SIZE", "SHARED SIZE", "UNIQUE SIZE", "CONTAINERS"]]
     for r in _rows(images, digests=False, no_trunc=False):
-        img_rows.append([r["Repository"], r["Tag"], r["ID"], r["CreatedSince"], r["Size"], r["SharedSize"],
-                         r["UniqueSize"], r["Containers"]])
+        img_rows.append(
+            [
+                r["Repository"],
+                r["Tag"],
+                r["ID"],
+                r["CreatedSince"],
+                r["Size"],
+                r["SharedSize"],
+                r["UniqueSize"],
+                r["Containers"],
+            ]
+        )
     out(tabwrite(img_rows))
     out("\nContainers space usage:\n")
     c_rows = [["CONTAINER ID", "IMAGE", "COMMAND", "LOCAL VOLUMES", "SIZE", "CREATED", "STATUS", "NAMES"]]
     for c in containers:
-        c_rows.append([short_id(c["Id"]), c.get("Image", ""), '"' + (c.get("Command", "")[:20]) + '"',
-                       str(len(c.get("Mounts") or [])), size(c.get("SizeRw", 0)), since(c.get("Created", 0)),
-                       c.get("Status", ""), (c.get("Names") or ["/"])[0][1:]])
+        c_rows.append(
+            [
+                short_id(c["Id"]),
+                c.get("Image", ""),
+                '"' + (c.get("Command", "")[:20]) + '"',
+                str(len(c.get("Mounts") or [])),
+                size(c.get("SizeRw", 0)),
+                since(c.get("Created", 0)),
+                c.get("Status", ""),
+                (c.get("Names") or ["/"])[0][1:],
+            ]
+        )
     out(tabwrite(c_rows))
     out("\nLocal Volumes space usage:\n")
     v_rows = [["VOLUME NAME", "LINKS", "SIZE"]]
@@ -236,18 +304,23 @@ def _reclaim(reclaimable: int, total: int) -> str:
 
 def prune(client: Client, argv: list[str], *, prog: str) -> int:
     p = flags(prog, f"{prog} [OPTIONS]", max_args=0)
-    p.bool("all", 'a', "")
-    p.bool("force", 'f', "")
+    p.bool("all", "a", "")
+    p.bool("force", "f", "")
     p.bool("volumes", None, "")
     p.list("filter", None, "")
     a = p.parse(argv)
     from ballena.cli.commands.images import confirm, print_prune_report
 
-    lines = ["WARNING! This will remove:", "  - all stopped containers", "  - all networks not used by at least one container"]
+    lines = [
+        "WARNING! This will remove:",
+        "  - all stopped containers",
+        "  - all networks not used by at least one container",
+    ]
     if a.volumes:
         lines.append("  - all anonymous volumes not used by at least one container")
-    lines.append("  - all images without at least one container associated to them" if a.all
-                 else "  - all dangling images")
+    lines.append(
+        "  - all images without at least one container associated to them" if a.all else "  - all dangling images"
+    )
     lines.append("  - unused build cache" if a.all else "  - all dangling build cache")
     if not a.force and not confirm("\n".join(lines) + "\n"):
         return 0

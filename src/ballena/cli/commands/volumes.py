@@ -18,8 +18,9 @@ def create(client: Client, argv: list[str], *, prog: str) -> int:
     opts = dict(o.split("=", 1) if "=" in o else (o, "") for o in a.opt or [])
     labels = dict(lbl.split("=", 1) if "=" in lbl else (lbl, "") for lbl in a.label or [])
     name = a.args[0] if a.args else a.name
-    v = client.post("/volumes/create", body={"Name": name or "", "Driver": a.driver, "DriverOpts": opts,
-                                              "Labels": labels})
+    v = client.post(
+        "/volumes/create", body={"Name": name or "", "Driver": a.driver, "DriverOpts": opts, "Labels": labels}
+    )
     out(v["Name"])
     return 0
 
@@ -27,7 +28,7 @@ def create(client: Client, argv: list[str], *, prog: str) -> int:
 def ls(client: Client, argv: list[str], *, prog: str) -> int:
     p = flags(prog, f"{prog} [OPTIONS]", max_args=0)
     p.bool("quiet", "q", "Only display volume names")
-    p.list("filter", "f", "Provide filter values (e.g. \"dangling=true\")")
+    p.list("filter", "f", 'Provide filter values (e.g. "dangling=true")')
     p.str("format", None, "Format output using a custom template")
     a = p.parse(argv)
     res = client.get("/volumes", params={"filters": filters_param(a.filter)}) or {}
@@ -36,11 +37,30 @@ def ls(client: Client, argv: list[str], *, prog: str) -> int:
         for v in vols:
             out(v["Name"])
         return 0
-    rows = [{"Driver": v["Driver"], "Name": v["Name"], "Mountpoint": v["Mountpoint"], "Scope": v["Scope"],
-             "Labels": ",".join(f"{k}={val}" for k, val in (v.get("Labels") or {}).items())} for v in vols]
-    out(render(rows, a.format, default="table {{.Driver}}\t{{.Name}}",
-               headers={"Driver": "DRIVER", "Name": "VOLUME NAME", "Mountpoint": "MOUNTPOINT", "Scope": "SCOPE",
-                        "Labels": "LABELS"}))
+    rows = [
+        {
+            "Driver": v["Driver"],
+            "Name": v["Name"],
+            "Mountpoint": v["Mountpoint"],
+            "Scope": v["Scope"],
+            "Labels": ",".join(f"{k}={val}" for k, val in (v.get("Labels") or {}).items()),
+        }
+        for v in vols
+    ]
+    out(
+        render(
+            rows,
+            a.format,
+            default="table {{.Driver}}\t{{.Name}}",
+            headers={
+                "Driver": "DRIVER",
+                "Name": "VOLUME NAME",
+                "Mountpoint": "MOUNTPOINT",
+                "Scope": "SCOPE",
+                "Labels": "LABELS",
+            },
+        )
+    )
     return 0
 
 
@@ -78,13 +98,16 @@ def prune(client: Client, argv: list[str], *, prog: str) -> int:
     p = flags(prog, f"{prog} [OPTIONS]", max_args=0)
     p.bool("all", "a", "Remove all unused volumes, not just anonymous ones")
     p.bool("force", "f", "Do not prompt for confirmation")
-    p.list("filter", None, "Provide filter values (e.g. \"label=<label>\")")
+    p.list("filter", None, 'Provide filter values (e.g. "label=<label>")')
     a = p.parse(argv)
     from ballena.cli.commands.images import confirm
     from ballena.cli.display import size
 
-    warning = ("WARNING! This will remove all local volumes not used by at least one container."
-               if a.all else "WARNING! This will remove anonymous local volumes not used by at least one container.")
+    warning = (
+        "WARNING! This will remove all local volumes not used by at least one container."
+        if a.all
+        else "WARNING! This will remove anonymous local volumes not used by at least one container."
+    )
     if not a.force and not confirm(warning):
         return 0
     filters = list(a.filter or []) + (["all=true"] if a.all else [])

@@ -84,8 +84,13 @@ def path_stat(path: str) -> dict[str, Any]:
     if stat.S_ISLNK(st.st_mode):
         link = secure_join("/", os.path.join(os.path.dirname(clean), os.readlink(resolved)))
     mtime = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(st.st_mtime)) + f".{st.st_mtime_ns % 10**9:09d}Z"
-    return {"name": os.path.basename(path.rstrip("/")) or "/", "size": st.st_size, "mode": go_file_mode(st),
-            "mtime": mtime, "linkTarget": link}
+    return {
+        "name": os.path.basename(path.rstrip("/")) or "/",
+        "size": st.st_size,
+        "mode": go_file_mode(st),
+        "mtime": mtime,
+        "linkTarget": link,
+    }
 
 
 def encode_stat(info: dict[str, Any]) -> str:
@@ -144,6 +149,7 @@ class _FrameReader:
 
 # -- entering the container's filesystem ------------------------------------------------------------
 
+
 def _enter(cfg: dict[str, Any]) -> None:
     pid = int(cfg.get("pid") or 0)
     if pid and cfg.get("op") != "export":
@@ -160,8 +166,9 @@ def _enter(cfg: dict[str, Any]) -> None:
     os.makedirs(root, exist_ok=True)
     for m in cfg.get("rootfs_mounts") or []:
         flags, _prop, data = native.parse_mount_options(list(m.get("options") or []))
-        linux.mount(m.get("source") or m["type"], root, None if flags & linux.MS_BIND else m["type"], flags,
-                    data or None)
+        linux.mount(
+            m.get("source") or m["type"], root, None if flags & linux.MS_BIND else m["type"], flags, data or None
+        )
     for m in cfg.get("mounts") or []:
         native.do_mount(root, m)
     os.chroot(root)
@@ -169,6 +176,7 @@ def _enter(cfg: dict[str, Any]) -> None:
 
 
 # -- operations ---------------------------------------------------------------------------------------
+
 
 def _op_stat(cfg: dict[str, Any], sock: socket.socket) -> dict[str, Any]:
     return {"ok": True, "stat": path_stat(cfg["path"])}
@@ -261,9 +269,12 @@ def _op_put(cfg: dict[str, Any], sock: socket.socket) -> dict[str, Any]:
                 if no_overwrite and os.path.lexists(target):
                     existing_dir = os.path.isdir(target) and not os.path.islink(target)
                     if existing_dir != member.isdir():
-                        raise _FsError(f"cannot overwrite {'directory' if existing_dir else 'non-directory'} "
-                                       f"\"{os.path.join(path, rel)}\" with "
-                                       f"{'non-directory' if existing_dir else 'directory'}", 400)
+                        raise _FsError(
+                            f"cannot overwrite {'directory' if existing_dir else 'non-directory'} "
+                            f'"{os.path.join(path, rel)}" with '
+                            f"{'non-directory' if existing_dir else 'directory'}",
+                            400,
+                        )
                 _extract(tf, member, target, keep_owner=bool(cfg.get("copy_uid_gid")))
     except tarfile.TarError as e:
         raise _FsError(f"invalid tar archive: {e}", 400) from None
@@ -294,8 +305,12 @@ def _extract(tf: tarfile.TarFile, member: tarfile.TarInfo, target: str, *, keep_
     elif member.issym():
         os.symlink(member.linkname, target)
     elif member.islnk():
-        os.link(secure_join("/", member.linkname) if member.linkname.startswith("/") else
-                os.path.join(os.path.dirname(target), os.path.basename(member.linkname)), target)
+        os.link(
+            secure_join("/", member.linkname)
+            if member.linkname.startswith("/")
+            else os.path.join(os.path.dirname(target), os.path.basename(member.linkname)),
+            target,
+        )
         return
     elif member.isfifo():
         os.mkfifo(target, member.mode & 0o7777)

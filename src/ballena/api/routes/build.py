@@ -1,0 +1,113 @@
+"""``POST /build`` (the classic builder the docker CLI uses without buildx) and ``/build/prune``."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import shutil
+import tempfile
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+from ballena.api.http import Request, Response, StreamResponse, json_response
+from ballena.api.router import Router
+from ballena.api.streams import json_line
+from ballena.errors import BallenaError, InvalidArgument
+from ballena.pkg import reference
+from ballena.services.build import BuildError, BuildOptions, BuildService
+
+
+def _json_param(req: Request, name: str) -> Any:
+    raw = req.param(name)
+    if not raw:
+        return None
+    try:
+        return json.loads(raw)
+    except ValueError:
+        raise InvalidArgument(f"invalid {name} JSON: {raw}") from None
+
+
+def build(builder: BuildService, tmp_root: Path) -> Router:
+    r = Router()
+
+    @r.route("POST", "/build")
+    async def post_build(req: Request) -> StreamResponse:
+        tags = req.params_all("t")
+        for t in tags:
+            reference.parse_normalized(t)  # a bad tag fails before the context is sent
+        args = _json_param(req, "buildargs") or {}
+        opts = BuildOptions(
+            tags=tuple(tags),
+            dockerfile=req.param("dockerfile") or "Dockerfile",
+            build_args={k: (None if v is None else str(v)) for k, v in args.items()},
+            no_cache=req.bool_param("nocache"),
+            pull=req.bool_param("pull"),
+            remove=req.bool_param("rm", True),
+            force_remove=req.bool_param("forcerm"),
+            labels=_json_param(req, "labels") or {},
+            target=req.param("target") or None,
+            network_mode=req.param("networkmode") or "default",
+            quiet=req.bool_param("q"),
+            cache_from=tuple(_json_param(req, "cachefrom") or ()),
+        )
+        if req.param("remote"):
+            raise InvalidArgument("remote build contexts are not supported; send the context as the body")
+        tmp_root.mkdir(parents=True, exist_ok=True)
+        work = Path(tempfile.mkdtemp(prefix="build-", dir=tmp_root))
+        spooled = work / "context.upload"
+        try:
+            with open(spooled, "wb") as f:
+                async for chunk in req.chunks():
+                    f.write(chunk)
+            context = work / "context"
+            text = await asyncio.to_thread(builder.unpack_context, spooled, context)
+            spooled.unlink()
+            context.mkdir(exist_ok=True)
+            if text is None:
+                await asyncio.to_thread(builder.apply_dockerignore, context, opts.dockerfile)
+        except BaseException:
+            shutil.rmtree(work, ignore_errors=True)
+            raise
+
+        async def stream() -> AsyncIterator[bytes]:
+            queue: asyncio.Queue[dict[str, Any] | None] = asyncio.Queue()
+
+            async def emit(msg: dict[str, Any]) -> None:
+                queue.put_nowait(msg)
+
+            async def run() -> None:
+                try:
+                    await builder.build(context=context, dockerfile_text=text, opts=opts, emit=emit)
+                except BuildError as e:
+                    queue.put_nowait({"errorDetail": {"code": e.code, "message": e.message}, "error": e.message})
+                except BallenaError as e:
+                    queue.put_nowait({"errorDetail": {"message": e.message}, "error": e.message})
+                finally:
+                    queue.put_nowait(None)
+                    await asyncio.to_thread(shutil.rmtree, work, True)
+
+            task = asyncio.ensure_future(run())
+            try:
+                while (msg := await queue.get()) is not None:
+                    yield json_line(msg)
+            finally:
+                if not task.done():
+                    task.cancel()
+                    try:
+                        await task
+                    except (asyncio.CancelledError, Exception):
+                        pass
+
+        return StreamResponse(stream())
+
+    @r.route("POST", "/build/prune")
+    async def prune(req: Request) -> Response:
+        removed, reclaimed = await asyncio.to_thread(builder.prune, all_=req.bool_param("all"))
+        return json_response({"CachesDeleted": removed or None, "SpaceReclaimed": reclaimed})
+
+    @r.route("POST", "/build/cancel")
+    async def cancel(req: Request) -> Response:
+        return Response(status=200, content_type=None)
+
+    return r
