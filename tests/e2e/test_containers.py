@@ -19,10 +19,10 @@ def _our_mounts(d: Daemon) -> list[str]:
         return [line for line in f if str(d.root) in line]
 
 
-def _our_cgroups() -> list[Path]:
+def _our_cgroups(d: Daemon) -> list[Path]:
     out = []
     for hier in Path("/sys/fs/cgroup").iterdir():
-        base = hier / "ballena"
+        base = hier / d.root.name
         if base.is_dir():
             out += [p for p in base.iterdir() if p.is_dir()]
     return out
@@ -30,13 +30,13 @@ def _our_cgroups() -> list[Path]:
 
 def test_run_rm_echo_leaves_nothing(clean: Daemon) -> None:
     d = clean
-    before_cg = set(_our_cgroups())
+    before_cg = set(_our_cgroups(d))
     res = d.docker("run", "--rm", "busybox", "echo", "hola")
     assert res.returncode == 0, res.stderr
     assert res.stdout == "hola\n"
     assert d.docker("ps", "-aq").stdout == ""
     assert _our_mounts(d) == [] or all("d.sock" in m for m in _our_mounts(d))
-    assert set(_our_cgroups()) <= before_cg
+    assert set(_our_cgroups(d)) <= before_cg
     assert not list((d.exec_root / "containers").glob("*"))
     time.sleep(0.2)
     procs = subprocess.run(["pgrep", "-f", "ballena-shim"], capture_output=True, text=True).stdout.split()

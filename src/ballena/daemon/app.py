@@ -120,6 +120,7 @@ class Daemon:
             containers=container_store.all,
             daemon_dns=self.cfg.dns,
             bip=self.cfg.bip,
+            default_bridge=self.cfg.bridge,
             exec_root=self.cfg.exec_root,
         )
         self.containers = ContainerService(
@@ -127,7 +128,7 @@ class Daemon:
             images=self.image_store,
             events=self.events,
             zygote=self.zygote,
-            paths=Paths(data_root=root, exec_root=self.cfg.exec_root),
+            paths=Paths(data_root=root, exec_root=self.cfg.exec_root, cgroup_parent=self.cfg.cgroup_parent),
             runtimes=runtimes,
             default_runtime=self.cfg.default_runtime,
             dns=self.cfg.dns,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -43,6 +44,8 @@ class DaemonConfig:
     insecure_registries: tuple[str, ...] = ()
     registry_mirrors: tuple[str, ...] = ()
     bip: str = ""
+    bridge: str = "ballena0"
+    cgroup_parent: str = "/ballena"
     default_address_pools: tuple[dict[str, Any], ...] = ()
     iptables: bool = True
     ip_forward: bool = True
@@ -75,6 +78,8 @@ _FILE_KEYS: dict[str, tuple[str, str]] = {
     "insecure-registries": ("insecure_registries", "list"),
     "registry-mirrors": ("registry_mirrors", "list"),
     "bip": ("bip", "str"),
+    "bridge": ("bridge", "str"),
+    "cgroup-parent": ("cgroup_parent", "str"),
     "default-address-pools": ("default_address_pools", "list"),
     "iptables": ("iptables", "bool"),
     "ip-forward": ("ip_forward", "bool"),
@@ -113,6 +118,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--insecure-registry", dest="insecure_registries", action="append")
     p.add_argument("--registry-mirror", dest="registry_mirrors", action="append")
     p.add_argument("--bip", dest="bip")
+    p.add_argument("--cgroup-parent", dest="cgroup_parent", help="parent cgroup of containers (default /ballena)")
+    p.add_argument("-b", "--bridge", dest="bridge", help="name of the default bridge (default ballena0)")
     p.add_argument("--iptables", dest="iptables", type=_bool, default=None)
     p.add_argument("--ip-forward", dest="ip_forward", type=_bool, default=None)
     p.add_argument("--userland-proxy", dest="userland_proxy", type=_bool, default=None)
@@ -188,6 +195,9 @@ def load(argv: list[str] | None = None) -> tuple[DaemonConfig, argparse.Namespac
         k, _, v = item.partition("=")
         log_opts[k] = v
     debug = bool(values.get("debug")) or (values.get("log_level") == "debug")
+    bridge = values.get("bridge") or "ballena0"
+    if len(bridge) > 15 or not re.fullmatch(r"[A-Za-z0-9_.-]+", bridge):
+        raise InvalidArgument(f"invalid bridge name {bridge!r}: at most 15 letters, digits, '_', '.' or '-'")
     cfg = DaemonConfig(
         hosts=tuple(values.get("hosts") or (DEFAULT_HOST,)),
         data_root=Path(values.get("data_root") or DEFAULT_DATA_ROOT),
@@ -205,6 +215,8 @@ def load(argv: list[str] | None = None) -> tuple[DaemonConfig, argparse.Namespac
         insecure_registries=tuple(values.get("insecure_registries") or ()),
         registry_mirrors=tuple(values.get("registry_mirrors") or ()),
         bip=values.get("bip") or "",
+        bridge=bridge,
+        cgroup_parent=values.get("cgroup_parent") or "/ballena",
         default_address_pools=tuple(values.get("default_address_pools") or ()),
         iptables=values.get("iptables", True) is not False,
         ip_forward=values.get("ip_forward", True) is not False,

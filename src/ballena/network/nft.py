@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from ballena.errors import SystemError
 
-TABLE = "ballena"
+TABLE = "ballena"  # the system daemon's; others are named after their bridge
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -35,11 +35,11 @@ class PortRule:
     bridge: str
 
 
-def render(bridges: Iterable[BridgeRules], ports: Iterable[PortRule]) -> str:
+def render(bridges: Iterable[BridgeRules], ports: Iterable[PortRule], table: str = TABLE) -> str:
     bridges = list(bridges)
     ports = list(ports)
     names = [b.ifname for b in bridges]
-    lines = [f"table ip {TABLE} {{"]
+    lines = [f"table ip {table} {{"]
     lines.append("  chain prerouting {\n    type nat hook prerouting priority dstnat; policy accept;")
     lines.append("    fib daddr type local jump published")
     lines.append("  }")
@@ -86,18 +86,19 @@ def render(bridges: Iterable[BridgeRules], ports: Iterable[PortRule]) -> str:
 
 
 class Firewall:
-    def __init__(self) -> None:
+    def __init__(self, table: str = TABLE) -> None:
+        self.table = table
         self.nft = shutil.which("nft")
         self._last = ""
 
     def apply(self, bridges: Iterable[BridgeRules], ports: Iterable[PortRule]) -> None:
         """Replace our table in one transaction. Raises SystemError when nft refuses."""
-        text = render(bridges, ports)
+        text = render(bridges, ports, self.table)
         if text == self._last:
             return
         if self.nft is None:
             raise SystemError("nft (nftables) is needed for bridge networks: apt-get install nftables")
-        script = f"table ip {TABLE}\ndelete table ip {TABLE}\n{text}"
+        script = f"table ip {self.table}\ndelete table ip {self.table}\n{text}"
         res = subprocess.run([self.nft, "-f", "-"], input=script.encode(), capture_output=True)
         if res.returncode != 0:
             raise SystemError(f"nftables: {res.stderr.decode().strip()}")
@@ -107,6 +108,8 @@ class Firewall:
         if self.nft is None:
             return
         subprocess.run(
-            [self.nft, "-f", "-"], input=f"table ip {TABLE}\ndelete table ip {TABLE}\n".encode(), capture_output=True
+            [self.nft, "-f", "-"],
+            input=f"table ip {self.table}\ndelete table ip {self.table}\n".encode(),
+            capture_output=True,
         )
         self._last = ""

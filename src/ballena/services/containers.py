@@ -119,6 +119,7 @@ class _Live:
 class Paths:
     data_root: Path
     exec_root: Path
+    cgroup_parent: str = "/ballena"
 
     @property
     def containers(self) -> Path:
@@ -129,6 +130,11 @@ class Paths:
 
     def runc_root(self) -> Path:
         return self.exec_root / "runc"
+
+    def cgroup(self, c: Container) -> str:
+        """The container's cgroup: its HostConfig.CgroupParent or the daemon's, plus its ID."""
+        parent = str(c.host_config.get("CgroupParent") or self.cgroup_parent)
+        return "/" + "/".join(part for part in (*parent.split("/"), c.id) if part)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -495,7 +501,7 @@ class ContainerService:
             "tty": c.tty,
             "open_stdin": bool(c.config.get("OpenStdin")),
             "log": log_cfg,
-            "cgroup_path": f"/ballena/{c.id}",
+            "cgroup_path": self.paths.cgroup(c),
             "attach": {
                 "stdout": want_out or bool(subscribers),
                 "stderr": want_err or bool(subscribers),
@@ -700,7 +706,7 @@ class ContainerService:
             devices=tuple(devices),
             device_rules=tuple(device_rules),
             resources=resources,
-            cgroups_path=f"/ballena/{c.id}",
+            cgroups_path=self.paths.cgroup(c),
             sysctl=hc.get("Sysctls") or {},
             seccomp=self.seccomp_for(c, caps),
             masked_paths=tuple(hc["MaskedPaths"]) if hc.get("MaskedPaths") is not None else None,
@@ -1111,7 +1117,7 @@ class ContainerService:
         shutil.rmtree(self.paths.state_dir(c.id), ignore_errors=True)
         if self.images.snapshots.exists(c.id):
             self.images.snapshots.remove(c.id)
-        cg = cgroups.Cgroup(f"/ballena/{c.id}")
+        cg = cgroups.Cgroup(self.paths.cgroup(c))
         if cg.exists():
             cg.remove(timeout=0.5)
         self.store.delete(c.id)
@@ -1184,7 +1190,7 @@ class ContainerService:
         self._event(c, "rename", oldName=f"/{old}")
 
     def _cgroup(self, c: Container) -> cgroups.Cgroup:
-        return cgroups.Cgroup(f"/ballena/{c.id}")
+        return cgroups.Cgroup(self.paths.cgroup(c))
 
     def _thaw(self, c: Container) -> None:
         try:
@@ -1713,7 +1719,7 @@ class ContainerService:
                 linux.umount(str(rootfs), linux.MNT_DETACH)
             except OSError:
                 pass
-        cg = cgroups.Cgroup(f"/ballena/{c.id}")
+        cg = cgroups.Cgroup(self.paths.cgroup(c))
         if cg.exists():
             cg.kill_all()
             cg.remove(timeout=1)

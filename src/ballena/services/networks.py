@@ -17,6 +17,7 @@ import asyncio
 import ipaddress
 import logging
 import os
+import re
 import socket
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -64,6 +65,7 @@ class NetworkService:
         containers: Callable[[], list[Container]],
         daemon_dns: tuple[str, ...] = (),
         bip: str = "",
+        default_bridge: str = DEFAULT_BRIDGE,
         exec_root: Path | None = None,
     ) -> None:
         self.store = store
@@ -71,8 +73,12 @@ class NetworkService:
         self.containers = containers
         self.daemon_dns = daemon_dns
         self.bip = bip
+        self.default_bridge = default_bridge
+        # One nftables table per default bridge, so that two daemons on one host (a test
+        # daemon beside the system one) never rewrite each other's rules.
+        suffix = "" if default_bridge == DEFAULT_BRIDGE else "_" + re.sub(r"[^A-Za-z0-9_]", "_", default_bridge)
         self.netlink = Netlink()
-        self.firewall = Firewall()
+        self.firewall = Firewall(table="ballena" + suffix)
         self.proxy = PortProxy()
         self.dns = DNSServer(lookup=self._lookup, reverse=self._reverse, upstreams=self._upstreams)
         self._active: dict[str, _Active] = {}
@@ -84,6 +90,11 @@ class NetworkService:
 
     def ensure_builtins(self) -> None:
         names = {n.name for n in self.store.all()}
+        if "bridge" in names:
+            current = self.by_name("bridge")
+            if current.bridge != self.default_bridge:  # the daemon was restarted with another --bridge
+                opts = {**current.options, "com.docker.network.bridge.name": self.default_bridge}
+                self.store.update(Network(**{**_fields(current), "bridge": self.default_bridge, "options": opts}))
         for name, driver in (("bridge", "bridge"), ("host", "host"), ("none", "null")):
             if name not in names:
                 opts = {}
@@ -93,7 +104,7 @@ class NetworkService:
                         "com.docker.network.bridge.enable_icc": "true",
                         "com.docker.network.bridge.enable_ip_masquerade": "true",
                         "com.docker.network.bridge.host_binding_ipv4": "0.0.0.0",
-                        "com.docker.network.bridge.name": DEFAULT_BRIDGE,
+                        "com.docker.network.bridge.name": self.default_bridge,
                         "com.docker.network.driver.mtu": "1500",
                     }
                 self.store.add(
@@ -102,7 +113,7 @@ class NetworkService:
                         name=name,
                         driver=driver,
                         created_ns=now_ns(),
-                        bridge=DEFAULT_BRIDGE if name == "bridge" else "",
+                        bridge=self.default_bridge if name == "bridge" else "",
                         options=opts,
                         builtin=True,
                     )

@@ -1,0 +1,228 @@
+"""The Dockerfile builder through the docker CLI's classic builder, docker-py and ``ballena build``."""
+
+from __future__ import annotations
+
+import io
+import json
+import tarfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import Daemon
+
+HOLA = """FROM busybox:latest
+RUN mkdir -p /app
+COPY holaMundo.txt /app/holaMundo.txt
+RUN chmod 600 /app/holaMundo.txt
+CMD cat /app/holaMundo.txt
+"""
+
+
+@pytest.fixture()
+def images(clean: Daemon) -> Iterator[list[str]]:
+    """Image names a test builds; removed (with what they leave dangling) afterwards."""
+    made: list[str] = []
+    yield made
+    if made:
+        clean.docker("rmi", "-f", *made)
+    clean.docker("image", "prune", "-f")
+    clean.docker("builder", "prune", "-af")
+
+
+def _context(tmp_path: Path, files: dict[str, str]) -> Path:
+    ctx = tmp_path / "ctx"
+    ctx.mkdir(exist_ok=True)
+    for name, text in files.items():
+        p = ctx / name
+        p.parent.mkdir(parents=True, exist_ok=True)
+        p.write_text(text)
+    return ctx
+
+
+def test_hola_mundo_cache_and_dangling(clean: Daemon, images: list[str], tmp_path: Path) -> None:
+    d = clean
+    ctx = _context(tmp_path, {"Dockerfile": HOLA, "holaMundo.txt": "¡Hola Mundo!\n"})
+    images.append("me/hola")
+    first = d.docker("build", "-t", "me/hola", str(ctx), check=True).stdout
+    assert "Step 5/5 : CMD cat /app/holaMundo.txt" in first and "Successfully tagged me/hola:latest" in first
+    assert d.docker("run", "--rm", "me/hola", check=True).stdout == "¡Hola Mundo!\n"
+    mode = d.docker("run", "--rm", "me/hola", "ls", "-l", "/app/holaMundo.txt", check=True).stdout
+    assert mode.startswith("-rw-------")
+    old_id = d.docker("image", "inspect", "-f", "{{.Id}}", "me/hola", check=True).stdout.strip()
+
+    again = d.docker("build", "-t", "me/hola", str(ctx), check=True).stdout
+    assert again.count("Using cache") == 4
+    assert d.docker("image", "inspect", "-f", "{{.Id}}", "me/hola", check=True).stdout.strip() == old_id
+
+    (ctx / "holaMundo.txt").write_text("¡Hola otra vez!\n")
+    changed = d.docker("build", "-t", "me/hola", str(ctx), check=True).stdout
+    steps = changed.split("Step ")
+    assert "Using cache" in steps[2]  # RUN mkdir
+    assert all("Using cache" not in s for s in steps[3:])
+    assert d.docker("run", "--rm", "me/hola", check=True).stdout == "¡Hola otra vez!\n"
+    dangling = d.docker("images", "-q", "--no-trunc", "--filter", "dangling=true", check=True).stdout.split()
+    assert old_id in dangling
+
+
+def test_multistage_copy_from_keeps_only_what_is_copied(clean: Daemon, images: list[str], tmp_path: Path) -> None:
+    d = clean
+    ctx = _context(
+        tmp_path,
+        {
+            "Dockerfile": (
+                "FROM busybox AS first\nRUN echo out > /out && echo junk > /junk\n"
+                "FROM busybox\nCOPY --from=0 /out /out\nCOPY --from=first /out /again\n"
+            )
+        },
+    )
+    images.append("ms:1")
+    d.docker("build", "-t", "ms:1", str(ctx), check=True)
+    res = d.docker("run", "--rm", "ms:1", "sh", "-c", "cat /out /again; ls /junk", timeout=30)
+    assert res.stdout == "out\nout\n" and "No such file" in res.stderr
+
+
+def test_target_skips_unneeded_stages(clean: Daemon, images: list[str], tmp_path: Path) -> None:
+    d = clean
+    ctx = _context(
+        tmp_path,
+        {
+            "Dockerfile": (
+                "FROM busybox AS base\nRUN echo base > /base\n"
+                "FROM busybox AS broken\nRUN exit 3\n"
+                "FROM base AS dev\nRUN echo dev > /dev.txt\n"
+            )
+        },
+    )
+    images.append("tg:dev")
+    out = d.docker("build", "--target", "dev", "-t", "tg:dev", str(ctx), check=True).stdout
+    assert "exit 3" not in out
+    assert d.docker("run", "--rm", "tg:dev", "cat", "/base", "/dev.txt", check=True).stdout == "base\ndev\n"
+    res = d.docker("build", "--target", "nope", str(ctx))
+    assert res.returncode != 0 and "nope" in res.stderr
+
+
+def test_dockerignore_args_and_image_config(clean: Daemon, images: list[str], tmp_path: Path) -> None:
+    d = clean
+    dockerfile = """FROM busybox
+ARG WHO=world
+RUN echo "hello $WHO" > /greeting
+ENV A=1 B="two words"
+ENV C three words
+WORKDIR /srv
+WORKDIR app
+USER nobody
+EXPOSE 8080/tcp 53/udp
+LABEL org.example.team="ballena" version=1
+COPY . /ctx/
+ENTRYPOINT ["/bin/sh", "-c"]
+CMD ["echo hi"]
+"""
+    ctx = _context(
+        tmp_path,
+        {
+            "Dockerfile": dockerfile,
+            ".dockerignore": "secret.txt\n*.log\n!keep.log\n",
+            "secret.txt": "s3cr3t\n",
+            "a.log": "x",
+            "keep.log": "kept",
+            "sub/file.txt": "sub",
+        },
+    )
+    images.append("cfg:1")
+    d.docker("build", "--build-arg", "WHO=ballena", "-t", "cfg:1", str(ctx), check=True)
+    cfg = json.loads(d.docker("image", "inspect", "-f", "{{json .Config}}", "cfg:1", check=True).stdout)
+    assert "A=1" in cfg["Env"] and "B=two words" in cfg["Env"] and "C=three words" in cfg["Env"]
+    assert cfg["WorkingDir"] == "/srv/app"
+    assert cfg["User"] == "nobody"
+    assert cfg["ExposedPorts"] == {"8080/tcp": {}, "53/udp": {}}
+    assert cfg["Labels"] == {"org.example.team": "ballena", "version": "1"}
+    assert cfg["Entrypoint"] == ["/bin/sh", "-c"] and cfg["Cmd"] == ["echo hi"]
+    listing = d.docker(
+        "run", "--rm", "--entrypoint", "sh", "cfg:1", "-c", "cat /greeting; ls -A /ctx | sort | tr '\\n' ' '"
+    )
+    assert listing.stdout.startswith("hello ballena\n")
+    assert listing.stdout.splitlines()[1].split() == [".dockerignore", "Dockerfile", "keep.log", "sub"]
+    assert d.docker("run", "--rm", "cfg:1", check=True).stdout == "hi\n"
+
+
+def test_dockerfile_on_stdin_and_tar_context(clean: Daemon, images: list[str], tmp_path: Path) -> None:
+    d = clean
+    images.extend(["stdin:1", "tarctx:1"])
+    d.docker("build", "-t", "stdin:1", "-", input='FROM busybox\nCMD ["echo", "from stdin"]\n', check=True)
+    assert d.docker("run", "--rm", "stdin:1", check=True).stdout == "from stdin\n"
+
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w:gz") as tf:
+        for name, data in {"Dockerfile": b"FROM busybox\nCOPY f /f\n", "f": b"in a tar\n"}.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tf.addfile(info, io.BytesIO(data))
+    d.docker("build", "-t", "tarctx:1", "-", input=buf.getvalue(), check=True)
+    assert d.docker("run", "--rm", "tarctx:1", "cat", "/f", check=True).stdout == "in a tar\n"
+
+
+def test_failures_have_dockers_messages(clean: Daemon, tmp_path: Path) -> None:
+    d = clean
+    before = d.docker("ps", "-aq", check=True).stdout
+    ctx = _context(tmp_path, {"Dockerfile": "FROM busybox\nRUN exit 7\n"})
+    res = d.docker("build", str(ctx))
+    assert res.returncode == 7
+    assert "The command '/bin/sh -c exit 7' returned a non-zero code: 7" in res.stderr
+    assert d.docker("ps", "-aq", check=True).stdout == before  # no container left behind
+
+    (ctx / "Dockerfile").write_text("FROM busybox\nFOO bar\n")
+    res = d.docker("build", str(ctx))
+    assert res.returncode != 0
+    assert "dockerfile parse error on line 2: unknown instruction: FOO" in res.stderr
+
+    (ctx / "Dockerfile").write_text("FROM busybox\nCOPY missing.txt /\n")
+    res = d.docker("build", str(ctx))
+    assert res.returncode != 0 and "missing.txt" in res.stderr
+
+    res = d.docker("build", "-t", "Bad:Tag", str(ctx))
+    assert res.returncode != 0 and "invalid" in res.stderr.lower()
+
+
+def test_ballena_build_cli(clean: Daemon, images: list[str], tmp_path: Path) -> None:
+    d = clean
+    ctx = _context(tmp_path, {"data.txt": "payload\n"})
+    outside = tmp_path / "Buildfile"
+    outside.write_text('FROM busybox\nARG X\nCOPY data.txt /data.txt\nRUN echo "x=$X" >> /data.txt\n')
+    images.extend(["bl:1", "bl:2"])
+    iid_file = tmp_path / "iid"
+    res = d.ballena(
+        "build", "-f", str(outside), "-t", "bl:1", "-t", "bl:2", "--build-arg", "X=7", "--iidfile", str(iid_file),
+        str(ctx),
+    )  # fmt: skip
+    assert res.returncode == 0, res.stderr
+    assert "Sending build context to Ballena daemon" in res.stdout and "Successfully tagged bl:2" in res.stdout
+    iid = iid_file.read_text()
+    assert iid.startswith("sha256:")
+    assert d.docker("image", "inspect", "-f", "{{.Id}}", "bl:2", check=True).stdout.strip() == iid
+    assert d.docker("run", "--rm", "bl:1", "cat", "/data.txt", check=True).stdout == "payload\nx=7\n"
+
+    quiet = d.ballena("build", "-q", "-f", str(outside), "--build-arg", "X=7", str(ctx), check=True)
+    assert quiet.stdout.strip() == iid  # fully cached: the same image
+
+    failed = d.ballena("build", "-", input="FROM busybox\nRUN exit 4\n")
+    assert failed.returncode == 4 and "returned a non-zero code: 4" in failed.stderr
+
+
+def test_docker_py_build_and_cache_in_df(
+    clean: Daemon, images: list[str], docker_client: object, tmp_path: Path
+) -> None:
+    import docker
+
+    assert isinstance(docker_client, docker.DockerClient)
+    ctx = _context(tmp_path, {"Dockerfile": "FROM busybox\nRUN echo built > /b\n"})
+    images.append("py:1")
+    image, logs = docker_client.images.build(path=str(ctx), tag="py:1", nocache=True)
+    assert "py:1" in image.tags
+    assert any("Successfully built" in (entry.get("stream") or "") for entry in logs)
+    df = json.loads(clean.docker("system", "df", "--format", "{{json .}}", check=True).stdout.splitlines()[-1])
+    assert df["Type"] == "Build Cache"
+    with pytest.raises(docker.errors.BuildError) as err:
+        docker_client.images.build(fileobj=io.BytesIO(b"FROM busybox\nRUN exit 5\n"))
+    assert "returned a non-zero code: 5" in str(err.value)
