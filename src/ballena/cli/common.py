@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import os
 import sys
-from collections.abc import Callable, Iterable, Sequence
 
 from ballena.cli.flags import FlagError, FlagSet
 from ballena.client.api import APIError, Client, ConnectionFailed
@@ -14,6 +13,7 @@ from ballena.client.api import APIError, Client, ConnectionFailed
 TYPE_CHECKING = False  # typing itself costs the CLI ~5 ms to import
 
 if TYPE_CHECKING:
+    from collections.abc import Callable, Iterable, Sequence
     from typing import Any, NoReturn
 
 
@@ -168,10 +168,8 @@ def _jsonable(item: Any) -> Any:
 
 # -- running a command --------------------------------------------------------------------------
 
-Command = Callable[[Client, list[str]], int | None]
 
-
-def run_command(fn: Command, client: Client, argv: list[str]) -> int:
+def run_command(fn: Callable[[Client, list[str]], int | None], client: Client, argv: list[str]) -> int:
     try:
         code = fn(client, argv)
         return int(code or 0)

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import NoReturn
 
 from ballena import __version__
+
+TYPE_CHECKING = False  # the typing module alone costs a simple command ~5 ms
+if TYPE_CHECKING:
+    from typing import NoReturn
 
 # command word -> (module under ballena.cli.commands, function)
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -211,12 +214,11 @@ def main(argv: list[str] | None = None) -> None:
     if target is None:
         _fail(f"ballena: '{word}' is not a ballena command.\nSee 'ballena --help'")
     module_name, func_name = target
-    import importlib
-
     from ballena.cli.common import run_command
     from ballena.client.api import Client
 
-    module = importlib.import_module(f"ballena.cli.commands.{module_name}")
+    __import__(f"ballena.cli.commands.{module_name}")
+    module = sys.modules[f"ballena.cli.commands.{module_name}"]
     fn = getattr(module, func_name)
     client = Client(host)
     os.environ["BALLENA_PROG"] = prog

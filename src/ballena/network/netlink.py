@@ -105,9 +105,11 @@ class Netlink:
 
     # -- a container's namespace --------------------------------------------------------------------
 
-    def _in_namespace(self, pid: int, fn: Callable[[Any], T]) -> T:
-        from pyroute2 import IPRoute
+    def _in_namespace(self, pid: int, fn: Callable[[Any], T], *, netlink: bool = True) -> T:
+        """Run ``fn`` on this thread inside ``pid``'s network namespace, then come back.
 
+        ``fn`` gets a fresh IPRoute made inside the namespace (or None when ``netlink`` is
+        false: sockets made in there need no netlink)."""
         self._check_host()
         target = os.open(f"/proc/{pid}/ns/net", os.O_RDONLY | os.O_CLOEXEC)
         host = os.open("/proc/thread-self/ns/net", os.O_RDONLY | os.O_CLOEXEC)
@@ -117,9 +119,12 @@ class Netlink:
             try:
                 if _ns_inode("/proc/thread-self/ns/net") != target_ino:
                     raise SystemError("setns into the container's network namespace did not take")
+                if not netlink:
+                    return fn(None)
+                from pyroute2 import IPRoute
+
                 inner = IPRoute()
                 try:
-                    inner.get_links()  # create the socket here and now, inside the container
                     return fn(inner)
                 finally:
                     inner.close()
@@ -142,28 +147,42 @@ class Netlink:
         mac: str,
         ifname: str = "eth0",
         default_route: bool = True,
-    ) -> None:
-        """A veth pair: one end on ``bridge``, the other as ``ifname`` in the container, configured."""
+        dns_address: str | None = None,
+    ) -> tuple[socket.socket, socket.socket] | None:
+        """A veth pair: one end on ``bridge``, the other as ``ifname`` in the container, configured.
+
+        One request makes the pair with the container's end already in its namespace and
+        holding its MAC, and the host's end enslaved and up. With ``dns_address``, also binds
+        the embedded DNS server's UDP and TCP sockets in there (same visit) and returns them.
+        """
         self._check_host()
         master = self.index(bridge)
         if master is None:
             raise SystemError(f"bridge {bridge} does not exist")
-        self._ipr.link("add", ifname=host_ifname, kind="veth", peer={"ifname": ifname, "net_ns_pid": pid})
-        idx = self.index(host_ifname)
-        self._ipr.link("set", index=idx, master=master, state="up")
+        self._ipr.link(
+            "add",
+            ifname=host_ifname,
+            kind="veth",
+            master=master,
+            state="up",
+            peer={"ifname": ifname, "net_ns_pid": pid, "address": mac},
+        )
 
-        def configure(inner: Any) -> None:
-            found = inner.link_lookup(ifname=ifname)
-            if not found or inner.link_lookup(ifname=bridge):
-                raise SystemError("netlink socket is not in the container's namespace")
-            i = found[0]
-            inner.link("set", index=i, address=mac)
+        def configure(inner: Any) -> tuple[socket.socket, socket.socket] | None:
+            links = {link.get_attr("IFLA_IFNAME"): link["index"] for link in inner.get_links()}
+            # A socket that silently stayed in the host would see the bridge, not our veth end.
+            if ifname not in links or bridge in links:
+                raise SystemError("netlink socket is not in the container's network namespace")
+            i = links[ifname]
             inner.addr("add", index=i, address=ip, prefixlen=prefix)
             inner.link("set", index=i, state="up")
             if default_route and gateway:
                 inner.route("add", dst="0.0.0.0/0", gateway=gateway)
+            if dns_address is None:
+                return None
+            return _bound(socket.SOCK_DGRAM, dns_address), _bound(socket.SOCK_STREAM, dns_address)
 
-        self._in_namespace(pid, configure)
+        return self._in_namespace(pid, configure)
 
     def detach_in(self, pid: int, ifname: str) -> None:
         def remove(inner: Any) -> None:
@@ -183,16 +202,22 @@ class Netlink:
 
         return self._in_namespace(pid, pick)
 
-    def socket_in(self, pid: int, family: int, kind: int, address: tuple[str, int]) -> socket.socket:
-        """A socket bound inside the container's namespace (the embedded DNS listens on these)."""
+    def dns_sockets_in(self, pid: int, address: str) -> tuple[socket.socket, socket.socket]:
+        """The embedded DNS server's UDP and TCP sockets, bound inside the container's namespace."""
+        return self._in_namespace(
+            pid, lambda _: (_bound(socket.SOCK_DGRAM, address), _bound(socket.SOCK_STREAM, address)), netlink=False
+        )
 
-        def make(_inner: Any) -> socket.socket:
-            s = socket.socket(family, kind)
-            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            s.bind(address)
-            if kind == socket.SOCK_STREAM:
-                s.listen(64)
-            s.setblocking(False)
-            return s
 
-        return self._in_namespace(pid, make)
+def _bound(kind: int, address: str, port: int = 53) -> socket.socket:
+    s = socket.socket(socket.AF_INET, kind)
+    try:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        s.bind((address, port))
+        if kind == socket.SOCK_STREAM:
+            s.listen(64)
+        s.setblocking(False)
+    except BaseException:
+        s.close()
+        raise
+    return s

@@ -11,7 +11,13 @@ from pathlib import Path
 from typing import Any
 
 
-def write_bytes(path: str | os.PathLike[str], data: bytes, *, mode: int = 0o644) -> None:
+def write_bytes(path: str | os.PathLike[str], data: bytes, *, mode: int = 0o644, durable: bool = True) -> None:
+    """Replace ``path`` atomically: readers see the old content or the new, never a mix.
+
+    ``durable`` also survives a power cut (fsync of the file and its directory); files that are
+    regenerated on every container start (bundles, /etc/hosts) skip that: a killed daemon still
+    leaves them whole, and they are rewritten anyway.
+    """
     path = Path(path)
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, mode)
@@ -20,11 +26,13 @@ def write_bytes(path: str | os.PathLike[str], data: bytes, *, mode: int = 0o644)
         while view:
             written = os.write(fd, view)
             view = view[written:]
-        os.fsync(fd)
+        if durable:
+            os.fsync(fd)
     finally:
         os.close(fd)
     os.replace(tmp, path)
-    fsync_dir(path.parent)
+    if durable:
+        fsync_dir(path.parent)
 
 
 def write_json(path: str | os.PathLike[str], obj: Any, *, mode: int = 0o644) -> None:

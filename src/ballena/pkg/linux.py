@@ -169,12 +169,18 @@ def capset(effective: int, permitted: int, inheritable: int) -> None:
     _check(_libc.syscall(_SYSCALLS["capset"], ctypes.byref(hdr), ctypes.byref(data)), "capset")
 
 
+_last_cap: list[int] = []
+
+
 def last_cap() -> int:
-    try:
-        with open("/proc/sys/kernel/cap_last_cap") as f:
-            return int(f.read())
-    except OSError:
-        return 40
+    """The highest capability this kernel knows (read once: it cannot change while it runs)."""
+    if not _last_cap:
+        try:
+            with open("/proc/sys/kernel/cap_last_cap") as f:
+                _last_cap.append(int(f.read()))
+        except OSError:
+            _last_cap.append(40)
+    return _last_cap[0]
 
 
 # -- seccomp ----------------------------------------------------------------------------------------
@@ -192,10 +198,12 @@ class _SockFprog(ctypes.Structure):
     _fields_ = [("len", ctypes.c_uint16), ("filter", ctypes.POINTER(_SockFilter))]
 
 
-def seccomp_load(program: list[tuple[int, int, int, int]]) -> None:
-    """Install a classic BPF seccomp filter (a list of (code, jt, jf, k))."""
-    arr = (_SockFilter * len(program))(*[_SockFilter(c, t, f, k) for c, t, f, k in program])
-    prog = _SockFprog(len(program), ctypes.cast(arr, ctypes.POINTER(_SockFilter)))
+def seccomp_load(program: bytes) -> None:
+    """Install a classic BPF seccomp filter: packed ``struct sock_filter`` records (8 bytes each)."""
+    if len(program) % 8:
+        raise ValueError("a BPF program is a whole number of 8-byte instructions")
+    buf = ctypes.create_string_buffer(program, len(program))
+    prog = _SockFprog(len(program) // 8, ctypes.cast(buf, ctypes.POINTER(_SockFilter)))
     _check(_libc.syscall(_SYSCALLS["seccomp"], SECCOMP_SET_MODE_FILTER, 0, ctypes.byref(prog)), "seccomp")
 
 

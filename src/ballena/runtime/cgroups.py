@@ -421,3 +421,49 @@ def _device_rule(rule: dict[str, Any]) -> str:
     if kind == "a":
         return "a"
     return f"{kind} {major}:{minor} {rule.get('access') or 'rwm'}"
+
+
+_own_procs_file: list[str | None] = []
+
+
+def prepare(path: str) -> None:
+    """Make the cgroup ``path`` ahead of the runtime, and open the kernel's window for cheap
+    migrations so that moving the container's init into it is quick.
+
+    Moving a process into a cgroup takes a global lock (``cgroup_threadgroup_rwsem``) whose
+    first taker waits for an RCU grace period (~6 ms here); for ~15 ms after, further moves
+    cost ~0.3 ms. Writing our own PID into the cgroup we are already in pays that wait now, on
+    a daemon thread while the bundle is written and the monitor forked, instead of in the
+    monitor on the start's critical path. The directories come first because making them
+    would wait behind that write. Blocking; best effort (the runtime makes what is missing).
+    """
+    try:
+        Cgroup(path).create()
+    except OSError:
+        return
+    if not _own_procs_file:
+        _own_procs_file.append(_find_own_procs_file())
+    own = _own_procs_file[0]
+    if own is None:
+        return
+    try:
+        with open(own, "w") as f:
+            f.write(str(os.getpid()))
+    except OSError:
+        pass
+
+
+def _find_own_procs_file() -> str | None:
+    lay = layout()
+    try:
+        with open("/proc/self/cgroup") as f:
+            for line in f:
+                _, controllers, path = line.rstrip("\n").split(":", 2)
+                if not controllers and lay.unified and not lay.v1:
+                    return os.path.join(lay.unified, path.lstrip("/"), "cgroup.procs")
+                for c in controllers.split(","):
+                    if c in lay.v1:
+                        return os.path.join(lay.v1[c], path.lstrip("/"), "cgroup.procs")
+    except (OSError, ValueError):
+        pass
+    return None

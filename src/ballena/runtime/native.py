@@ -28,7 +28,7 @@ import termios
 from collections.abc import Mapping
 from typing import Any, NoReturn
 
-from ballena.pkg import linux
+from ballena.pkg import linux, trace
 from ballena.pkg.securejoin import secure_join
 from ballena.runtime import seccomp
 from ballena.runtime.spec import CAPABILITIES
@@ -369,10 +369,10 @@ def _apply_identity(process: Mapping[str, Any]) -> None:
         linux.prctl(linux.PR_CAP_AMBIENT, linux.PR_CAP_AMBIENT_RAISE, CAPABILITIES[name])
 
 
-def _load_seccomp(spec_seccomp: Mapping[str, Any] | None) -> None:
+def _load_seccomp(spec_seccomp: Mapping[str, Any] | None, program: bytes | None) -> None:
     if not spec_seccomp:
         return
-    linux.seccomp_load(seccomp.compile_profile(spec_seccomp))
+    linux.seccomp_load(program if program is not None else seccomp.compiled(spec_seccomp))
 
 
 def _terminal(sync: socket.socket, process: Mapping[str, Any], *, console: bool) -> None:
@@ -400,7 +400,12 @@ def _terminal(sync: socket.socket, process: Mapping[str, Any], *, console: bool)
 
 
 def _finish(
-    sync: socket.socket, process: Mapping[str, Any], seccomp_spec: Mapping[str, Any] | None, *, wait_for_go: bool
+    sync: socket.socket,
+    process: Mapping[str, Any],
+    seccomp_spec: Mapping[str, Any] | None,
+    *,
+    wait_for_go: bool,
+    seccomp_program: bytes | None,
 ) -> NoReturn:
     """Steps shared by init and exec after the filesystem is in place: resolve the command,
     identity, no_new_privs, seccomp, then exec and report."""
@@ -422,8 +427,10 @@ def _finish(
     if nnp:
         linux.prctl(linux.PR_SET_NO_NEW_PRIVS, 1)
     else:
-        _load_seccomp(seccomp_spec)  # while CAP_SYS_ADMIN still allows it, as runc does
+        _load_seccomp(seccomp_spec, seccomp_program)  # while CAP_SYS_ADMIN still allows it, as runc does
+    trace.mark("init: seccomp")
     _apply_identity(process)
+    trace.mark("init: capabilities and user")
     os.chdir(cwd)
     executable = find_executable(args[0], env)
     os.umask(0o022)
@@ -433,7 +440,8 @@ def _finish(
         if not msg or not msg.get("go"):
             os._exit(0)  # the monitor gave up on us
     if nnp:
-        _load_seccomp(seccomp_spec)
+        _load_seccomp(seccomp_spec, seccomp_program)
+    trace.mark("init: exec")
     try:
         os.execve(executable, args, dict(_env_pairs(env)))
     except OSError as e:
@@ -460,11 +468,19 @@ def _env_pairs(env: list[str]) -> list[tuple[str, str]]:
 
 
 def init(
-    spec: Mapping[str, Any], *, sync: socket.socket, stdio: tuple[int, int, int] | None, cgroup_dirs: Mapping[str, str]
+    spec: Mapping[str, Any],
+    *,
+    sync: socket.socket,
+    stdio: tuple[int, int, int] | None,
+    cgroup_dirs: Mapping[str, str],
+    seccomp_program: bytes | None = None,
 ) -> NoReturn:
-    """Become the container's first process (call in a fresh child; never returns)."""
+    """Become the container's first process (call in a fresh child; never returns).
+
+    ``seccomp_program`` is the spec's seccomp section already compiled (``seccomp.compiled``);
+    without it the section is compiled here."""
     try:
-        _init(spec, sync=sync, stdio=stdio, cgroup_dirs=cgroup_dirs)
+        _init(spec, sync=sync, stdio=stdio, cgroup_dirs=cgroup_dirs, seccomp_program=seccomp_program)
     except BaseException as e:
         _report_and_exit(sync, e)
     os._exit(1)
@@ -481,8 +497,14 @@ def _report_and_exit(sync: socket.socket, e: BaseException) -> NoReturn:
 
 
 def _init(
-    spec: Mapping[str, Any], *, sync: socket.socket, stdio: tuple[int, int, int] | None, cgroup_dirs: Mapping[str, str]
+    spec: Mapping[str, Any],
+    *,
+    sync: socket.socket,
+    stdio: tuple[int, int, int] | None,
+    cgroup_dirs: Mapping[str, str],
+    seccomp_program: bytes | None,
 ) -> None:
+    trace.mark("init: forked")
     process = spec["process"]
     lx = spec.get("linux") or {}
     if stdio is not None:
@@ -509,6 +531,7 @@ def _init(
         linux.unshare(flags)
     if flags & linux.CLONE_NEWNET:
         _loopback_up()
+    trace.mark("init: namespaces")
     rootfs = spec["root"]["path"]
     linux.mount(None, "/", None, linux.MS_SLAVE | linux.MS_REC)
     linux.mount(rootfs, rootfs, None, linux.MS_BIND | linux.MS_REC)
@@ -524,6 +547,7 @@ def _init(
             dev_tmpfs = True
     if dev_tmpfs:
         _create_devices(rootfs, list(lx.get("devices") or []))
+    trace.mark("init: mounts")
     _pivot_root(rootfs)
     if lx.get("sysctl"):
         _sysctls(lx["sysctl"])
@@ -536,9 +560,10 @@ def _init(
     if spec.get("domainname"):
         with open("/proc/sys/kernel/domainname", "w") as f:
             f.write(spec["domainname"])
+    trace.mark("init: pivot_root, masked and read-only paths")
     if process.get("terminal"):
         _terminal(sync, process, console=True)
-    _finish(sync, process, lx.get("seccomp"), wait_for_go=True)
+    _finish(sync, process, lx.get("seccomp"), wait_for_go=True, seccomp_program=seccomp_program)
 
 
 def exec_process(
@@ -549,6 +574,7 @@ def exec_process(
     sync: socket.socket,
     stdio: tuple[int, int, int] | None,
     cgroup_procs: list[str],
+    seccomp_program: bytes | None = None,
 ) -> NoReturn:
     """Become a process in the running container whose first process is ``target_pid`` (host PID)."""
     try:
@@ -578,7 +604,7 @@ def exec_process(
             os.close(fd)
         if process.get("terminal"):
             _terminal(sync, process, console=False)
-        _finish(sync, process, lx.get("seccomp"), wait_for_go=False)
+        _finish(sync, process, lx.get("seccomp"), wait_for_go=False, seccomp_program=seccomp_program)
     except BaseException as e:
         _report_and_exit(sync, e)
     os._exit(1)

@@ -10,6 +10,7 @@ sockets, and containers that exited meanwhile through their exit files.
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import logging
 import os
@@ -26,7 +27,7 @@ from typing import Any
 from ballena.core.containers import Container, ExecConfig, ExecState
 from ballena.core.volumes import MountPoint
 from ballena.errors import BallenaError, Conflict, InvalidArgument, NotFound, NotModified, SystemError, Unavailable
-from ballena.pkg import archive, signals, users
+from ballena.pkg import archive, signals, trace, users
 from ballena.pkg.atomicfile import read_json, write_bytes
 from ballena.pkg.filters import Filters
 from ballena.pkg.namesgen import random_name
@@ -397,6 +398,10 @@ class ContainerService:
             return await self._start_locked(c)
 
     async def _start_locked(self, c: Container) -> Container:
+        trace.mark("daemon: start")
+        # Not awaited: it only has to be done before the monitor (or runc) moves the init.
+        cgroup_path = self.paths.cgroup(c)
+        prepared = asyncio.get_running_loop().run_in_executor(None, cgroups.prepare, cgroup_path)
         subscribers = self._pending.pop(c.id, [])
         wire = self.network is not None and self.network.needs_setup(c)
         try:
@@ -406,16 +411,20 @@ class ContainerService:
                 c = replace(c, ports=self.network.reserve_ports(c))
             spec, monitor_cfg = await asyncio.to_thread(self._prepare_start, c, subscribers)
             monitor_cfg["autostart"] = not wire
+            trace.mark("daemon: bundle written")
             pid, conn = await self.zygote.spawn(monitor_cfg)
         except BallenaError as e:
             if self.network is not None:
                 await self.network.release(c)
+            await prepared  # no monitor came to remove the cgroup made for it: we do
+            await asyncio.to_thread(cgroups.Cgroup(cgroup_path).remove)
             self._fail_start(c, e.message, subscribers)
             raise
         live = _Live(conn)
         live.subscribers.update(subscribers)
         msg = await conn.next_json()
         if msg is not None and msg.get("event") == "created" and self.network is not None:
+            trace.mark("daemon: attaching network")
             try:
                 await self.network.attach(c, int(msg["pid"]))
             except BaseException as e:
@@ -428,6 +437,7 @@ class ContainerService:
                 if isinstance(e, BallenaError):
                     raise
                 raise SystemError(message) from e
+            trace.mark("daemon: network attached")
             await live.send({"op": "start"})
             msg = await conn.next_json()
         if msg is None or msg.get("event") == "error":
@@ -449,10 +459,12 @@ class ContainerService:
             started_at_ns=now_ns(),
             finished_at_ns=0,
         )
-        self.store.save(c)
+        trace.mark("daemon: monitor says running")
+        self.store.save(c, durable=False)
         self._live[c.id] = live
         live.task = asyncio.ensure_future(self._follow(c.id, live))
         self._event(c, "start")
+        trace.mark("daemon: started")
         return c
 
     def _fail_start(self, c: Container, message: str, subscribers: list[Subscriber], *, code: int = 128) -> None:
@@ -486,7 +498,7 @@ class ContainerService:
             except FileNotFoundError:
                 pass
         spec = self._build_spec(c, bundle)
-        write_bytes(bundle / "config.json", json.dumps(spec).encode(), mode=0o600)
+        write_bytes(bundle / "config.json", json.dumps(spec).encode(), mode=0o600, durable=False)
         mounts = self.images.snapshots.mounts(c.id)
         runtime = self._runtime(c)
         want_out = any(s.stdout for s in subscribers)
@@ -510,6 +522,11 @@ class ContainerService:
             "exit_file": str(cdir / "exit.json"),
             "console_size": list(c.host_config.get("ConsoleSize") or []) or None,
         }
+        section = (spec.get("linux") or {}).get("seccomp")
+        if section and runtime["name"] == "native":
+            from ballena.runtime import seccomp
+
+            monitor_cfg["seccomp_bpf"] = base64.b64encode(seccomp.compiled(section)).decode()
         if monitor_cfg["console_size"] in ([0, 0], None):
             monitor_cfg["console_size"] = None
         return spec, monitor_cfg
@@ -761,7 +778,7 @@ class ContainerService:
     def _write_etc_files(self, c: Container, cdir: Path, net_mode: str, hostname: str) -> None:
         domain = c.config.get("Domainname") or ""
         fqdn = f"{hostname}.{domain}" if domain else hostname
-        write_bytes(cdir / "hostname", f"{hostname}\n".encode())
+        write_bytes(cdir / "hostname", f"{hostname}\n".encode(), durable=False)
         if net_mode == "host":
             try:
                 hosts = Path("/etc/hosts").read_text()
@@ -784,8 +801,8 @@ class ContainerService:
                 hosts += f"{addr}\t{host}\n"
         if self.network is not None:
             hosts += self.network.hosts_entries(c)
-        write_bytes(cdir / "hosts", hosts.encode())
-        write_bytes(cdir / "resolv.conf", self.resolv_conf(c, net_mode).encode())
+        write_bytes(cdir / "hosts", hosts.encode(), durable=False)
+        write_bytes(cdir / "resolv.conf", self.resolv_conf(c, net_mode).encode(), durable=False)
 
     def container_ip(self, c: Container) -> str:
         for ep in c.networks.values():
@@ -894,7 +911,7 @@ class ContainerService:
                     for name, ep in c.networks.items()
                 },
             )
-        self.store.save(c)
+        self.store.save(c, durable=False)
         self._cleanup_state_dir(cid)
         if self.volumes is not None:
             for m in c.mounts:
@@ -923,7 +940,7 @@ class ContainerService:
         rootfs = d / "rootfs"
         if _is_mountpoint(rootfs):
             return  # a monitor still owns it
-        shutil.rmtree(d, ignore_errors=True)
+        self._discard(self._rename_state_dir(cid))
 
     # -- restart policies ---------------------------------------------------------------------
 
@@ -1083,7 +1100,7 @@ class ContainerService:
         c = self.store.get(c.id)
         self.store.update(c.with_state(status="removing"))
         try:
-            await asyncio.to_thread(self._remove_files, c, volumes)
+            trash = await asyncio.to_thread(self._remove_files, c, volumes)
         except BaseException:
             self.store.update(c)
             raise
@@ -1097,13 +1114,22 @@ class ContainerService:
         self._locks.pop(c.id, None)
         self._event(c, "destroy")
         self._notify_waiters(c, {"StatusCode": c.state.exit_code, "Error": None}, exited=True, removed=True)
+        self._discard(trash)
+
+    def _discard(self, trash: list[Path]) -> None:
+        """Delete renamed-away directories on a thread, after the client has its answer: the
+        container is gone once they are renamed (a restart deletes leftovers)."""
+        if trash:
+            asyncio.get_running_loop().run_in_executor(None, _rmtree_all, trash)
 
     def _cancel_restart_task(self, cid: str) -> None:
         task = self._restart_tasks.pop(cid, None)
         if task is not None:
             task.cancel()
 
-    def _remove_files(self, c: Container, volumes: bool) -> None:
+    def _remove_files(self, c: Container, volumes: bool) -> list[Path]:
+        """Remove what the container owns; returns renamed-away directories still to delete."""
+        trash: list[Path] = []
         for hook in self.hooks_on_remove:
             hook(c)
         rootfs = self.paths.state_dir(c.id) / "rootfs"
@@ -1114,13 +1140,13 @@ class ContainerService:
                 linux.umount(str(rootfs), linux.MNT_DETACH)
             except OSError:
                 pass
-        shutil.rmtree(self.paths.state_dir(c.id), ignore_errors=True)
+        trash += self._rename_state_dir(c.id)
         if self.images.snapshots.exists(c.id):
-            self.images.snapshots.remove(c.id)
+            trash += filter(None, [self.images.snapshots.remove(c.id, defer=True)])
         cg = cgroups.Cgroup(self.paths.cgroup(c))
         if cg.exists():
             cg.remove(timeout=0.5)
-        self.store.delete(c.id)
+        trash += filter(None, [self.store.delete(c.id, defer=True)])
         if self.volumes is not None and (volumes or c.host_config.get("AutoRemove")):
             # Only the anonymous volumes this container made; named ones outlive it.
             for m in c.mounts:
@@ -1136,6 +1162,20 @@ class ContainerService:
                         self.volumes.remove(v.name)
                     except Conflict:
                         pass
+        return trash
+
+    def _rename_state_dir(self, cid: str) -> list[Path]:
+        """Move the container's runtime directory out of the way (to delete later)."""
+        d = self.paths.state_dir(cid)
+        trash = d.with_name(f".removing-{cid}-{os.urandom(4).hex()}")
+        try:
+            os.replace(d, trash)
+        except FileNotFoundError:
+            return []
+        except OSError:
+            shutil.rmtree(d, ignore_errors=True)
+            return []
+        return [trash]
 
     # -- wait -----------------------------------------------------------------------------------
 
@@ -1662,6 +1702,10 @@ class ContainerService:
 
     async def restore(self) -> None:
         """At start-up: reattach to monitors of running containers, settle those that exited."""
+        state_root = self.paths.exec_root / "containers"
+        if state_root.is_dir():
+            leftovers = [Path(e.path) for e in os.scandir(state_root) if e.name.startswith(".removing-")]
+            await asyncio.to_thread(_rmtree_all, leftovers)
         for c in self.store.load():
             if c.state.status == "removing":
                 try:
@@ -1669,7 +1713,9 @@ class ContainerService:
                 except BallenaError:
                     pass
                 continue
-            if not c.state.running:
+            # A record may say "created" although its monitor runs: the daemon died between
+            # starting it and saving that. The monitor's socket tells.
+            if not c.state.running and not (self.paths.state_dir(c.id) / "monitor.sock").exists():
                 continue
             try:
                 conn = await MonitorConn.connect(self.paths.state_dir(c.id))
@@ -1793,6 +1839,11 @@ class ExecSession:
 
 
 # -- helpers --------------------------------------------------------------------------------------
+
+
+def _rmtree_all(paths: list[Path]) -> None:
+    for p in paths:
+        shutil.rmtree(p, ignore_errors=True)
 
 
 def _is_mountpoint(path: Path) -> bool:

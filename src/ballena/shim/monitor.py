@@ -14,6 +14,7 @@ for exec is safe.
 
 from __future__ import annotations
 
+import base64
 import errno
 import fcntl
 import json
@@ -25,7 +26,7 @@ import subprocess
 import time
 from typing import Any, NoReturn
 
-from ballena.pkg import linux
+from ballena.pkg import linux, trace
 from ballena.runtime import native
 from ballena.runtime.cgroups import Cgroup
 from ballena.shim import protocol as proto
@@ -113,11 +114,14 @@ class Monitor:
         self.mounted = False
         with open(os.path.join(self.bundle, "config.json")) as f:
             self.spec = json.load(f)
+        # The daemon compiles the seccomp filter once per profile and sends it along.
+        self.seccomp_program = base64.b64decode(cfg["seccomp_bpf"]) if cfg.get("seccomp_bpf") else None
         self.wake_r, self.wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
 
     # -- set-up -------------------------------------------------------------------------------
 
     def start(self, control: socket.socket | None) -> None:
+        trace.mark("monitor: forked")
         linux.prctl(linux.PR_SET_CHILD_SUBREAPER, 1)
         signal.set_wakeup_fd(self.wake_w)
         signal.signal(signal.SIGCHLD, lambda *_: None)
@@ -189,6 +193,7 @@ class Monitor:
 
     def _create_and_start(self) -> None:
         self._mount_rootfs()
+        trace.mark("monitor: rootfs mounted")
         stdio = self._stdio()
         sync = None
         if self.native:
@@ -215,6 +220,7 @@ class Monitor:
             _nonblock(self.stdin_fd)
         self.status = "running"
         self._broadcast({"event": "started", "pid": self.pid})
+        trace.mark("monitor: running")
 
     # -- native runtime ----------------------------------------------------------------------
 
@@ -273,6 +279,7 @@ class Monitor:
                 os.close(fd)
             else:
                 linux.unshare(linux.CLONE_NEWPID)
+        trace.mark("monitor: cgroup made")
         parent, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         cgroup_dirs = self._cgroup_dirs()
         pid = os.fork()
@@ -282,7 +289,13 @@ class Monitor:
                 signal.set_wakeup_fd(-1)
                 for s in (signal.SIGCHLD, signal.SIGPIPE, signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
                     signal.signal(s, signal.SIG_DFL)
-                native.init(self.spec, sync=child, stdio=stdio, cgroup_dirs=cgroup_dirs)
+                native.init(
+                    self.spec,
+                    sync=child,
+                    stdio=stdio,
+                    cgroup_dirs=cgroup_dirs,
+                    seccomp_program=self.seccomp_program,
+                )
             finally:
                 os._exit(1)
         child.close()
@@ -290,6 +303,7 @@ class Monitor:
         if self.cgroup is not None:
             self.cgroup.add(pid)
         self._sync_wait(parent, expect_ready=True)
+        trace.mark("monitor: init in cgroup and ready")
         return parent
 
     def _native_run(self, parent: socket.socket) -> None:
@@ -757,7 +771,13 @@ class Monitor:
                 for s in (signal.SIGCHLD, signal.SIGPIPE, signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
                     signal.signal(s, signal.SIG_DFL)
                 native.exec_process(
-                    process, target_pid=self.pid, spec=self.spec, sync=child, stdio=stdio, cgroup_procs=procs
+                    process,
+                    target_pid=self.pid,
+                    spec=self.spec,
+                    sync=child,
+                    stdio=stdio,
+                    cgroup_procs=procs,
+                    seccomp_program=self.seccomp_program,
                 )
             finally:
                 os._exit(1)

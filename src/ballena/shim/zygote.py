@@ -19,6 +19,8 @@ import socket
 import struct
 import sys
 
+from ballena.pkg import linux
+from ballena.runtime import cgroups
 from ballena.shim import fsops, monitor
 
 
@@ -44,6 +46,9 @@ def serve(sock: socket.socket) -> None:
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # the kernel reaps monitors for us
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    # Facts every monitor needs, learned once here so that each fork inherits them.
+    linux.last_cap()
+    cgroups.layout()
     gc.freeze()  # keep the collector from touching (and un-sharing) inherited objects
     while True:
         try:

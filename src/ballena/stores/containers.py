@@ -16,7 +16,7 @@ from typing import Any
 
 from ballena.core.containers import Container, State
 from ballena.errors import Conflict, InvalidArgument, NotFound
-from ballena.pkg.atomicfile import write_json
+from ballena.pkg.atomicfile import write_bytes
 
 
 def _to_json(c: Container) -> dict[str, Any]:
@@ -98,6 +98,9 @@ class ContainerStore:
         """Read every record; a directory without a readable record is an interrupted create."""
         out = []
         for entry in os.scandir(self.root):
+            if entry.name.startswith(".removing-"):  # a removal the daemon did not finish
+                shutil.rmtree(entry.path, ignore_errors=True)
+                continue
             path = Path(entry.path) / "config.v2.json"
             try:
                 c = _from_json(json.loads(path.read_text()))
@@ -163,11 +166,18 @@ class ContainerStore:
     def name_taken(self, name: str) -> bool:
         return name in self._names
 
-    def save(self, c: Container) -> None:
+    def save(self, c: Container, *, durable: bool = True) -> None:
+        """Persist ``c`` (atomically). ``durable=False`` skips the fsyncs: right for run-state
+        transitions, which a restarted daemon reconciles from the monitors anyway."""
         with self._lock:
             d = self.dir(c.id)
             d.mkdir(parents=True, exist_ok=True)
-            write_json(d / "config.v2.json", _to_json(c), mode=0o600)
+            write_bytes(
+                d / "config.v2.json",
+                json.dumps(_to_json(c), separators=(",", ":")).encode(),
+                mode=0o600,
+                durable=durable,
+            )
             self._by_id[c.id] = c
             self._names[c.name] = c.id
 
@@ -176,13 +186,20 @@ class ContainerStore:
         with self._lock:
             self._by_id[c.id] = c
 
-    def delete(self, cid: str) -> None:
+    def delete(self, cid: str, *, defer: bool = False) -> Path | None:
+        """Forget the container and its directory. The directory is renamed away at once (a
+        restart never sees it again); with ``defer`` its contents are left for the caller to
+        delete, at leisure, from the returned path."""
         with self._lock:
             c = self._by_id.pop(cid, None)
             if c is not None and self._names.get(c.name) == cid:
                 del self._names[c.name]
         d = self.dir(cid)
-        if d.exists():
-            trash = self.root / f".removing-{cid}"
-            os.replace(d, trash)
-            shutil.rmtree(trash, ignore_errors=True)
+        if not d.exists():
+            return None
+        trash = self.root / f".removing-{cid}"
+        os.replace(d, trash)
+        if defer:
+            return trash
+        shutil.rmtree(trash, ignore_errors=True)
+        return None

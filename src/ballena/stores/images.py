@@ -227,8 +227,32 @@ class ImageStore:
         )
 
     def all(self) -> list[Image]:
+        # Four queries for the whole list, not three per image: `docker images` stays flat
+        # however many images there are.
         rows = self.db.query("SELECT id, parent, created, last_tag, size FROM images")
-        return [self._image(r) for r in rows]
+        chains: dict[str, list[str]] = {}
+        for iid, chain in self.db.query("SELECT image_id, chain_id FROM image_layers ORDER BY image_id, position"):
+            chains.setdefault(iid, []).append(chain)
+        tags: dict[str, list[str]] = {}
+        for ref, iid in self.db.query("SELECT ref, image_id FROM tags"):
+            tags.setdefault(iid, []).append(ref)
+        digests: dict[str, list[str]] = {}
+        for ref, iid in self.db.query("SELECT ref, image_id FROM digests"):
+            digests.setdefault(iid, []).append(ref)
+        return [
+            Image(
+                id=iid,
+                parent=str(parent),
+                created_ns=int(created),
+                last_tag_ns=int(last_tag),
+                size=int(size),
+                chain_ids=tuple(chains.get(iid, ())),
+                repo_tags=tuple(sorted(tags.get(iid, ()))),
+                repo_digests=tuple(sorted(digests.get(iid, ()))),
+                config=self.config(iid),
+            )
+            for iid, parent, created, last_tag, size in rows
+        ]
 
     def ids(self) -> list[str]:
         return [str(r[0]) for r in self.db.query("SELECT id FROM images")]

@@ -134,8 +134,11 @@ class OverlaySnapshotter:
             conn.execute("UPDATE snapshots SET key=?, kind='committed' WHERE key=?", (name, key))
         shutil.rmtree(self._dir(info) / "work", ignore_errors=True)
 
-    def remove(self, key: str) -> None:
-        """Remove a snapshot that nothing stands on. Raises NotFound, Conflict."""
+    def remove(self, key: str, *, defer: bool = False) -> Path | None:
+        """Remove a snapshot that nothing stands on. Raises NotFound, Conflict.
+
+        Its directory is renamed away in the same transaction; with ``defer`` the caller
+        deletes it from the returned path (``clean`` does it after a crash)."""
         with self.db.tx() as conn:
             info = self.stat(key)
             if conn.execute("SELECT 1 FROM snapshots WHERE parent=? LIMIT 1", (key,)).fetchone():
@@ -145,7 +148,10 @@ class OverlaySnapshotter:
             if d.exists():
                 os.replace(d, trash)
             conn.execute("DELETE FROM snapshots WHERE key=?", (key,))
+        if defer:
+            return trash
         _rmtree(trash)
+        return None
 
     def clean(self) -> None:
         """Remove directories no row owns (interrupted removals and preparations)."""

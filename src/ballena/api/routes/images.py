@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import os
 from typing import Any
 
@@ -18,8 +19,13 @@ from ballena.pkg.timeutil import rfc3339nano
 from ballena.services.images import LIST_FILTERS, PRUNE_FILTERS, ImageService
 
 
+@functools.lru_cache(maxsize=4096)
+def _familiar_one(ref: str) -> str:
+    return reference.parse_normalized(ref).familiar()
+
+
 def _familiar(refs: tuple[str, ...]) -> list[str]:
-    return [reference.parse_normalized(r).familiar() for r in refs]
+    return [_familiar_one(r) for r in refs]
 
 
 def summary(img: Image, req: Request, containers: int = -1) -> dict[str, Any]:

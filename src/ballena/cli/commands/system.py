@@ -3,26 +3,30 @@
 from __future__ import annotations
 
 import json
-import platform
+import os
 import sys
 import time
-from typing import Any
 
 from ballena import __version__
 from ballena.cli.common import filters_param, flags, out, render
 from ballena.cli.display import size
 from ballena.client.api import CLIENT_API_VERSION, APIError, Client, ConnectionFailed
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
 
 def _go_arch() -> str:
-    return {"x86_64": "amd64", "aarch64": "arm64"}.get(platform.machine(), platform.machine())
+    machine = os.uname().machine
+    return {"x86_64": "amd64", "aarch64": "arm64"}.get(machine, machine)
 
 
 def version(client: Client, argv: list[str], *, prog: str) -> int:
     p = flags(prog, f"{prog} [OPTIONS]", max_args=0)
     p.str("format", "f", "")
     a = p.parse(argv)
-    py = platform.python_version()
+    py = ".".join(map(str, sys.version_info[:3]))
     client_info = {
         "Version": __version__,
         "ApiVersion": CLIENT_API_VERSION,
