@@ -209,6 +209,11 @@ def destroy_daemon(d: Daemon) -> list[str]:
     # made them, so the test removes them. Anything else of ours still there is a leak.
     subprocess.run(["ip", "link", "del", d.bridge], capture_output=True, check=False)
     subprocess.run(["nft", "delete", "table", "ip", f"ballena_{d.bridge}"], capture_output=True, check=False)
+    # A container's veth pair goes with its network namespace, which the kernel tears down
+    # a little after the container exits: give it a moment before calling one a leak.
+    deadline = time.monotonic() + 5
+    while _our_interfaces() - d.interfaces_before - {d.bridge} and time.monotonic() < deadline:
+        time.sleep(0.05)
     for name in sorted(_our_interfaces() - d.interfaces_before - {d.bridge}):
         leaks.append(f"interface {name}")
         subprocess.run(["ip", "link", "del", name], capture_output=True, check=False)

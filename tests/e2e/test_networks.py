@@ -10,13 +10,23 @@ import urllib.request
 from tests.conftest import Daemon
 
 
-def _ours() -> list[str]:
+def _ours() -> set[str]:
     out = subprocess.run(["ip", "-o", "link"], capture_output=True, text=True).stdout
-    return [line.split(":")[1].strip().split("@")[0] for line in out.splitlines() if "blnv" in line or "blna-" in line]
+    return {line.split(":")[1].strip().split("@")[0] for line in out.splitlines() if "blnv" in line or "blna-" in line}
+
+
+def _gone_soon(before: set[str], timeout: float = 5.0) -> set[str]:
+    """Interfaces made since ``before`` that are still there after ``timeout``. The kernel
+    removes a container's veth pair when its network namespace dies, a little after it exits."""
+    deadline = time.monotonic() + timeout
+    while (left := _ours() - before) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return left
 
 
 def test_user_network_dns_alias_and_isolation(clean: Daemon) -> None:
     d = clean
+    before = _ours()
     d.docker("network", "create", "n1", check=True)
     d.docker("network", "create", "n2", check=True)
     try:
@@ -90,7 +100,7 @@ def test_user_network_dns_alias_and_isolation(clean: Daemon) -> None:
     finally:
         d.cleanup_containers()
         d.docker("network", "rm", "n1", "n2")
-    assert _ours() == []
+    assert _gone_soon(before) == set()
 
 
 def test_default_bridge_by_ip(clean: Daemon) -> None:

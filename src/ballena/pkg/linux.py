@@ -4,11 +4,11 @@ setns, pivot_root, prctl, capget/capset, seccomp. Each raises OSError with the e
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import os
-import platform
 
-_libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+# The C library this process already has loaded (ctypes.util.find_library would import
+# subprocess, threading and tempfile, which every monitor forked from the zygote then pays for).
+_libc = ctypes.CDLL(None, use_errno=True)
 
 # clone(2)/unshare(2) flags
 CLONE_NEWNS = 0x00020000
@@ -82,7 +82,7 @@ PR_CAP_AMBIENT_CLEAR_ALL = 4
 PR_SET_KEEPCAPS = 8
 PR_SET_DUMPABLE = 4
 
-_MACHINE = platform.machine()
+_MACHINE = os.uname().machine
 _SYSCALLS = {
     "x86_64": {"pivot_root": 155, "setns": 308, "seccomp": 317, "capget": 125, "capset": 126},
     "aarch64": {"pivot_root": 41, "setns": 268, "seccomp": 277, "capget": 90, "capset": 91},
@@ -216,3 +216,15 @@ def set_winsize(fd: int, rows: int, cols: int) -> None:
     import termios
 
     fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
+
+
+def release_free_memory() -> None:
+    """Collect garbage and give the C heap's free pages back to the kernel (glibc
+    ``malloc_trim``): a long-lived process forked from a bigger one keeps only what it uses."""
+    import gc
+
+    gc.collect()
+    try:
+        _libc.malloc_trim(0)
+    except AttributeError:  # not glibc
+        pass

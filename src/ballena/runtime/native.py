@@ -370,9 +370,11 @@ def _apply_identity(process: Mapping[str, Any]) -> None:
 
 
 def _load_seccomp(spec_seccomp: Mapping[str, Any] | None, program: bytes | None) -> None:
-    if not spec_seccomp:
-        return
-    linux.seccomp_load(program if program is not None else seccomp.compiled(spec_seccomp))
+    """Install the given compiled filter, else compile the spec's section (if any)."""
+    if program is None and spec_seccomp:
+        program = seccomp.compiled(spec_seccomp)
+    if program is not None:
+        linux.seccomp_load(program)
 
 
 def _terminal(sync: socket.socket, process: Mapping[str, Any], *, console: bool) -> None:

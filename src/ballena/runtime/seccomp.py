@@ -16,7 +16,7 @@ so the daemon compiles each distinct profile once and hands the bytes to the run
 from __future__ import annotations
 
 import json
-import platform
+import os
 import struct
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -478,7 +478,7 @@ def resolve(profile: Mapping[str, Any], caps: Iterable[str], machine: str | None
     """
     if not isinstance(profile, Mapping) or "defaultAction" not in profile:
         raise InvalidArgument("invalid seccomp profile: defaultAction is required")
-    machine = machine or platform.machine()
+    machine = machine or os.uname().machine
     arch = _GO_ARCH.get(machine, machine)
     held = set(caps)
     rules = []
@@ -630,7 +630,7 @@ def compile_profile(section: Mapping[str, Any], machine: str | None = None) -> l
     Calls from another ABI (32-bit x86, x32) get the default action: the allow-list is written
     for the native system call numbers.
     """
-    machine = machine or platform.machine()
+    machine = machine or os.uname().machine
     numbers = table(machine)
     if not numbers or machine not in _AUDIT_ARCH:
         raise InvalidArgument(f"seccomp is not supported on {machine}")

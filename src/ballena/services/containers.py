@@ -522,11 +522,14 @@ class ContainerService:
             "exit_file": str(cdir / "exit.json"),
             "console_size": list(c.host_config.get("ConsoleSize") or []) or None,
         }
-        section = (spec.get("linux") or {}).get("seccomp")
-        if section and runtime["name"] == "native":
-            from ballena.runtime import seccomp
+        if runtime["name"] == "native":
+            lx = spec.get("linux") or {}
+            section = lx.get("seccomp")
+            if section:
+                from ballena.runtime import seccomp
 
-            monitor_cfg["seccomp_bpf"] = base64.b64encode(seccomp.compiled(section)).decode()
+                monitor_cfg["seccomp_bpf"] = base64.b64encode(seccomp.compiled(section)).decode()
+            monitor_cfg["spec"] = {**spec, "linux": {k: v for k, v in lx.items() if k != "seccomp"}}
         if monitor_cfg["console_size"] in ([0, 0], None):
             monitor_cfg["console_size"] = None
         return spec, monitor_cfg

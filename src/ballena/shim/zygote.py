@@ -21,7 +21,7 @@ import sys
 
 from ballena.pkg import linux
 from ballena.runtime import cgroups
-from ballena.shim import fsops, monitor
+from ballena.shim import monitor
 
 
 def _recv(sock: socket.socket) -> tuple[dict[str, object] | None, list[int]]:
@@ -73,6 +73,10 @@ def serve(sock: socket.socket) -> None:
                 os.setsid()
                 signal.signal(signal.SIGCHLD, signal.SIG_DFL)
                 if cfg.get("kind") == "fsop":
+                    # Imported here, not in the zygote: tarfile and its company would otherwise
+                    # sit in (and spread out) the memory every monitor is forked from.
+                    from ballena.shim import fsops
+
                     assert control is not None
                     fsops.run(cfg, control)  # type: ignore[arg-type]
                     os._exit(0)
