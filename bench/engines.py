@@ -95,6 +95,7 @@ class Ballena(Engine):
     def __init__(self) -> None:
         super().__init__()
         self.bridge = "blb" + self.root.name[-8:].replace("_", "0")
+        self.trace_file = self.root / "trace.txt"
 
     def start(self) -> None:
         log = self.root / "ballenad.log"
@@ -113,7 +114,9 @@ class Ballena(Engine):
             "--dns",
             "127.0.0.1",
         ]
-        self.proc = subprocess.Popen(args, stdout=log.open("ab"), stderr=subprocess.STDOUT)
+        env = dict(os.environ)
+        env["BALLENA_TRACE"] = str(self.trace_file)  # step timestamps, for the isolation scenario
+        self.proc = subprocess.Popen(args, stdout=log.open("ab"), stderr=subprocess.STDOUT, env=env)
         _wait_for_socket(self.sock, self.proc, log, 10)
 
     def pids(self) -> list[int]:

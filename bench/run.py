@@ -125,6 +125,48 @@ def run_detached(e: Engine, n: int) -> list[Figure]:
     ]
 
 
+def isolation_cost(e: Engine, n: int) -> list[Figure]:
+    """What the cgroup and the seccomp filter cost a `run --rm true`: end to end with and
+    without seccomp, and (ballena) the steps themselves from the daemon's step trace."""
+    default = repeat(n, lambda: e.docker("run", "--rm", "--network", "none", "busybox", "true"))
+    unconfined = repeat(
+        n,
+        lambda: e.docker("run", "--rm", "--network", "none", "--security-opt", "seccomp=unconfined", "busybox", "true"),
+    )
+    figs = [
+        Figure("run --rm true, default seccomp", "ms", [t * 1000 for t in default]),
+        Figure("run --rm true, seccomp=unconfined", "ms", [t * 1000 for t in unconfined]),
+    ]
+    if isinstance(e, Ballena) and e.trace_file.exists():
+        e.trace_file.write_text("")
+        repeat(n, lambda: e.docker("run", "--rm", "--network", "none", "busybox", "true"))
+        steps = _trace_steps(e.trace_file)
+        for label, (a, b) in {
+            "step: cgroup limits written (monitor)": ("monitor: rootfs mounted", "monitor: cgroup made"),
+            "step: init moved into the cgroup (monitor)": (
+                "monitor: init forked",
+                "monitor: init moved into its cgroup",
+            ),
+            "step: seccomp filter loaded (init)": ("init: pivot_root, masked and read-only paths", "init: seccomp"),
+        }.items():
+            figs.append(Figure(label, "ms", [r[b] - r[a] for r in steps if a in r and b in r]))
+    return figs
+
+
+def _trace_steps(path: Path) -> list[dict[str, float]]:
+    """Per container start, each step's time (ms) since the daemon began the start."""
+    runs: list[dict[str, float]] = []
+    t0 = 0.0
+    for line in path.read_text().splitlines():
+        t, _pid, label = line.split(None, 2)
+        if label == "daemon: start":
+            runs.append({})
+            t0 = float(t)
+        if runs:
+            runs[-1].setdefault(label, (float(t) - t0) * 1000)
+    return runs
+
+
 def parallel_20(e: Engine, n: int) -> list[Figure]:
     def burst() -> None:
         threads = [threading.Thread(target=lambda: e.docker("run", "--rm", "busybox", "true")) for _ in range(20)]
@@ -247,6 +289,7 @@ SCENARIOS: dict[str, Callable[[Engine, int], list[Figure]]] = {
     "run-rm": run_rm,
     "run-detached": run_detached,
     "parallel-20": parallel_20,
+    "isolation-cost": isolation_cost,
     "container-memory": container_memory,
     "network": network_create_rm,
     "cp-100mb": cp_100mb,

@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-packages=(busybox-static runc tini nftables iptables iproute2 skopeo docker-registry debootstrap python3-venv)
+packages=(busybox-static runc tini nftables iptables iproute2 skopeo docker-registry debootstrap python3-venv gcc libc6-dev)
 if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
   missing=()
   for pkg in "${packages[@]}"; do

@@ -31,6 +31,7 @@ from ballena.services.events import EventBus
 from ballena.services.filesystem import FilesystemService
 from ballena.services.images import ImageService
 from ballena.services.networks import NetworkService
+from ballena.services.stats import StatsService
 from ballena.services.system import host_facts
 from ballena.services.volumes import VolumeService
 from ballena.shim.client import Zygote
@@ -156,7 +157,8 @@ class Daemon:
             system_routes.build(events=self.events, facts=self.facts, info=self.info, disk_usage=self.disk_usage)
         )
         router.include(images_routes.build(self.images, containers_count=self._image_container_counts))
-        router.include(containers_routes.build(self.containers))
+        stats = StatsService(get=self.containers.get, cgroup_path=self.containers.paths.cgroup)
+        router.include(containers_routes.build(self.containers, stats=stats))
         router.include(filesystem_routes.build(self.filesystem))
         router.include(volumes_routes.build(self.volumes))
         router.include(networks_routes.build(self.network, self.containers))

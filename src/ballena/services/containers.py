@@ -36,6 +36,7 @@ from ballena.pkg.timeutil import now_ns
 from ballena.pkg.units import from_human_size
 from ballena.runtime import cgroups
 from ballena.runtime import spec as ocispec
+from ballena.services import resources as resources_mod
 from ballena.services.events import EventBus
 from ballena.services.networks import NetworkService
 from ballena.services.volumes import VolumeService
@@ -282,6 +283,9 @@ class ContainerService:
         image_id = self.images.resolve(image_ref)
         image = self.images.get(image_id)
         hc = _normalize_host_config(host_config, self.runtimes, self.default_runtime)
+        warnings += resources_mod.validate(hc)
+        if hc.get("Memory") and not hc.get("MemorySwap"):
+            hc["MemorySwap"] = int(hc["Memory"]) * 2  # dockerd's default: as much swap as memory
         cfg = _merge_image_config(dict(config), dict(image.run_config))
         entrypoint = cfg.get("Entrypoint") or []
         cmd = cfg.get("Cmd") or []
@@ -651,6 +655,7 @@ class ContainerService:
             namespaces["ipc"] = f"/proc/{other.state.pid}/ns/ipc"
         if (hc.get("UTSMode") or "") == "host":
             del namespaces["uts"]
+        _check_sysctls(hc.get("Sysctls") or {}, namespaces)
         if self.cgroup_layout.version == "2" and (hc.get("CgroupnsMode") or "private") == "private":
             namespaces["cgroup"] = None
         # The files every container gets, bind-mounted like Docker's.
@@ -669,6 +674,8 @@ class ContainerService:
                     "options": ["rbind", "rprivate", *ro],
                 }
             )
+        if ipc_mode == "host":  # the host's IPC namespace comes with the host's POSIX shm
+            mounts.append({"destination": "/dev/shm", "type": "bind", "source": "/dev/shm", "options": ["rbind"]})
         if self.volumes is not None:
             points = [MountPoint.from_wire(m) for m in c.mounts]
             self._fill_new_volumes(c, points)
@@ -693,7 +700,7 @@ class ContainerService:
                 {"destination": "/sbin/docker-init", "type": "bind", "source": init, "options": ["bind", "ro"]}
             )
             args = ["/sbin/docker-init", "--", *args]
-        resources = _resources(hc)
+        resources = resources_mod.oci(hc)
         rlimits = tuple(
             (f"RLIMIT_{u_['Name'].upper()}", int(u_["Soft"]), int(u_["Hard"])) for u_ in hc.get("Ulimits") or []
         )
@@ -1234,6 +1241,26 @@ class ContainerService:
 
     def _cgroup(self, c: Container) -> cgroups.Cgroup:
         return cgroups.Cgroup(self.paths.cgroup(c))
+
+    async def update(self, ref: str, body: Mapping[str, Any]) -> list[str]:
+        """``docker update``: new resource limits (applied at once to a running container's
+        cgroup) and restart policy. Returns warnings; raises InvalidArgument, NotFound."""
+        c = self.get(ref)
+        async with self._lock(c.id):
+            c = self.store.get(c.id)
+            try:
+                host_config, apply = resources_mod.merge_update(c.host_config, body)
+            except InvalidArgument as e:
+                raise InvalidArgument(f"Cannot update container {c.id}: {e.message}") from None
+            if c.state.running and apply:
+                try:
+                    await asyncio.to_thread(self._cgroup(c).set_resources, apply)
+                except OSError as e:
+                    raise InvalidArgument(f"Cannot update container {c.id}: {e.strerror or e}") from None
+            c = replace(c, host_config=host_config)
+            self.store.save(c)
+        self._event(c, "update")
+        return []
 
     def _thaw(self, c: Container) -> None:
         try:
@@ -1844,6 +1871,30 @@ class ExecSession:
 # -- helpers --------------------------------------------------------------------------------------
 
 
+# Namespaced sysctls, and the namespace each belongs to (runc's validation).
+_IPC_SYSCTLS = frozenset(
+    {"kernel.msgmax", "kernel.msgmnb", "kernel.msgmni", "kernel.sem", "kernel.shmall", "kernel.shmmax",
+     "kernel.shmmni", "kernel.shm_rmid_forced"}
+)  # fmt: skip
+
+
+def _check_sysctls(values: Mapping[str, str], namespaces: Mapping[str, str | None]) -> None:
+    """A sysctl may only be set in a namespace the container has to itself: anything else
+    would change the host (or another container). Raises InvalidArgument with runc's words."""
+    for key in values:
+        if key in _IPC_SYSCTLS or key.startswith("fs.mqueue."):
+            if "ipc" not in namespaces or namespaces["ipc"]:
+                raise InvalidArgument(f'sysctl "{key}" not allowed in host IPC namespace')
+        elif key.startswith("net."):
+            if "network" not in namespaces or namespaces["network"]:
+                raise InvalidArgument(f'sysctl "{key}" not allowed in host network namespace')
+        elif key in ("kernel.hostname", "kernel.domainname"):
+            if "uts" not in namespaces:
+                raise InvalidArgument(f'sysctl "{key}" not allowed in host UTS namespace')
+        else:
+            raise InvalidArgument(f'sysctl "{key}" is not in a separate kernel namespace')
+
+
 def _rmtree_all(paths: list[Path]) -> None:
     for p in paths:
         shutil.rmtree(p, ignore_errors=True)
@@ -1938,65 +1989,6 @@ def _normalize_host_config(
         if key not in ("seccomp", "apparmor", "label", "no-new-privileges", "systempaths", "writable-cgroups"):
             raise InvalidArgument(f'invalid --security-opt 1: "{opt}"')
     return hc
-
-
-def _resources(hc: Mapping[str, Any]) -> dict[str, Any]:
-    r: dict[str, Any] = {}
-    mem: dict[str, Any] = {}
-    if hc.get("Memory"):
-        mem["limit"] = int(hc["Memory"])
-        swap = hc.get("MemorySwap")
-        if swap is None or swap == 0:
-            mem["swap"] = int(hc["Memory"]) * 2
-        else:
-            mem["swap"] = int(swap)
-    if hc.get("MemoryReservation"):
-        mem["reservation"] = int(hc["MemoryReservation"])
-    if hc.get("OomKillDisable"):
-        mem["disableOOMKiller"] = True
-    if hc.get("MemorySwappiness") is not None and int(hc["MemorySwappiness"]) >= 0:
-        mem["swappiness"] = int(hc["MemorySwappiness"])
-    if mem:
-        r["memory"] = mem
-    cpu: dict[str, Any] = {}
-    if hc.get("CpuShares"):
-        cpu["shares"] = int(hc["CpuShares"])
-    if hc.get("NanoCpus"):
-        cpu["period"] = 100000
-        cpu["quota"] = int(hc["NanoCpus"]) * 100000 // 10**9
-    if hc.get("CpuPeriod"):
-        cpu["period"] = int(hc["CpuPeriod"])
-    if hc.get("CpuQuota"):
-        cpu["quota"] = int(hc["CpuQuota"])
-    if hc.get("CpusetCpus"):
-        cpu["cpus"] = hc["CpusetCpus"]
-    if hc.get("CpusetMems"):
-        cpu["mems"] = hc["CpusetMems"]
-    if cpu:
-        r["cpu"] = cpu
-    if hc.get("PidsLimit") not in (None, 0):
-        r["pids"] = {"limit": int(hc["PidsLimit"])}
-    blk: dict[str, Any] = {}
-    if hc.get("BlkioWeight"):
-        blk["weight"] = int(hc["BlkioWeight"])
-    for key, api in (
-        ("throttleReadBpsDevice", "BlkioDeviceReadBps"),
-        ("throttleWriteBpsDevice", "BlkioDeviceWriteBps"),
-        ("throttleReadIOPSDevice", "BlkioDeviceReadIOps"),
-        ("throttleWriteIOPSDevice", "BlkioDeviceWriteIOps"),
-    ):
-        items = []
-        for d in hc.get(api) or []:
-            try:
-                st = os.stat(d["Path"])
-            except OSError:
-                raise InvalidArgument(f"invalid device path {d.get('Path')}") from None
-            items.append({"major": os.major(st.st_rdev), "minor": os.minor(st.st_rdev), "rate": int(d["Rate"])})
-        if items:
-            blk[key] = items
-    if blk:
-        r["blockIO"] = blk
-    return r
 
 
 def _devices(hc: Mapping[str, Any]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:

@@ -303,8 +303,10 @@ class Monitor:
                 os._exit(1)
         child.close()
         self.pid = pid
+        trace.mark("monitor: init forked")
         if self.cgroup is not None:
             self.cgroup.add(pid)
+            trace.mark("monitor: init moved into its cgroup")
         self._sync_wait(parent, expect_ready=True)
         trace.mark("monitor: init in cgroup and ready")
         return parent

@@ -4,17 +4,19 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import AsyncIterator
 from typing import Any
 
 from ballena.api.http import Hijack, RawStream, Request, Response, StreamResponse, json_response, no_content
 from ballena.api.router import Router
-from ballena.api.streams import frame
+from ballena.api.streams import frame, json_line
 from ballena.core.containers import Container
 from ballena.errors import BallenaError, Conflict, InvalidArgument
 from ballena.pkg.filters import Filters
 from ballena.pkg.timeutil import human_duration, parse_api_timestamp, rfc3339nano
 from ballena.runtime.spec import MASKED_PATHS, READONLY_PATHS
 from ballena.services.containers import LIST_FILTERS, PRUNE_FILTERS, ContainerService, _ExecStartError
+from ballena.services.stats import StatsService
 
 RAW = "application/vnd.docker.raw-stream"
 MULTIPLEXED = "application/vnd.docker.multiplexed-stream"
@@ -317,7 +319,7 @@ def _detach_sequence(spec: str) -> bytes:
     return bytes(out)
 
 
-def build(svc: ContainerService, *, commit: Any = None) -> Router:
+def build(svc: ContainerService, *, stats: StatsService | None = None) -> Router:
     r = Router()
 
     @r.route("GET", "/containers/json")
@@ -409,6 +411,30 @@ def build(svc: ContainerService, *, commit: Any = None) -> Router:
     async def resize(req: Request) -> Response:
         await svc.resize(req.params["id"], req.int_param("h", 0) or 0, req.int_param("w", 0) or 0)
         return Response(status=200, content_type="text/plain; charset=utf-8")
+
+    @r.route("POST", "/containers/{id}/update")
+    async def update(req: Request) -> Response:
+        body = await req.json(required=True)
+        if not isinstance(body, dict):
+            raise InvalidArgument("invalid JSON: the body must be an object")
+        warnings = await svc.update(req.params["id"], body)
+        return json_response({"Warnings": warnings})
+
+    @r.route("GET", "/containers/{id}/stats")
+    async def container_stats(req: Request) -> Response | StreamResponse:
+        assert stats is not None
+        stream = req.bool_param("stream", True)
+        samples = stats.stream(req.params["id"], stream=stream, one_shot=req.bool_param("one-shot"))
+        if not stream:
+            first = await samples.__anext__()
+            await samples.aclose()
+            return json_response(first)
+
+        async def lines() -> AsyncIterator[bytes]:
+            async for sample in samples:
+                yield json_line(sample)
+
+        return StreamResponse(lines())
 
     @r.route("GET", "/containers/{id}/top")
     async def top(req: Request) -> Response:
