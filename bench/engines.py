@@ -145,6 +145,11 @@ class Docker(Engine):
 
     name = "docker"
 
+    def __init__(self) -> None:
+        super().__init__()
+        self.ruleset: str | None = None
+        self.had_docker0 = True
+
     @staticmethod
     def available() -> bool:
         return shutil.which("dockerd") is not None and shutil.which("containerd") is not None
@@ -186,9 +191,10 @@ class Docker(Engine):
     def cleanup(self) -> None:
         if not self.had_docker0:
             subprocess.run(["ip", "link", "del", "docker0"], capture_output=True)
-        # Put the firewall back exactly as it was before dockerd touched it.
-        subprocess.run(["nft", "flush", "ruleset"], check=True)
-        subprocess.run(["nft", "-f", "-"], input=self.ruleset.encode(), check=True)
+        if self.ruleset is not None:
+            # Put the firewall back exactly as it was before dockerd touched it.
+            subprocess.run(["nft", "flush", "ruleset"], check=True)
+            subprocess.run(["nft", "-f", "-"], input=self.ruleset.encode(), check=True)
         subprocess.run(["umount", "-R", str(self.root / "exec")], capture_output=True)
         for m in reversed(
             [line.split()[1] for line in Path("/proc/self/mounts").read_text().splitlines() if str(self.root) in line]

@@ -343,8 +343,11 @@ def main() -> int:
         # dockerd's clean-up restores the firewall as it was when dockerd started, which
         # includes ballena's table then: so docker goes first, ballena's table after.
         for e in reversed(engines):
-            e.stop()
-            e.cleanup()
+            for step in (e.stop, e.cleanup):
+                try:
+                    step()
+                except Exception as err:  # one engine's failure must not leave the other's mess
+                    print(f"[{e.name}] {step.__name__}: {err}", file=sys.stderr)
 
     width = max(len(n) for n in order) + 2
     print(f"{'figure':<{width}}{'ballena':>14}{'docker':>14}{'ratio':>8}")

@@ -20,9 +20,11 @@ from ballena.api.routes import containers as containers_routes
 from ballena.api.routes import filesystem as filesystem_routes
 from ballena.api.routes import images as images_routes
 from ballena.api.routes import networks as networks_routes
+from ballena.api.routes import registry as registry_routes
 from ballena.api.routes import system as system_routes
 from ballena.api.routes import volumes as volumes_routes
 from ballena.daemon.config import DaemonConfig
+from ballena.distribution.endpoints import Registries
 from ballena.errors import InvalidArgument, SystemError
 from ballena.pkg.stringid import generate_id
 from ballena.services.build import BuildService
@@ -31,6 +33,7 @@ from ballena.services.events import EventBus
 from ballena.services.filesystem import FilesystemService
 from ballena.services.images import ImageService
 from ballena.services.networks import NetworkService
+from ballena.services.registry import RegistryService
 from ballena.services.stats import StatsService
 from ballena.services.system import host_facts
 from ballena.services.volumes import VolumeService
@@ -143,12 +146,24 @@ class Daemon:
         self.images.users = self.containers
         self.volumes.users = self.containers.users_of_volume
         self.filesystem = FilesystemService(containers=self.containers, zygote=self.zygote, events=self.events)
+        self.registry = RegistryService(
+            store=self.image_store,
+            events=self.events,
+            registries=Registries(
+                insecure=self.cfg.insecure_registries,
+                mirrors=self.cfg.registry_mirrors,
+                certs_dir=self.cfg.registry_certs_dir,
+            ),
+            max_downloads=self.cfg.max_concurrent_downloads,
+            max_uploads=self.cfg.max_concurrent_uploads,
+        )
         self.builder = BuildService(
             store=self.image_store,
             images=self.images,
             containers=self.containers,
             events=self.events,
             tmp_dir=root / "tmp",
+            pull=self.registry.pull_for_build,
         )
 
     def _router(self) -> Router:
@@ -156,7 +171,14 @@ class Daemon:
         router.include(
             system_routes.build(events=self.events, facts=self.facts, info=self.info, disk_usage=self.disk_usage)
         )
-        router.include(images_routes.build(self.images, containers_count=self._image_container_counts))
+        router.include(
+            images_routes.build(
+                self.images,
+                containers_count=self._image_container_counts,
+                pull=registry_routes.pull_handler(self.registry),
+            )
+        )
+        router.include(registry_routes.build(self.registry))
         stats = StatsService(get=self.containers.get, cgroup_path=self.containers.paths.cgroup)
         router.include(containers_routes.build(self.containers, stats=stats))
         router.include(filesystem_routes.build(self.filesystem))

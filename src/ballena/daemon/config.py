@@ -45,6 +45,9 @@ class DaemonConfig:
     registry_mirrors: tuple[str, ...] = ()
     bip: str = ""
     bridge: str = "ballena0"
+    registry_certs_dir: Path = Path("/etc/ballena/certs.d")
+    max_concurrent_downloads: int = 3
+    max_concurrent_uploads: int = 5
     cgroup_parent: str = "/ballena"
     default_address_pools: tuple[dict[str, Any], ...] = ()
     iptables: bool = True
@@ -79,6 +82,9 @@ _FILE_KEYS: dict[str, tuple[str, str]] = {
     "registry-mirrors": ("registry_mirrors", "list"),
     "bip": ("bip", "str"),
     "bridge": ("bridge", "str"),
+    "registry-certs-dir": ("registry_certs_dir", "str"),
+    "max-concurrent-downloads": ("max_concurrent_downloads", "int"),
+    "max-concurrent-uploads": ("max_concurrent_uploads", "int"),
     "cgroup-parent": ("cgroup_parent", "str"),
     "default-address-pools": ("default_address_pools", "list"),
     "iptables": ("iptables", "bool"),
@@ -119,6 +125,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--registry-mirror", dest="registry_mirrors", action="append")
     p.add_argument("--bip", dest="bip")
     p.add_argument("--cgroup-parent", dest="cgroup_parent", help="parent cgroup of containers (default /ballena)")
+    p.add_argument(
+        "--registry-certs-dir",
+        dest="registry_certs_dir",
+        help="per-registry TLS files, <dir>/<host:port>/{ca.crt,client.cert,client.key} (default /etc/ballena/certs.d)",
+    )
+    p.add_argument("--max-concurrent-downloads", dest="max_concurrent_downloads", type=int)
+    p.add_argument("--max-concurrent-uploads", dest="max_concurrent_uploads", type=int)
     p.add_argument("-b", "--bridge", dest="bridge", help="name of the default bridge (default ballena0)")
     p.add_argument("--iptables", dest="iptables", type=_bool, default=None)
     p.add_argument("--ip-forward", dest="ip_forward", type=_bool, default=None)
@@ -216,6 +229,9 @@ def load(argv: list[str] | None = None) -> tuple[DaemonConfig, argparse.Namespac
         registry_mirrors=tuple(values.get("registry_mirrors") or ()),
         bip=values.get("bip") or "",
         bridge=bridge,
+        registry_certs_dir=Path(values.get("registry_certs_dir") or "/etc/ballena/certs.d"),
+        max_concurrent_downloads=int(values.get("max_concurrent_downloads") or 3),
+        max_concurrent_uploads=int(values.get("max_concurrent_uploads") or 5),
         cgroup_parent=values.get("cgroup_parent") or "/ballena",
         default_address_pools=tuple(values.get("default_address_pools") or ()),
         iptables=values.get("iptables", True) is not False,

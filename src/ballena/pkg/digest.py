@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import hashlib
+import queue
 import re
+import threading
 from typing import NewType
 
 from ballena.errors import InvalidArgument
@@ -60,6 +62,37 @@ class Hasher:
 
     def digest(self) -> Digest:
         return Digest("sha256:" + self._h.hexdigest())
+
+
+class BackgroundHasher:
+    """sha256 on a thread of its own: hashlib lets go of the GIL, so a layer's diff ID is
+    computed on another core while this one decompresses and unpacks (sha256 is the
+    slowest step of a pull on a CPU without SHA instructions). Feed it large pieces."""
+
+    def __init__(self) -> None:
+        self._h = hashlib.sha256()
+        self.size = 0
+        self._queue: queue.Queue[bytes | None] = queue.Queue(maxsize=8)
+        self._thread = threading.Thread(target=self._run, name="sha256", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while (data := self._queue.get()) is not None:
+            self._h.update(data)
+
+    def update(self, data: bytes) -> None:
+        self.size += len(data)
+        self._queue.put(data)
+
+    def digest(self) -> Digest:
+        self._queue.put(None)
+        self._thread.join()
+        return Digest("sha256:" + self._h.hexdigest())
+
+    def close(self) -> None:
+        if self._thread.is_alive():
+            self._queue.put(None)
+            self._thread.join()
 
 
 def chain_ids(diff_ids: list[str]) -> list[str]:

@@ -691,7 +691,7 @@ class BuildService:
         now = int(time.time())
         written: set[str] = set()
         with self.store.content.writer() as w:
-            with tarfile.open(fileobj=w, mode="w|", format=tarfile.PAX_FORMAT) as tf:  # type: ignore[call-overload]
+            with archive.tar_writer(w) as tf:
 
                 def parents(path: str) -> None:
                     parts = path.strip("/").split("/")[:-1]

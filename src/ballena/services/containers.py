@@ -354,7 +354,7 @@ class ContainerService:
     def _init_layer(self, top: str | None) -> str:
         """The layer of empty mount points shared by all containers of an image (Docker's
         ``-init`` layer, made once per image instead of once per container)."""
-        key = f"init/{top or 'scratch'}"
+        key = ImageStore.INIT_PREFIX + (top or "scratch")
         if self.images.snapshots.exists(key):
             return key
         tmp = f"init-tmp/{generate_id()[:16]}"

@@ -30,8 +30,8 @@ from ballena.core.images import (
     Image,
 )
 from ballena.errors import Conflict, InvalidArgument, NotFound
+from ballena.pkg import archive, reference
 from ballena.pkg import digest as dg
-from ballena.pkg import reference
 from ballena.pkg.compression import detect, open_decompressed
 from ballena.pkg.filters import Filters
 from ballena.pkg.stringid import truncate_id
@@ -377,7 +377,7 @@ class ImageService:
         written: set[str] = set()
         manifest_json: list[dict[str, Any]] = []
         index_manifests: list[dict[str, Any]] = []
-        with tarfile.open(fileobj=out, mode="w|", format=tarfile.PAX_FORMAT) as tf:
+        with archive.tar_writer(out) as tf:
 
             def add_blob(digest: str) -> str:
                 name = f"blobs/sha256/{dg.hex_of(digest)}"
@@ -475,7 +475,10 @@ class ImageService:
         links: dict[str, str] = {}
         content = self.store.content
         try:
-            with open(path, "rb") as raw, tarfile.open(fileobj=raw, mode="r|", errorlevel=2) as tf:
+            with (
+                open(path, "rb") as raw,
+                tarfile.open(fileobj=raw, mode="r|", errorlevel=2) as tf,
+            ):
                 for m in tf:
                     name = m.name.lstrip("./") if m.name.startswith("./") else m.name
                     if m.issym() or m.islnk():

@@ -17,6 +17,7 @@ Protocol: the request is the config; tar bytes travel as ``protocol`` data frame
 from __future__ import annotations
 
 import base64
+import io
 import json
 import os
 import socket
@@ -116,35 +117,50 @@ class _FrameWriter:
             self.buf.clear()
 
 
-class _FrameReader:
-    """A file-like object reading the data frames the daemon sends, until a JSON end frame."""
+class _FrameStream(io.RawIOBase):
+    """The tar bytes the daemon sends as stdin frames, read straight into the caller's buffer
+    (``recv_into``), until the JSON frame that ends them. Wrapped in a large BufferedReader,
+    tarfile's many small reads then cost a memcpy each, not a parse of our framing."""
 
     def __init__(self, sock: socket.socket) -> None:
         self.sock = sock
-        self.decoder = proto.Decoder()
-        self.pending = bytearray()
-        self.frames: list[tuple[bytes, bytes]] = []
+        self.left = 0  # payload bytes of the current stdin frame still to read
         self.done = False
 
-    def read(self, n: int = -1) -> bytes:
-        while (n < 0 or len(self.pending) < n) and not self.done:
-            if not self.frames:
-                data = self.sock.recv(1 << 18)
-                if not data:
-                    self.done = True
-                    break
-                self.frames.extend(self.decoder.feed(data))
-                continue
-            kind, payload = self.frames.pop(0)
+    def readable(self) -> bool:
+        return True
+
+    def _exact(self, n: int) -> bytes:
+        out = bytearray()
+        while len(out) < n:
+            chunk = self.sock.recv(n - len(out))
+            if not chunk:
+                raise _FsError("unexpected end of the archive stream", 400)
+            out += chunk
+        return bytes(out)
+
+    def readinto(self, b: Any) -> int:
+        while self.left == 0:
+            if self.done:
+                return 0
+            kind, size = proto.HEADER.unpack(self._exact(proto.HEADER.size))
             if kind == proto.STDIN:
-                self.pending += payload
+                self.left = size
             else:
+                self._exact(size)  # the end message
                 self.done = True
-        if n < 0:
-            out, self.pending = bytes(self.pending), bytearray()
-        else:
-            out, self.pending = bytes(self.pending[:n]), self.pending[n:]
-        return out
+                return 0
+        view = memoryview(b)[: min(len(b), self.left)]
+        n = self.sock.recv_into(view)
+        if n == 0:
+            raise _FsError("unexpected end of the archive stream", 400)
+        self.left -= n
+        return n
+
+    def drain(self) -> None:
+        buf = bytearray(1 << 16)
+        while self.readinto(buf):
+            pass
 
 
 # -- entering the container's filesystem ------------------------------------------------------------
@@ -195,7 +211,7 @@ def _op_get(cfg: dict[str, Any], sock: socket.socket) -> dict[str, Any]:
     if stat.S_ISLNK(os.lstat(resolved).st_mode) and path.endswith("/"):
         resolved = secure_join("/", os.path.join(os.path.dirname(clean), os.readlink(resolved)))
     writer = _FrameWriter(sock)
-    with tarfile.open(fileobj=writer, mode="w|", format=tarfile.PAX_FORMAT) as tf:  # type: ignore[call-overload]
+    with archive.tar_writer(writer) as tf:
         _add_tree(tf, resolved, rebase)
     writer.flush()
     return {"ok": True}
@@ -257,7 +273,8 @@ def _op_put(cfg: dict[str, Any], sock: socket.socket) -> dict[str, Any]:
     if cfg.get("readonly_root"):
         raise _FsError("container rootfs is marked read-only", 403)
     sock.sendall(proto.encode_json({"ready": True}))
-    reader = _FrameReader(sock)
+    stream = _FrameStream(sock)
+    reader = io.BufferedReader(stream, 1 << 20)
     no_overwrite = bool(cfg.get("no_overwrite_dir_non_dir"))
     try:
         with tarfile.open(fileobj=reader, mode="r|", errorlevel=2) as tf:  # type: ignore[call-overload]
@@ -278,7 +295,7 @@ def _op_put(cfg: dict[str, Any], sock: socket.socket) -> dict[str, Any]:
                 _extract(tf, member, target, keep_owner=bool(cfg.get("copy_uid_gid")))
     except tarfile.TarError as e:
         raise _FsError(f"invalid tar archive: {e}", 400) from None
-    reader.read()
+    stream.drain()
     return {"ok": True}
 
 

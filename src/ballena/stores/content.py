@@ -31,11 +31,13 @@ def blob_errors(digest: str) -> Iterator[None]:
 class BlobWriter:
     """Streams bytes into the ingest area while hashing them."""
 
-    def __init__(self, store: LocalContentStore, path: Path, expected: str | None, *, offset: int = 0) -> None:
+    def __init__(
+        self, store: LocalContentStore, path: Path, expected: str | None, *, offset: int = 0, background: bool = False
+    ) -> None:
         self._store = store
         self._path = path
         self._expected = expected
-        self._hasher = dg.Hasher()
+        self._hasher: dg.Hasher | dg.BackgroundHasher = dg.BackgroundHasher() if background else dg.Hasher()
         flags = os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC
         self._fd = os.open(path, flags, 0o644)
         if offset:
@@ -64,16 +66,21 @@ class BlobWriter:
         while view:
             n = os.write(self._fd, view)
             view = view[n:]
-        self._hasher.update(data)
+        self._hasher.update(bytes(data) if isinstance(data, memoryview) else data)
         return total
 
-    def commit(self) -> Digest:
-        """Verify, fsync and publish. Raises InvalidArgument on a digest mismatch."""
+    def commit(self, *, durable: bool = True) -> Digest:
+        """Verify, fsync and publish. Raises InvalidArgument on a digest mismatch.
+
+        ``durable=False`` skips the fsync: for a pulled layer's blob, which is no more
+        precious than the layer unpacked from it (written without fsync, as Docker does);
+        a killed daemon still finds it whole, since it is renamed into place only verified."""
         digest = self._hasher.digest()
         if self._expected is not None and digest != self._expected:
             self.abort()
             raise InvalidArgument(f"digest mismatch: expected {self._expected}, got {digest}")
-        os.fsync(self._fd)
+        if durable:
+            os.fsync(self._fd)
         os.close(self._fd)
         self._closed = True
         target = self._store.path(digest)
@@ -81,13 +88,27 @@ class BlobWriter:
             self._path.unlink(missing_ok=True)
         else:
             os.replace(self._path, target)
-            fsync_dir(target.parent)
+            if durable:
+                fsync_dir(target.parent)
         return digest
+
+    def _stop_hashing(self) -> None:
+        if isinstance(self._hasher, dg.BackgroundHasher):
+            self._hasher.close()
+
+    def keep(self) -> None:
+        """Stop writing but leave the partial file, so that a later writer of the same ref
+        resumes after it."""
+        if not self._closed:
+            os.close(self._fd)
+            self._closed = True
+        self._stop_hashing()
 
     def abort(self) -> None:
         if not self._closed:
             os.close(self._fd)
             self._closed = True
+        self._stop_hashing()
         self._path.unlink(missing_ok=True)
 
     def __enter__(self) -> BlobWriter:
@@ -126,15 +147,22 @@ class LocalContentStore:
         with blob_errors(digest):
             return open(self.path(digest), "rb")
 
-    def writer(self, *, expected: str | None = None, ref: str | None = None) -> BlobWriter:
+    def writer(self, *, expected: str | None = None, ref: str | None = None, background: bool = False) -> BlobWriter:
         """A writer into the ingest area. With ``ref``, an interrupted ingest of that name is
-        resumed from where it stopped (its bytes are re-hashed)."""
+        resumed from where it stopped (its bytes are re-hashed). ``background`` hashes on a
+        thread of its own (for big blobs arriving over the network)."""
         if ref is not None:
             path = self._ingest / ref.replace("/", "_").replace(":", "_")
             offset = path.stat().st_size if path.exists() else 0
-            return BlobWriter(self, path, expected, offset=offset)
+            return BlobWriter(self, path, expected, offset=offset, background=background)
         path = self._ingest / secrets.token_hex(16)
         return BlobWriter(self, path, expected)
+
+    def ingest_path(self, ref: str) -> Path:
+        return self._ingest / ref.replace("/", "_").replace(":", "_")
+
+    def discard_ingest(self, ref: str) -> None:
+        (self._ingest / ref.replace("/", "_").replace(":", "_")).unlink(missing_ok=True)
 
     def ingest_offset(self, ref: str) -> int:
         path = self._ingest / ref.replace("/", "_").replace(":", "_")

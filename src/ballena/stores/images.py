@@ -8,14 +8,15 @@ removes, never a visible half-made image.
 
 from __future__ import annotations
 
+import io
 import json
 import secrets
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any, BinaryIO
 
 from ballena.core.images import MEDIA_DOCKER_LAYER, Image, Layer
-from ballena.errors import AlreadyExists, InvalidArgument, NotFound
+from ballena.errors import AlreadyExists, Conflict, InvalidArgument, NotFound
 from ballena.pkg import digest as dg
 from ballena.pkg import reference
 from ballena.pkg.archive import apply_layer
@@ -26,20 +27,29 @@ from ballena.stores.metadata import Database
 from ballena.stores.snapshots import OverlaySnapshotter
 
 
-class _HashingReader:
-    """Hashes what is read through it: the diff ID of a layer as it is unpacked."""
+class _HashingReader(io.RawIOBase):
+    """Hashes what is read through it: the diff ID of a layer as it is unpacked. Reads come
+    in megabytes (a BufferedReader sits on top for tarfile's small reads), and the hashing
+    runs on its own thread."""
 
     def __init__(self, inner: BinaryIO) -> None:
         self._inner = inner
-        self.hasher = dg.Hasher()
+        self.hasher = dg.BackgroundHasher()
 
-    def read(self, n: int = -1) -> bytes:
-        data = self._inner.read(n)
-        self.hasher.update(data)
-        return data
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, b: Any) -> int:
+        data = self._inner.read(len(b))
+        n = len(data)
+        b[:n] = data
+        if n:
+            self.hasher.update(data)
+        return n
 
     def drain(self) -> None:
-        while self.read(1 << 20):
+        buf = bytearray(1 << 20)
+        while self.readinto(buf):
             pass
 
 
@@ -97,17 +107,42 @@ class ImageStore:
             existing = self.layer_by_diff(parent_chain, expected_diff_id)
             if existing is not None:
                 return existing
+        with self.content.open(blob) as raw:
+            return self.register_layer_stream(
+                raw, blob=blob, parent_chain=parent_chain, media_type=media_type, expected_diff_id=expected_diff_id
+            )
+
+    def register_layer_stream(
+        self,
+        raw: BinaryIO,
+        *,
+        blob: str,
+        parent_chain: str | None,
+        media_type: str = MEDIA_DOCKER_LAYER,
+        expected_diff_id: str | None = None,
+        before_commit: Callable[[], None] | None = None,
+    ) -> Layer:
+        """Unpack the layer read from ``raw`` (the bytes of ``blob``, which may still be
+        arriving: a pull unpacks while it downloads). ``before_commit`` runs once the layer is
+        unpacked and checked, before it is recorded (a pull waits there for the blob's digest
+        to be verified). Blocking. Raises InvalidArgument."""
         key = f"extract-{secrets.token_hex(8)}"
         self.snapshots.prepare(key, parent_chain)
         try:
-            with self.content.open(blob) as raw:
-                stream, _ = open_decompressed(raw)
-                hashing = _HashingReader(stream)
-                size = apply_layer(hashing, str(self.snapshots.upper_dir(key)))  # type: ignore[arg-type]
-                hashing.drain()  # tar padding after the end-of-archive marker is part of the diff
-            diff_id = hashing.hasher.digest()
+            stream, _ = open_decompressed(raw)
+            hashing = _HashingReader(stream)
+            try:
+                buffered = io.BufferedReader(hashing, 1 << 20)
+                size = apply_layer(buffered, str(self.snapshots.upper_dir(key)))  # type: ignore[arg-type]
+                while buffered.read(1 << 20):  # tar padding after the end marker is part of the diff
+                    pass
+                diff_id = hashing.hasher.digest()
+            finally:
+                hashing.hasher.close()
             if expected_diff_id is not None and diff_id != expected_diff_id:
                 raise InvalidArgument(f"layer {blob}: diff ID {diff_id} does not match {expected_diff_id}")
+            if before_commit is not None:
+                before_commit()
             chain_id = diff_id if parent_chain is None else dg.of_bytes(f"{parent_chain} {diff_id}".encode())
             with self._lock_for(chain_id):
                 existing = self.layer(chain_id)
@@ -320,6 +355,9 @@ class ImageStore:
             if cur.rowcount == 0:
                 raise NotFound(f"No such image: {ref}")
 
+    def all_tag_refs(self) -> list[str]:
+        return [str(r[0]) for r in self.db.query("SELECT ref FROM tags")]
+
     def references(self, image_id: str) -> list[str]:
         rows = self.db.query(
             "SELECT ref FROM tags WHERE image_id=? UNION ALL SELECT ref FROM digests WHERE image_id=?",
@@ -356,26 +394,78 @@ class ImageStore:
         for chain in chains:
             if self.db.query("SELECT 1 FROM image_layers WHERE chain_id=? LIMIT 1", (chain,)):
                 continue
+            self._drop_unused_init(chain)
             if self.snapshots.exists(chain) and self.snapshots.children(chain):
                 continue
             layer = self.layer(chain)
+            extra: list[str] = []
             with self.db.tx() as conn:
                 conn.execute("DELETE FROM layers WHERE chain_id=?", (chain,))
                 if self.snapshots.exists(chain):
                     self.snapshots.remove(chain)
-            if layer is not None and layer.blob and not self.content_referenced(layer.blob):
-                self.content.delete(layer.blob)
+                if (
+                    layer is not None
+                    and not conn.execute("SELECT 1 FROM layers WHERE diff_id=? LIMIT 1", (layer.diff_id,)).fetchone()
+                ):
+                    # No layer has these contents any more: their compressed copies go too.
+                    extra = [str(r[0]) for r in conn.execute("SELECT digest FROM layer_blobs WHERE diff_id=?",
+                                                             (layer.diff_id,))]  # fmt: skip
+                    conn.execute("DELETE FROM layer_blobs WHERE diff_id=?", (layer.diff_id,))
+            for blob in ([layer.blob] if layer is not None and layer.blob else []) + extra:
+                if not self.content_referenced(blob):
+                    self.content.delete(blob)
             removed.append(chain)
         return removed
+
+    INIT_PREFIX = "init/"  # the containers' shared init layer of a top layer: init/<chain ID>
+
+    def _drop_unused_init(self, chain: str) -> None:
+        """The init layer made on top of ``chain`` for its containers is a cache: once no
+        container stands on it, it must not keep the layer (and its disk space) alive."""
+        key = self.INIT_PREFIX + chain
+        if self.snapshots.exists(key) and not self.snapshots.children(key):
+            try:
+                self.snapshots.remove(key)
+            except (NotFound, Conflict):
+                pass
 
     def content_referenced(self, digest: str) -> bool:
         return bool(
             self.db.query(
                 "SELECT 1 FROM layers WHERE blob=? UNION ALL SELECT 1 FROM images WHERE id=? "
-                "UNION ALL SELECT 1 FROM manifests WHERE digest=? LIMIT 1",
-                (digest, digest, digest),
+                "UNION ALL SELECT 1 FROM manifests WHERE digest=? "
+                "UNION ALL SELECT 1 FROM layer_blobs WHERE digest=? LIMIT 1",
+                (digest, digest, digest, digest),
             )
         )
+
+    # -- what registries know -------------------------------------------------------------------
+
+    def compressed_blobs(self, diff_id: str) -> list[tuple[str, str, int]]:
+        """Compressed forms of the layer ``diff_id`` we hold: (digest, media type, size)."""
+        rows = self.db.query("SELECT digest, media_type, size FROM layer_blobs WHERE diff_id=?", (diff_id,))
+        return [(str(d), str(m), int(s)) for d, m, s in rows if self.content.exists(str(d))]
+
+    def add_compressed_blob(self, diff_id: str, digest: str, media_type: str, size: int) -> None:
+        with self.db.tx() as conn:
+            conn.execute(
+                "INSERT OR REPLACE INTO layer_blobs(diff_id, digest, media_type, size) VALUES (?,?,?,?)",
+                (diff_id, digest, media_type, size),
+            )
+
+    def blob_repositories(self, digest: str) -> list[str]:
+        """Repositories (``host/path``) a blob is known to be in: candidates for a mount."""
+        return [str(r[0]) for r in self.db.query("SELECT repo FROM blob_sources WHERE blob=?", (digest,))]
+
+    def add_blob_source(self, digest: str, repo: str) -> None:
+        with self.db.tx() as conn:
+            conn.execute("INSERT OR IGNORE INTO blob_sources(blob, repo) VALUES (?,?)", (digest, repo))
+
+    def record_manifest(self, digest: str, image_id: str, repo: str) -> None:
+        with self.db.tx() as conn:
+            conn.execute(
+                "INSERT OR REPLACE INTO manifests(digest, image_id, repo) VALUES (?,?,?)", (digest, image_id, repo)
+            )
 
     def gc(self) -> None:
         """Start-up clean-up: interrupted extractions, unreferenced layers and blobs."""
@@ -393,7 +483,12 @@ class ImageStore:
         depth = {c: self._depth(c) for c in orphans}
         self.release_layers(sorted(orphans, key=lambda c: -depth[c]))
         referenced: set[str] = set()
-        for q in ("SELECT blob FROM layers", "SELECT id FROM images", "SELECT digest FROM manifests"):
+        for q in (
+            "SELECT blob FROM layers",
+            "SELECT id FROM images",
+            "SELECT digest FROM manifests",
+            "SELECT digest FROM layer_blobs",
+        ):
             referenced.update(str(r[0]) for r in self.db.query(q) if r[0])
         for blob in list(self.content.walk()):
             if blob not in referenced:

@@ -55,6 +55,9 @@ CREATE INDEX IF NOT EXISTS tags_image ON tags(image_id);
 CREATE TABLE IF NOT EXISTS digests (ref TEXT PRIMARY KEY, image_id TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS manifests (digest TEXT PRIMARY KEY, image_id TEXT NOT NULL, repo TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS blob_sources (blob TEXT NOT NULL, repo TEXT NOT NULL, PRIMARY KEY (blob, repo));
+CREATE TABLE IF NOT EXISTS layer_blobs (
+    diff_id TEXT NOT NULL, digest TEXT NOT NULL, media_type TEXT NOT NULL, size INTEGER NOT NULL,
+    PRIMARY KEY (diff_id, digest));
 CREATE TABLE IF NOT EXISTS volumes (
     name TEXT PRIMARY KEY, driver TEXT NOT NULL, labels TEXT NOT NULL, options TEXT NOT NULL,
     created INTEGER NOT NULL, anonymous INTEGER NOT NULL DEFAULT 0);

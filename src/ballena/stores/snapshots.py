@@ -7,6 +7,7 @@ is renamed away, so a directory without a row is garbage that ``clean()`` remove
 from __future__ import annotations
 
 import os
+import secrets
 import shutil
 import sqlite3
 from pathlib import Path
@@ -144,7 +145,8 @@ class OverlaySnapshotter:
             if conn.execute("SELECT 1 FROM snapshots WHERE parent=? LIMIT 1", (key,)).fetchone():
                 raise Conflict(f"snapshot {key} has children")
             d = self._dir(info)
-            trash = self.root / f"removing-{info.id}"
+            # Unique: an ID is reused once freed, and the last removal may still be emptying.
+            trash = self.root / f"removing-{info.id}-{secrets.token_hex(4)}"
             if d.exists():
                 os.replace(d, trash)
             conn.execute("DELETE FROM snapshots WHERE key=?", (key,))

@@ -103,7 +103,7 @@ def _image_run_config(run: dict[str, Any]) -> dict[str, Any]:
     return base
 
 
-def build(images: ImageService, *, containers_count: Any = None) -> Router:
+def build(images: ImageService, *, containers_count: Any = None, pull: Any = None) -> Router:
     r = Router()
 
     @r.route("GET", "/images/json")
@@ -153,7 +153,9 @@ def build(images: ImageService, *, containers_count: Any = None) -> Router:
             from_image = req.param("fromImage")
             if not from_image:
                 raise errors.InvalidArgument("fromImage or fromSrc is required")
-            raise errors.NotImplemented("pulling images from a registry is not available yet")
+            if pull is None:
+                raise errors.NotImplemented("pulling images from a registry is not configured")
+            return await pull(req)
         repo = req.param("repo") or None
         tag = req.param("tag") or None
         if repo:
