@@ -283,6 +283,62 @@ def build(e: Engine, n: int) -> list[Figure]:
     ]
 
 
+def _registry(root: Path) -> tuple[subprocess.Popen[bytes], str]:
+    """A fresh Debian docker-registry on 127.0.0.1 with its storage under ``root``."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    root.mkdir(parents=True, exist_ok=True)
+    (root / "config.yml").write_text(
+        f"version: 0.1\nlog: {{level: error}}\nstorage: {{filesystem: {{rootdirectory: {root}/data}}}}\n"
+        f"http: {{addr: 127.0.0.1:{port}, secret: bench}}\n"
+    )
+    proc = subprocess.Popen(
+        ["docker-registry", "serve", str(root / "config.yml")], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    for _ in range(200):
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.1):
+                return proc, f"127.0.0.1:{port}"
+        except OSError:
+            time.sleep(0.02)
+    proc.kill()
+    raise RuntimeError("docker-registry did not start")
+
+
+def registry_100mib(e: Engine, n: int) -> list[Figure]:
+    """Push and pull of a 100 MiB layer of random bytes against a local registry (a fresh one
+    for each push, so every push uploads)."""
+    with tempfile.TemporaryDirectory(dir="/tmp") as tmp:
+        src = Path(tmp, "src")
+        src.mkdir()
+        Path(src, "random.bin").write_bytes(os.urandom(100 << 20))
+        tar = Path(tmp, "layer.tar")
+        subprocess.run(["tar", "-C", str(src), "-cf", str(tar), "random.bin"], check=True)
+        e.docker("import", str(tar), "bench/random:1")
+        pushes, pulls = [], []
+        for i in range(max(3, n // 2)):
+            proc, host = _registry(Path(tmp, f"registry{i}"))
+            try:
+                ref = f"{host}/random:1"
+                e.docker("tag", "bench/random:1", ref)
+                pushes.append(timed(lambda ref=ref: e.docker("push", ref)))
+                e.docker("rmi", "bench/random:1", ref)
+                pulls.append(timed(lambda ref=ref: e.docker("pull", ref)))
+                e.docker("tag", ref, "bench/random:1")
+                e.docker("rmi", ref)
+            finally:
+                proc.terminate()
+                proc.wait()
+        e.docker("rmi", "bench/random:1")
+    return [
+        Figure("push of a 100 MiB random layer", "s", pushes),
+        Figure("pull of a 100 MiB random layer", "s", pulls),
+    ]
+
+
 SCENARIOS: dict[str, Callable[[Engine, int], list[Figure]]] = {
     "idle-memory": idle_memory,
     "images-100": images_100,
@@ -295,6 +351,7 @@ SCENARIOS: dict[str, Callable[[Engine, int], list[Figure]]] = {
     "cp-100mb": cp_100mb,
     "commit-10k": commit_10k,
     "build": build,
+    "registry": registry_100mib,
 }
 
 

@@ -113,7 +113,11 @@ class Daemon:
         self, *args: str, input: bytes | str | None = None, check: bool = False, timeout: float = 60
     ) -> subprocess.CompletedProcess[str]:
         data = input.encode() if isinstance(input, str) else input
-        p = subprocess.run(["docker", *args], env=self.env, input=data, capture_output=True, timeout=timeout)
+        # No input means none at all: a docker CLI that wanted to prompt must not wait on ours.
+        stdin = subprocess.DEVNULL if data is None else None
+        p = subprocess.run(
+            ["docker", *args], env=self.env, input=data, stdin=stdin, capture_output=True, timeout=timeout
+        )
         res = subprocess.CompletedProcess(
             p.args, p.returncode, p.stdout.decode(errors="replace"), p.stderr.decode(errors="replace")
         )
@@ -124,14 +128,18 @@ class Daemon:
     def docker_bytes(
         self, *args: str, input: bytes | None = None, timeout: float = 60
     ) -> subprocess.CompletedProcess[bytes]:
-        return subprocess.run(["docker", *args], env=self.env, input=input, capture_output=True, timeout=timeout)
+        stdin = subprocess.DEVNULL if input is None else None
+        return subprocess.run(
+            ["docker", *args], env=self.env, input=input, stdin=stdin, capture_output=True, timeout=timeout
+        )
 
     def ballena(
         self, *args: str, input: bytes | str | None = None, check: bool = False, timeout: float = 120
     ) -> subprocess.CompletedProcess[str]:
         data = input.encode() if isinstance(input, str) else input
+        stdin = subprocess.DEVNULL if data is None else None
         p = subprocess.run(
-            [str(BIN / "ballena"), *args], env=self.env, input=data, capture_output=True, timeout=timeout
+            [str(BIN / "ballena"), *args], env=self.env, input=data, stdin=stdin, capture_output=True, timeout=timeout
         )
         res = subprocess.CompletedProcess(
             p.args, p.returncode, p.stdout.decode(errors="replace"), p.stderr.decode(errors="replace")

@@ -368,6 +368,19 @@ class RegistryClient:
                 url, hops = target, hops + 1
         return resp
 
+    def list_tags(self) -> list[str]:
+        """Every tag of the repository, following the registry's ``Link`` pagination."""
+        tags: list[str] = []
+        path = "tags/list?n=1000"
+        while path:
+            resp = self.check(self.request("GET", path), f"listing tags of {self.domain}/{self.repo}")
+            tags += list(json.loads(resp.read() or b"{}").get("tags") or [])
+            link = resp.header("link")
+            path = ""
+            if link and 'rel="next"' in link:
+                path = urllib.parse.urljoin(self.url(""), link.split(";")[0].strip().strip("<>"))
+        return tags
+
     def check(self, resp: Response, what: str, ok: tuple[int, ...] = (200,)) -> Response:
         """Raise the registry's error for a status not in ``ok``, as Docker words it."""
         if resp.status in ok:

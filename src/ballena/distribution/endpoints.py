@@ -72,7 +72,7 @@ class Registries:
                     self.insecure_names.add(x)
         self.mirrors = tuple(m.rstrip("/") for m in mirrors)
         self.certs_dir = certs_dir
-        self._contexts: dict[tuple[str, bool], ssl.SSLContext] = {}
+        self._contexts: dict[tuple[str, bool, tuple[tuple[str, float], ...]], ssl.SSLContext] = {}
         self._plain_http: dict[str, bool] = {}
         self._lock = threading.Lock()
 
@@ -113,7 +113,10 @@ class Registries:
 
     def ssl_context(self, host: str, *, verify: bool) -> ssl.SSLContext:
         """The TLS settings for ``host``: system CAs, the certs dir's CAs and client cert."""
-        key = (host, verify)
+        directory = self.certs_dir / host if self.certs_dir else None
+        # Docker reads the directory for every pull and push: a CA dropped in works at once.
+        files = _listing(directory)
+        key = (host, verify, files)
         with self._lock:
             ctx = self._contexts.get(key)
             if ctx is not None:
@@ -122,9 +125,8 @@ class Registries:
         if not verify:
             ctx.check_hostname = False
             ctx.verify_mode = ssl.CERT_NONE
-        directory = self.certs_dir / host if self.certs_dir else None
-        if directory is not None and directory.is_dir():
-            for entry in sorted(os.listdir(directory)):
+        if directory is not None:
+            for entry, _mtime in files:
                 path = directory / entry
                 if entry.endswith(".crt"):
                     ctx.load_verify_locations(cafile=str(path))
@@ -134,3 +136,12 @@ class Registries:
         with self._lock:
             self._contexts[key] = ctx
         return ctx
+
+
+def _listing(directory: Path | None) -> tuple[tuple[str, float], ...]:
+    if directory is None:
+        return ()
+    try:
+        return tuple(sorted((e.name, e.stat().st_mtime) for e in os.scandir(directory) if e.is_file()))
+    except OSError:
+        return ()

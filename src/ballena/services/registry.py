@@ -19,7 +19,7 @@ from ballena.distribution.client import RegistryClient, registry_error
 from ballena.distribution.endpoints import DOCKER_IO, Registries
 from ballena.distribution.pull import Puller
 from ballena.distribution.push import Pusher
-from ballena.errors import BallenaError, InvalidArgument, NotFound, Unauthorized
+from ballena.errors import BallenaError, Forbidden, InvalidArgument, NotFound, Unauthorized
 from ballena.pkg import digest as dg
 from ballena.pkg import reference
 from ballena.services.events import EventBus
@@ -55,6 +55,10 @@ async def in_thread_with_progress(work: Callable[[Callable[[Message], None]], An
             if kind == "msg":
                 yield value
             elif kind == "error":
+                if isinstance(value, Unauthorized):
+                    # Not a 401: on a 401 from pull or push the docker CLI prompts for a password
+                    # on stdin and tries again; dockerd reports these refusals otherwise.
+                    raise Forbidden(value.message) from None
                 raise value
             else:
                 yield {"result": value}
@@ -183,21 +187,10 @@ class RegistryService:
     def list_tags(self, ref: reference.Reference, credentials: Credentials) -> list[str]:
         """Every tag of the repository (following the registry's pagination). Blocking."""
         client = RegistryClient(self.registries, ref.domain, ref.path, credentials=credentials, tokens=self.tokens)
-        tags: list[str] = []
         try:
-            path = "tags/list?n=1000"
-            while path:
-                resp = client.check(client.request("GET", path), f"listing tags of {ref.name_only().familiar()}")
-                doc = json.loads(resp.read() or b"{}")
-                tags += list(doc.get("tags") or [])
-                link = resp.header("link")
-                path = ""
-                if link and 'rel="next"' in link:
-                    target = link.split(";")[0].strip().strip("<>")
-                    path = urllib.parse.urljoin(client.url(""), target)
+            return client.list_tags()
         finally:
             client.close()
-        return tags
 
     def search(self, term: str, limit: int, credentials: Credentials) -> list[dict[str, Any]]:
         """``docker search``: the registry's v1 search (Docker Hub's), else its catalog filtered
