@@ -120,11 +120,13 @@ class ImageStore:
         parent_chain: str | None,
         media_type: str = MEDIA_DOCKER_LAYER,
         expected_diff_id: str | None = None,
-        before_commit: Callable[[], None] | None = None,
+        before_commit: Callable[[], str | None] | None = None,
     ) -> Layer:
         """Unpack the layer read from ``raw`` (the bytes of ``blob``, which may still be
         arriving: a pull unpacks while it downloads). ``before_commit`` runs once the layer is
-        unpacked and checked, before it is recorded (a pull waits there for the blob's digest
+        unpacked and checked, before it is recorded (a pull waits there for the blob's digest;
+        a commit, which writes the blob while this unpacks it, returns the blob's digest then,
+        and ``blob`` may be empty until it does
         to be verified). Blocking. Raises InvalidArgument."""
         key = f"extract-{secrets.token_hex(8)}"
         self.snapshots.prepare(key, parent_chain)
@@ -142,7 +144,7 @@ class ImageStore:
             if expected_diff_id is not None and diff_id != expected_diff_id:
                 raise InvalidArgument(f"layer {blob}: diff ID {diff_id} does not match {expected_diff_id}")
             if before_commit is not None:
-                before_commit()
+                blob = before_commit() or blob
             chain_id = diff_id if parent_chain is None else dg.of_bytes(f"{parent_chain} {diff_id}".encode())
             with self._lock_for(chain_id):
                 existing = self.layer(chain_id)
