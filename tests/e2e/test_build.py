@@ -226,3 +226,31 @@ def test_docker_py_build_and_cache_in_df(
     with pytest.raises(docker.errors.BuildError) as err:
         docker_client.images.build(fileobj=io.BytesIO(b"FROM busybox\nRUN exit 5\n"))
     assert "returned a non-zero code: 5" in str(err.value)
+
+
+def test_heredocs_onbuild_add_archive_and_metadata(clean: Daemon, images: list[str], tmp_path: Path) -> None:
+    d = clean
+    ctx = _context(tmp_path, {"src/a.txt": "hi\n", "Dockerfile.base": "FROM busybox\nONBUILD RUN echo ran > /onb\n"})
+    with tarfile.open(ctx / "arch.tar.gz", "w:gz") as tf:
+        tf.add(ctx / "src" / "a.txt", arcname="a.txt")
+    (ctx / "Dockerfile").write_text(
+        "FROM base:ob\n"
+        "ARG WHO=heredoc\n"
+        "ADD arch.tar.gz /extracted/\n"
+        "COPY --chmod=700 --chown=1:2 src/a.txt /c.txt\n"
+        "RUN <<EOT\necho one > /h1\necho two >> /h1\nEOT\n"
+        "RUN cat <<'EOT' > /h2\nliteral $WHO\nEOT\n"
+        "RUN <<EOT\n#!/bin/sh\necho shebang > /h3\nEOT\n"
+        "COPY <<INLINE /inline.txt\ninline $WHO\nINLINE\n"
+        "HEALTHCHECK --interval=5s CMD true\n"
+        "STOPSIGNAL SIGINT\n"
+    )
+    images.extend(["base:ob", "feat:1"])
+    d.docker("build", "-q", "-t", "base:ob", "-f", str(ctx / "Dockerfile.base"), str(ctx), check=True)
+    d.docker("build", "-q", "-t", "feat:1", str(ctx), check=True)
+    script = "cat /onb /extracted/a.txt /h1 /h2 /h3 /inline.txt; stat -c '%a %u %g' /c.txt"
+    out = d.docker("run", "--rm", "feat:1", "sh", "-c", script, check=True).stdout
+    assert out.splitlines() == ["ran", "hi", "one", "two", "literal $WHO", "shebang", "inline heredoc", "700 1 2"]
+    cfg = json.loads(d.docker("image", "inspect", "-f", "{{json .Config}}", "feat:1", check=True).stdout)
+    assert cfg["Healthcheck"] == {"Test": ["CMD-SHELL", "true"], "Interval": 5_000_000_000}
+    assert cfg["StopSignal"] == "SIGINT"

@@ -20,6 +20,7 @@ import posixpath
 import shutil
 import stat
 import tarfile
+import tempfile
 import time
 import urllib.parse
 import urllib.request
@@ -84,6 +85,7 @@ class _Build:
     escape: str
     results: dict[int, asyncio.Future[_State]]
     used_args: set[str] = field(default_factory=set)
+    cleanup: list[Path] = field(default_factory=list)  # scratch directories to remove at the end
 
 
 @dataclass
@@ -208,6 +210,9 @@ class BuildService:
                 t.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
             raise
+        finally:
+            for d in b.cleanup:
+                shutil.rmtree(d, ignore_errors=True)
         final = results[p.target].result()
         unused = sorted(k for k in opts.build_args if k not in b.used_args and k not in PREDEFINED_ARGS)
         if unused:
@@ -434,7 +439,7 @@ class BuildService:
 
     async def _run(self, state: _State, node: Node, opts: BuildOptions, emit: Emit, used_args: set[str]) -> None:
         shell = list(state.config.get("Shell") or ["/bin/sh", "-c"])
-        cmd = list(node.args) if node.json else shell + [node.args[0] if node.args else ""]
+        cmd = list(node.args) if node.json else shell + [_with_heredocs(node)]
         arg_env = {k: v for k, v in state.args.items() if v is not None}
         for k in opts.build_args:
             if k in PREDEFINED_ARGS and opts.build_args[k] is not None:
@@ -525,6 +530,19 @@ class BuildService:
         if not dest.startswith("/"):
             dest = posixpath.join(workdir, dest) + ("/" if dest.endswith("/") or dest in (".", "./") else "")
         src_root, layers = await self._source(b, flags.get("from"))
+        inline = {f"<<{d.name}": d for d in node.heredocs}
+        if inline and any(s in inline for s in sources):
+            if not all(s in inline for s in sources) or flags.get("from"):
+                raise InvalidArgument(f"{node.cmd.upper()}: heredoc sources cannot be mixed with files")
+            # COPY <<EOF dest: each heredoc becomes a file of that name, its variables expanded
+            # from the build's ARGs and ENV unless the delimiter is quoted (as BuildKit does).
+            docs_dir = Path(tempfile.mkdtemp(prefix="heredoc-", dir=self.tmp_dir))
+            b.cleanup.append(docs_dir)
+            for word in sources:
+                doc = inline[word]
+                text = lexer.process_word(doc.content, env) if doc.expand else doc.content
+                (docs_dir / doc.name).write_text(text)
+            src_root, sources = str(docs_dir), [inline[w].name for w in sources]
         entries = await asyncio.to_thread(self._collect, node.cmd, src_root, layers, sources, dest, flags, state)
         key = self._key(state, f"{node.cmd.upper()} {node.flags} {dest}", extra=entries.content_hash)
         if await self._cached(state, key, opts, emit):
@@ -907,3 +925,19 @@ def _download(url: str, checksum: str | None) -> tuple[bytes, str, int]:
 
 
 __all__ = ["BuildError", "BuildOptions", "BuildService", "ParseError", "replace"]
+
+
+def _with_heredocs(node: Node) -> str:
+    """The shell-form command of a RUN, with its heredocs (BuildKit's rules): a RUN that is
+    only a heredoc runs that heredoc as its script (through its ``#!`` line if it has one);
+    otherwise the shell gets the whole text and reads the heredocs itself."""
+    line = node.args[0] if node.args else ""
+    if not node.heredocs:
+        return line
+    doc = node.heredocs[0]
+    if len(node.heredocs) == 1 and line.strip().lstrip("<").lstrip("-").strip("'\"") == doc.name:
+        if not doc.content.startswith("#!"):
+            return doc.content
+        marker = "BALLENA_HEREDOC_EOF"
+        return f'f=$(mktemp) && cat > "$f" <<\'{marker}\'\n{doc.content}{marker}\nchmod +x "$f" && exec "$f"'
+    return line + "\n" + "".join(d.content + d.name + "\n" for d in node.heredocs)
