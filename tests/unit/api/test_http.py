@@ -53,14 +53,14 @@ def _router() -> Router:
 
 def _run(coro_fn):  # type: ignore[no-untyped-def]
     async def main():  # type: ignore[no-untyped-def]
-        d = Path(tempfile.mkdtemp())
-        path = str(d / "s.sock")
-        server = Server(_router().dispatch, lambda: [("Api-Version", "1.56")])
-        await server.listen_unix(path)
-        try:
-            return await asyncio.to_thread(coro_fn, path)
-        finally:
-            await server.close()
+        with tempfile.TemporaryDirectory() as d:  # the socket's directory goes with the test
+            path = str(Path(d) / "s.sock")
+            server = Server(_router().dispatch, lambda: [("Api-Version", "1.56")])
+            await server.listen_unix(path)
+            try:
+                return await asyncio.to_thread(coro_fn, path)
+            finally:
+                await server.close()
 
     return asyncio.run(main())
 
