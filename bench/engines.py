@@ -69,8 +69,11 @@ class Engine:
         return res
 
     def pids(self) -> list[int]:
-        """The daemon's own processes (for memory figures)."""
-        return [self.proc.pid] if self.proc else []
+        """The daemon and its children (ballenad's zygote, dockerd's containerd): for memory."""
+        if self.proc is None:
+            return []
+        kids = subprocess.run(["pgrep", "-P", str(self.proc.pid)], capture_output=True, text=True).stdout.split()
+        return [self.proc.pid, *map(int, kids)]
 
     def start(self) -> None:
         raise NotImplementedError
@@ -118,13 +121,6 @@ class Ballena(Engine):
         env["BALLENA_TRACE"] = str(self.trace_file)  # step timestamps, for the isolation scenario
         self.proc = subprocess.Popen(args, stdout=log.open("ab"), stderr=subprocess.STDOUT, env=env)
         _wait_for_socket(self.sock, self.proc, log, 10)
-
-    def pids(self) -> list[int]:
-        """ballenad and its zygote (the fork server it keeps for containers and helpers)."""
-        if self.proc is None:
-            return []
-        kids = subprocess.run(["pgrep", "-P", str(self.proc.pid)], capture_output=True, text=True).stdout.split()
-        return [self.proc.pid, *map(int, kids)]
 
     def load_busybox(self) -> None:
         subprocess.run([str(BIN / "ballena"), "bootstrap", "busybox", "-q"], env=self.env, check=True)
@@ -175,13 +171,6 @@ class Docker(Engine):
         env["XDG_RUNTIME_DIR"] = str(self.root / "xdg")
         self.proc = subprocess.Popen(args, stdout=log.open("ab"), stderr=subprocess.STDOUT, env=env)
         _wait_for_socket(self.sock, self.proc, log, 60)
-
-    def pids(self) -> list[int]:
-        """dockerd and the containerd it started."""
-        if self.proc is None:
-            return []
-        kids = subprocess.run(["pgrep", "-P", str(self.proc.pid)], capture_output=True, text=True).stdout.split()
-        return [self.proc.pid, *map(int, kids)]
 
     def load_busybox(self, source: Engine) -> None:
         """The same busybox image as ballena's, through docker save | docker load."""

@@ -79,23 +79,11 @@ def images_100(e: Engine, n: int) -> list[Figure]:
         e.docker("import", "-", f"bench/img{i}:latest", input=buf.getvalue())
     figs = [Figure("docker images (100 images)", "ms", [t * 1000 for t in repeat(n, lambda: e.docker("images"))])]
     if isinstance(e, Ballena):
-        env = e.env
-        figs.append(
-            Figure(
-                "ballena images, whole process (100 images)",
-                "ms",
-                [t * 1000 for t in repeat(n, lambda: subprocess.run([str(BIN / "ballena"), "images"], env=env,
-                                                                    capture_output=True, check=True))],
-            )
-        )  # fmt: skip
-        figs.append(
-            Figure(
-                "ballena version, whole process",
-                "ms",
-                [t * 1000 for t in repeat(n, lambda: subprocess.run([str(BIN / "ballena"), "version"], env=env,
-                                                                    capture_output=True, check=True))],
-            )
-        )  # fmt: skip
+        for command, label in (("images", "ballena images, whole process (100 images)"),
+                               ("version", "ballena version, whole process")):  # fmt: skip
+            argv = [str(BIN / "ballena"), command]
+            times = repeat(n, lambda argv=argv: subprocess.run(argv, env=e.env, capture_output=True, check=True))
+            figs.append(Figure(label, "ms", [t * 1000 for t in times]))
     ids = e.docker("images", "-q", "--filter", "reference=bench/*").stdout.decode().split()
     e.docker("rmi", "-f", *ids)
     return figs

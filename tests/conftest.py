@@ -229,28 +229,26 @@ def destroy_daemon(d: Daemon) -> list[str]:
     return leaks
 
 
-@pytest.fixture(scope="session")
-def daemon() -> Iterator[Daemon]:
-    """The shared daemon, with busybox:latest bootstrapped."""
+def _daemon_with_busybox() -> Iterator[Daemon]:
     d = make_daemon()
     try:
         d.ballena("bootstrap", "busybox", "-q", check=True)
         yield d
     finally:
         leaks = destroy_daemon(d)
-        assert not leaks, f"the test session leaked: {leaks}"
+        assert not leaks, f"leaked: {leaks}"
+
+
+@pytest.fixture(scope="session")
+def daemon() -> Iterator[Daemon]:
+    """The shared daemon, with busybox:latest bootstrapped."""
+    yield from _daemon_with_busybox()
 
 
 @pytest.fixture()
 def fresh_daemon() -> Iterator[Daemon]:
     """A daemon of this test's own (for restarts and kills), with busybox loaded."""
-    d = make_daemon()
-    try:
-        d.ballena("bootstrap", "busybox", "-q", check=True)
-        yield d
-    finally:
-        leaks = destroy_daemon(d)
-        assert not leaks, leaks
+    yield from _daemon_with_busybox()
 
 
 @pytest.fixture()

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Awaitable, Callable
-from typing import Any
 
 from ballena.api.http import Hijack, Request, Response, StreamResponse
 from ballena.errors import InvalidArgument, NotFound
@@ -88,7 +87,3 @@ class Router:
 
 def api_at_least(req: Request, version: str) -> bool:
     return not version_lt(req.api_version, version)
-
-
-def _unused(*_: Any) -> None:  # pragma: no cover
-    pass

@@ -403,31 +403,6 @@ class Change:
     kind: int
 
 
-def _exists_in(lowers: list[str], rel: str) -> bool:
-    """Whether ``rel`` is visible through the lower layers (top first), honouring whiteouts."""
-    parts = rel.split("/")
-    for lower in lowers:
-        path = os.path.join(lower, rel)
-        try:
-            st = os.lstat(path)
-            return not _is_whiteout_device(st)
-        except (FileNotFoundError, NotADirectoryError):
-            pass
-        # An opaque or deleted ancestor in this layer hides everything further down.
-        acc = lower
-        for part in parts[:-1]:
-            acc = os.path.join(acc, part)
-            try:
-                st = os.lstat(acc)
-            except (FileNotFoundError, NotADirectoryError):
-                break
-            if _is_whiteout_device(st) or not stat.S_ISDIR(st.st_mode):
-                return False
-            if _is_opaque(acc):
-                return False
-    return False
-
-
 def overlay_changes(upper: str, lowers: list[str]) -> list[Change]:
     """What ``docker diff`` reports for a container whose writable layer is ``upper``."""
     out: list[Change] = []
@@ -436,7 +411,7 @@ def overlay_changes(upper: str, lowers: list[str]) -> list[Change]:
         if _is_whiteout_device(e.st):
             out.append(Change(path=path, kind=2))
             continue
-        out.append(Change(path=path, kind=0 if _exists_in(lowers, e.rel) else 1))
+        out.append(Change(path=path, kind=0 if lookup_in_layers(lowers, e.rel) is not None else 1))
     out.sort(key=lambda c: c.path)
     return out
 

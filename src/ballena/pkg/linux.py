@@ -216,15 +216,3 @@ def set_winsize(fd: int, rows: int, cols: int) -> None:
     import termios
 
     fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
-
-
-def release_free_memory() -> None:
-    """Collect garbage and give the C heap's free pages back to the kernel (glibc
-    ``malloc_trim``): a long-lived process forked from a bigger one keeps only what it uses."""
-    import gc
-
-    gc.collect()
-    try:
-        _libc.malloc_trim(0)
-    except AttributeError:  # not glibc
-        pass

@@ -129,25 +129,7 @@ class FilesystemService:
             self._raise(c, first)
             raise SystemError("unexpected answer from the file helper")
 
-        async def body() -> AsyncIterator[bytes]:
-            try:
-                while True:
-                    frame = await conn.next_frame()
-                    if frame is None:
-                        return
-                    kind, payload = frame
-                    if kind == proto.STDOUT:
-                        yield payload
-                    elif kind == proto.JSON:
-                        msg = json.loads(payload)
-                        if msg.get("done"):
-                            if "error" in msg:
-                                raise SystemError(str(msg["error"]))
-                            return
-            finally:
-                conn.close()
-
-        return first["stat"], body()
+        return first["stat"], _output(conn)
 
     async def put_archive(
         self, ref: str, path: str, chunks: AsyncIterator[bytes], *, no_overwrite_dir_non_dir: bool, copy_uid_gid: bool
@@ -186,21 +168,7 @@ class FilesystemService:
             self._raise(c, first)
         self.containers._event(c, "export")
 
-        async def body() -> AsyncIterator[bytes]:
-            try:
-                while True:
-                    frame = await conn.next_frame()
-                    if frame is None:
-                        return
-                    kind, payload = frame
-                    if kind == proto.STDOUT:
-                        yield payload
-                    elif kind == proto.JSON and json.loads(payload).get("done"):
-                        return
-            finally:
-                conn.close()
-
-        return body()
+        return _output(conn)
 
     # -- diff and commit ----------------------------------------------------------------------------
 
@@ -323,6 +291,26 @@ def _commit_config(container: dict[str, Any], image: dict[str, Any], override: d
 
 
 __all__ = ["Conflict", "FilesystemService"]
+
+
+async def _output(conn: MonitorConn) -> AsyncIterator[bytes]:
+    """The bytes a file helper sends (a tar) until its final message, which may be an error."""
+    try:
+        while True:
+            frame = await conn.next_frame()
+            if frame is None:
+                return
+            kind, payload = frame
+            if kind == proto.STDOUT:
+                yield payload
+            elif kind == proto.JSON:
+                msg = json.loads(payload)
+                if msg.get("done"):
+                    if "error" in msg:
+                        raise SystemError(str(msg["error"]))
+                    return
+    finally:
+        conn.close()
 
 
 def _pack_and_register(images: ImageStore, upper: str, parent_chain: str | None) -> Layer:

@@ -449,31 +449,46 @@ class NetworkService:
         for ep in c.networks.values():
             n = self.get(str(ep["NetworkID"]))
             ifname = "eth0" if first else await self.netlink.call(self.netlink.next_ifname, pid)
-            dns = await self.netlink.call(
-                lambda n=n, ep=ep, ifname=ifname, first=first: self.netlink.attach(
-                    pid=pid,
-                    bridge=n.bridge,
-                    host_ifname=ep["_HostIf"],
-                    ip=ep["IPAddress"],
-                    prefix=ep["IPPrefixLen"],
-                    gateway=n.gateway,
-                    mac=ep["MacAddress"],
-                    ifname=ifname,
-                    default_route=first and not n.internal,
-                    # The DNS sockets are bound during the same visit to the namespace.
-                    dns_address=EMBEDDED_ADDRESS if first and want_dns else None,
-                )
-            )
-            if dns is not None:
-                await self.dns.serve(c.id, *dns)
-                active.dns = True
-            active.host_ifnames[n.id] = ep["_HostIf"]
+            await self._wire(c.id, active, n, ep, ifname, default_route=first and not n.internal,
+                             with_dns=first and want_dns)  # fmt: skip
             first = False
             self.events.publish("network", "connect", n.id, {"container": c.id, "name": n.name, "type": n.driver})
         bindings = self._reserved.pop(c.id, [])
         await self._publish(c, [b for b, _ in bindings], sockets=[s for _, s in bindings])
         if active.ports:
             await self._apply_firewall()
+
+    async def _wire(
+        self,
+        cid: str,
+        active: _Active,
+        n: Network,
+        ep: Mapping[str, Any],
+        ifname: str,
+        *,
+        default_route: bool,
+        with_dns: bool,
+    ) -> None:
+        """Give the container an interface on ``n`` (and, with ``with_dns``, its embedded DNS
+        server, whose sockets are bound during the same visit to its namespace)."""
+        dns = await self.netlink.call(
+            lambda: self.netlink.attach(
+                pid=active.pid,
+                bridge=n.bridge,
+                host_ifname=ep["_HostIf"],
+                ip=ep["IPAddress"],
+                prefix=ep["IPPrefixLen"],
+                gateway=n.gateway,
+                mac=ep["MacAddress"],
+                ifname=ifname,
+                default_route=default_route,
+                dns_address=EMBEDDED_ADDRESS if with_dns else None,
+            )
+        )
+        if dns is not None:
+            await self.dns.serve(cid, *dns)
+            active.dns = True
+        active.host_ifnames[n.id] = ep["_HostIf"]
 
     async def _start_dns(self, c: Container) -> None:
         if not any(self._is_user_network(ep) for ep in c.networks.values()):
@@ -619,26 +634,12 @@ class NetworkService:
         if c.state.running and c.id in self._active:
             planned = self.plan(type(c)(**{**_fields(c), "networks": {n.name: networks[n.name]}}))
             ep = planned[n.name]
-            pid = self._active[c.id].pid
-            ifname = await self.netlink.call(self.netlink.next_ifname, pid)
-            await self.netlink.call(
-                lambda: self.netlink.attach(
-                    pid=pid,
-                    bridge=n.bridge,
-                    host_ifname=ep["_HostIf"],
-                    ip=ep["IPAddress"],
-                    prefix=ep["IPPrefixLen"],
-                    gateway=n.gateway,
-                    mac=ep["MacAddress"],
-                    ifname=ifname,
-                    default_route=False,
-                )
-            )
+            active = self._active[c.id]
+            ifname = await self.netlink.call(self.netlink.next_ifname, active.pid)
+            await self._wire(c.id, active, n, ep, ifname, default_route=False,
+                             with_dns=n.user_defined and not active.dns)  # fmt: skip
             ep["_IfName"] = ifname
-            self._active[c.id].host_ifnames[n.id] = ep["_HostIf"]
             networks[n.name] = ep
-            if n.user_defined and not self._active[c.id].dns:
-                await self._start_dns(type(c)(**{**_fields(c), "networks": networks}))
         self.events.publish("network", "connect", n.id, {"container": c.id, "name": n.name, "type": n.driver})
         return networks
 

@@ -226,12 +226,17 @@ def blank(c: Container) -> dict[str, Any]:
         "blkio_stats": _blkio_empty(),
         "num_procs": 0,
         "storage_stats": {},
-        "cpu_stats": {"cpu_usage": {"total_usage": 0, "usage_in_kernelmode": 0, "usage_in_usermode": 0},
-                      "throttling_data": {"periods": 0, "throttled_periods": 0, "throttled_time": 0}},
-        "precpu_stats": {"cpu_usage": {"total_usage": 0, "usage_in_kernelmode": 0, "usage_in_usermode": 0},
-                         "throttling_data": {"periods": 0, "throttled_periods": 0, "throttled_time": 0}},
+        "cpu_stats": _zero_cpu(),
+        "precpu_stats": _zero_cpu(),
         "memory_stats": {},
-    }  # fmt: skip
+    }
+
+
+def _zero_cpu() -> dict[str, Any]:
+    return {
+        "cpu_usage": {"total_usage": 0, "usage_in_kernelmode": 0, "usage_in_usermode": 0},
+        "throttling_data": {"periods": 0, "throttled_periods": 0, "throttled_time": 0},
+    }
 
 
 def _blkio_empty() -> dict[str, Any]:
@@ -271,7 +276,7 @@ class StatsService:
             "num_procs": 0,
             "storage_stats": {},
             "cpu_stats": _cpu(cg),
-            "precpu_stats": blank(c)["precpu_stats"],
+            "precpu_stats": _zero_cpu(),
             "memory_stats": _memory(cg, self._host_mem),
         }
         nets = _networks(c.state.pid)

@@ -24,7 +24,7 @@ import socket
 import stat
 import tarfile
 import time
-from typing import Any, BinaryIO
+from typing import Any
 
 from ballena.pkg import archive, linux
 from ballena.pkg.securejoin import secure_join
@@ -372,7 +372,3 @@ def run(cfg: dict[str, Any], sock: socket.socket) -> None:
         sock.shutdown(socket.SHUT_WR)
     except OSError:
         pass
-
-
-def _unused(x: BinaryIO) -> None:  # pragma: no cover
-    pass

@@ -9,6 +9,7 @@ from typing import Any
 
 from ballena.api.http import Hijack, RawStream, Request, Response, StreamResponse, json_response, no_content
 from ballena.api.router import Router
+from ballena.api.routes.images import CONFIG_DEFAULTS
 from ballena.api.streams import frame, json_line
 from ballena.core.containers import Container
 from ballena.errors import BallenaError, Conflict, InvalidArgument
@@ -236,26 +237,7 @@ def inspect(svc: ContainerService, c: Container, req: Request, *, size: bool = F
         }
     except BallenaError:
         pass
-    config = {
-        "Hostname": "",
-        "Domainname": "",
-        "User": "",
-        "AttachStdin": False,
-        "AttachStdout": False,
-        "AttachStderr": False,
-        "Tty": False,
-        "OpenStdin": False,
-        "StdinOnce": False,
-        "Env": None,
-        "Cmd": None,
-        "Image": c.image,
-        "Volumes": None,
-        "WorkingDir": "",
-        "Entrypoint": None,
-        "OnBuild": None,
-        "Labels": {},
-    }
-    config.update(c.config)
+    config = {**CONFIG_DEFAULTS, "Image": c.image, "Labels": {}, **c.config}
     out: dict[str, Any] = {
         "Id": c.id,
         "Created": rfc3339nano(c.created_ns),

@@ -78,29 +78,30 @@ def inspect(img: Image, req: Request, graph: dict[str, str]) -> dict[str, Any]:
     return out
 
 
+# The keys Docker always shows in a container config (an image's or a container's).
+CONFIG_DEFAULTS: dict[str, Any] = {
+    "Hostname": "",
+    "Domainname": "",
+    "User": "",
+    "AttachStdin": False,
+    "AttachStdout": False,
+    "AttachStderr": False,
+    "Tty": False,
+    "OpenStdin": False,
+    "StdinOnce": False,
+    "Env": None,
+    "Cmd": None,
+    "Image": "",
+    "Volumes": None,
+    "WorkingDir": "",
+    "Entrypoint": None,
+    "OnBuild": None,
+    "Labels": None,
+}
+
+
 def _image_run_config(run: dict[str, Any]) -> dict[str, Any]:
-    """The image's container config with the keys Docker always shows."""
-    base: dict[str, Any] = {
-        "Hostname": "",
-        "Domainname": "",
-        "User": "",
-        "AttachStdin": False,
-        "AttachStdout": False,
-        "AttachStderr": False,
-        "Tty": False,
-        "OpenStdin": False,
-        "StdinOnce": False,
-        "Env": None,
-        "Cmd": None,
-        "Image": "",
-        "Volumes": None,
-        "WorkingDir": "",
-        "Entrypoint": None,
-        "OnBuild": None,
-        "Labels": None,
-    }
-    base.update(run)
-    return base
+    return {**CONFIG_DEFAULTS, **run}
 
 
 def build(images: ImageService, *, containers_count: Any = None, pull: Any = None) -> Router:

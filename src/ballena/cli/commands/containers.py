@@ -3,7 +3,6 @@ unpause, attach, exec, top, port, inspect, prune, and the filesystem ones (cp, d
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 import threading
@@ -1059,7 +1058,3 @@ def commit(client: Client, argv: list[str], *, prog: str) -> int:
 
 def export(client: Client, argv: list[str], *, prog: str) -> int:
     return int(_fs("export")(client, argv, prog=prog))
-
-
-def _unused() -> None:  # pragma: no cover
-    json.dumps({})

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 
-from ballena.cli.common import UsageError, die, filters_param, flags, out, render
+from ballena.cli.common import die, filters_param, flags, out, render
 from ballena.cli.display import ellipsis, short_id, since, size
 from ballena.client.api import APIError, Client
 
@@ -322,7 +321,3 @@ def print_prune_report(deleted: list[dict[str, str]], reclaimed: int, title: str
                 out(f"deleted: {d['Deleted']}")
         out()
     out(f"Total reclaimed space: {size(reclaimed)}")
-
-
-def unused(_: Any) -> str:  # pragma: no cover
-    raise UsageError(json.dumps(_))

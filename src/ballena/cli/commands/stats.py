@@ -128,14 +128,15 @@ def stats(client: Client, argv: list[str], *, prog: str) -> int:
             except APIError as e:
                 errors.append(f"Error response from daemon: {e.message}")
 
-        workers = [threading.Thread(target=one, args=(ref,)) for ref, _ in targets()]
+        wanted = targets()
+        workers = [threading.Thread(target=one, args=(ref,)) for ref, _ in wanted]
         for w in workers:
             w.start()
         for w in workers:
             w.join()
         if errors:
             die("\n".join(errors))
-        rows = [row(name, results[ref], no_trunc=a.no_trunc, given=ref) for ref, name in targets() if ref in results]
+        rows = [row(name, results[ref], no_trunc=a.no_trunc, given=ref) for ref, name in wanted if ref in results]
         text = render(rows, fmt, default=DEFAULT, headers=HEADERS)
         if text:
             sys.stdout.write(text + "\n")
