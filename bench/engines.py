@@ -169,6 +169,8 @@ class Docker(Engine):
         ]
         env = dict(os.environ)
         env["XDG_RUNTIME_DIR"] = str(self.root / "xdg")
+        # containerd's shim hands runc exec its process file through this directory.
+        (self.root / "xdg").mkdir(exist_ok=True)
         self.proc = subprocess.Popen(args, stdout=log.open("ab"), stderr=subprocess.STDOUT, env=env)
         _wait_for_socket(self.sock, self.proc, log, 60)
 

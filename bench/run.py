@@ -113,6 +113,17 @@ def run_detached(e: Engine, n: int) -> list[Figure]:
     ]
 
 
+def exec_in_running(e: Engine, n: int) -> list[Figure]:
+    """`docker exec` of a short command in a running container: create, start, output, exit."""
+    e.docker("run", "-d", "--name", "bench-exec", "busybox", "sleep", "600")
+    try:
+        e.docker("exec", "bench-exec", "true")  # warm caches
+        times = repeat(n, lambda: e.docker("exec", "bench-exec", "true"))
+    finally:
+        e.docker("rm", "-f", "bench-exec")
+    return [Figure("exec true in a running container", "ms", [t * 1000 for t in times])]
+
+
 def isolation_cost(e: Engine, n: int) -> list[Figure]:
     """What the cgroup and the seccomp filter cost a `run --rm true`: end to end with and
     without seccomp, and (ballena) the steps themselves from the daemon's step trace."""
@@ -333,6 +344,7 @@ SCENARIOS: dict[str, Callable[[Engine, int], list[Figure]]] = {
     "run-rm": run_rm,
     "run-detached": run_detached,
     "parallel-20": parallel_20,
+    "exec": exec_in_running,
     "isolation-cost": isolation_cost,
     "container-memory": container_memory,
     "network": network_create_rm,

@@ -12,9 +12,9 @@ _STATUS: dict[type[BaseException], int] = {
     errors.Conflict: 409,
     errors.AlreadyExists: 409,
     errors.NotModified: 304,
-    errors.NotImplemented: 501,
+    errors.Unsupported: 501,
     errors.Unavailable: 503,
-    errors.SystemError: 500,
+    errors.SystemFailure: 500,
 }
 
 

@@ -25,10 +25,23 @@ from ballena.api.routes import system as system_routes
 from ballena.api.routes import volumes as volumes_routes
 from ballena.daemon.config import DaemonConfig
 from ballena.distribution.endpoints import Registries
-from ballena.errors import InvalidArgument, SystemError
+from ballena.errors import InvalidArgument, SystemFailure
 from ballena.pkg.stringid import generate_id
+from ballena.runtime import cgroups
 from ballena.services.build import BuildService
-from ballena.services.containers import ContainerService, Paths, RuntimeInfo
+from ballena.services.containers import (
+    Bundles,
+    ContainerEvents,
+    ContainerQueries,
+    DnsDefaults,
+    Execs,
+    Lifecycle,
+    LogDefaults,
+    Logs,
+    Paths,
+    RuntimeInfo,
+    Supervisor,
+)
 from ballena.services.events import EventBus
 from ballena.services.filesystem import FilesystemService
 from ballena.services.images import ImageService
@@ -37,7 +50,7 @@ from ballena.services.registry import RegistryService
 from ballena.services.stats import StatsService
 from ballena.services.system import host_facts
 from ballena.services.volumes import VolumeService
-from ballena.shim.client import Zygote
+from ballena.shim.spawner import Zygote
 from ballena.stores.containers import ContainerStore
 from ballena.stores.content import LocalContentStore
 from ballena.stores.images import ImageStore
@@ -64,7 +77,7 @@ class DaemonLock:
             other = os.pread(self.fd, 32, 0).decode().strip() or "?"
             os.close(self.fd)
             self.fd = -1
-            raise SystemError(
+            raise SystemFailure(
                 f"another ballenad (pid {other}) is already using the data root "
                 f"{self.path.parent}; stop it or choose another --data-root"
             ) from None
@@ -127,25 +140,18 @@ class Daemon:
             default_bridge=self.cfg.bridge,
             exec_root=self.cfg.exec_root,
         )
-        self.containers = ContainerService(
-            store=container_store,
+        self._wire_containers(container_store, runtimes)
+        self.images.users = self.queries
+        self.volumes.users = self.queries.users_of_volume
+        self.filesystem = FilesystemService(
+            queries=self.queries,
+            lifecycle=self.lifecycle,
             images=self.image_store,
-            events=self.events,
-            zygote=self.zygote,
-            paths=Paths(data_root=root, exec_root=self.cfg.exec_root, cgroup_parent=self.cfg.cgroup_parent),
-            runtimes=runtimes,
-            default_runtime=self.cfg.default_runtime,
-            dns=self.cfg.dns,
-            dns_search=self.cfg.dns_search,
-            dns_opts=self.cfg.dns_opts,
-            log_opts=self.cfg.log_opts,
-            log_driver=self.cfg.log_driver,
+            paths=self.paths,
             volumes=self.volumes,
-            network=self.network,
+            zygote=self.zygote,
+            events=self.events,
         )
-        self.images.users = self.containers
-        self.volumes.users = self.containers.users_of_volume
-        self.filesystem = FilesystemService(containers=self.containers, zygote=self.zygote, events=self.events)
         self.registry = RegistryService(
             store=self.image_store,
             events=self.events,
@@ -160,11 +166,57 @@ class Daemon:
         self.builder = BuildService(
             store=self.image_store,
             images=self.images,
-            containers=self.containers,
+            lifecycle=self.lifecycle,
+            supervisor=self.supervisor,
+            queries=self.queries,
             events=self.events,
             tmp_dir=root / "tmp",
             pull=self.registry.pull_for_build,
         )
+
+    def _wire_containers(self, store: ContainerStore, runtimes: dict[str, RuntimeInfo]) -> None:
+        cfg = self.cfg
+        self.paths = Paths(data_root=cfg.data_root, exec_root=cfg.exec_root, cgroup_parent=cfg.cgroup_parent)
+        log_defaults = LogDefaults(driver=cfg.log_driver, options=dict(cfg.log_opts))
+        events = ContainerEvents(self.events)
+        self.queries = ContainerQueries(
+            store=store,
+            images=self.image_store,
+            paths=self.paths,
+            log_defaults=log_defaults,
+            cgroup_version=cgroups.layout().version,
+        )
+        self.bundles = Bundles(
+            images=self.image_store,
+            store=store,
+            paths=self.paths,
+            runtimes=runtimes,
+            lookup=self.queries.get,
+            volumes=self.volumes,
+            network=self.network,
+            dns=DnsDefaults(servers=cfg.dns, search=cfg.dns_search, options=cfg.dns_opts),
+            logs=log_defaults,
+        )
+        self.supervisor = Supervisor(store=store, paths=self.paths, events=events)
+        self.lifecycle = Lifecycle(
+            store=store,
+            queries=self.queries,
+            images=self.image_store,
+            bundles=self.bundles,
+            supervisor=self.supervisor,
+            zygote=self.zygote,
+            paths=self.paths,
+            events=events,
+            runtimes=runtimes,
+            default_runtime=cfg.default_runtime,
+            volumes=self.volumes,
+            network=self.network,
+        )
+        self.execs = Execs(
+            store=store, queries=self.queries, bundles=self.bundles, supervisor=self.supervisor, events=events
+        )
+        self.lifecycle.on_removed.append(self.execs.forget)
+        self.logs = Logs(store=store, queries=self.queries, driver_of=self.bundles.log_driver)
 
     def _router(self) -> Router:
         router = Router()
@@ -174,24 +226,27 @@ class Daemon:
         router.include(
             images_routes.build(
                 self.images,
-                containers_count=self._image_container_counts,
+                containers_count=self.queries.image_counts,
                 pull=registry_routes.pull_handler(self.registry),
             )
         )
         router.include(registry_routes.build(self.registry))
-        stats = StatsService(get=self.containers.get, cgroup_path=self.containers.paths.cgroup)
-        router.include(containers_routes.build(self.containers, stats=stats))
+        stats = StatsService(get=self.queries.get, cgroup_path=self.paths.cgroup)
+        router.include(
+            containers_routes.build(
+                queries=self.queries,
+                lifecycle=self.lifecycle,
+                supervisor=self.supervisor,
+                execs=self.execs,
+                logs=self.logs,
+                stats=stats,
+            )
+        )
         router.include(filesystem_routes.build(self.filesystem))
         router.include(volumes_routes.build(self.volumes))
-        router.include(networks_routes.build(self.network, self.containers))
+        router.include(networks_routes.build(self.network, self.lifecycle))
         router.include(build_routes.build(self.builder, self.cfg.data_root / "tmp"))
         return router
-
-    def _image_container_counts(self) -> dict[str, int]:
-        out: dict[str, int] = {}
-        for c in self.containers.store.all():
-            out[c.image_id] = out.get(c.image_id, 0) + 1
-        return out
 
     async def start(self) -> None:
         self.events.bind_loop(asyncio.get_running_loop())
@@ -203,7 +258,7 @@ class Daemon:
                 self.cfg.pidfile.write_text(f"{os.getpid()}")
             self.zygote.start()
             self.network.start()
-            await self.containers.restore()
+            await self.lifecycle.recover()
             router = self._router()
             self.server = Server(router.dispatch, self._headers)
             for host in self.cfg.hosts:
@@ -271,7 +326,7 @@ class Daemon:
     def info(self) -> dict[str, Any]:
         f = self.facts
         images = self.image_store.ids()
-        counts = self.containers.counts()
+        counts = self.queries.counts()
         runtimes: dict[str, dict[str, Any]] = {"ballena": {"path": "ballena (native)"}, "runc": {"path": "runc"}}
         for name, spec in self.cfg.runtimes.items():
             runtimes[name] = {"path": spec.path, **({"runtimeArgs": list(spec.args)} if spec.args else {})}
@@ -381,8 +436,7 @@ class Daemon:
     def _disk_usage(self, req: Request) -> dict[str, Any]:
         imgs = self.image_store.all()
         users: dict[str, int] = {}
-        for c in self.containers.store.all():
-            users[c.image_id] = users.get(c.image_id, 0) + 1
+        users.update(self.queries.image_counts())
         layer_users: dict[str, int] = {}
         for img in imgs:
             for chain in img.chain_ids:
@@ -393,9 +447,7 @@ class Daemon:
             summary = images_routes.summary(img, req, users.get(img.id, 0))
             summary["SharedSize"] = sum(layer_sizes[c] for c in img.chain_ids if layer_users[c] > 1)
             images.append(summary)
-        containers = [
-            containers_routes.summary(self.containers, c, req, size=True) for c in self.containers.store.all()
-        ]
+        containers = [containers_routes.summary(self.queries, c, req, size=True) for c in self.queries.all()]
         volumes = [volumes_routes.volume_json(v, self.volumes.usage(v)) for v in self.volume_store.all()]
         cache = self.builder.cache_usage()
         return {
@@ -411,8 +463,8 @@ class Daemon:
     async def stop(self) -> None:
         if self.server is not None:
             await self.server.close()
-        if hasattr(self, "containers"):
-            await self.containers.shutdown()
+        if hasattr(self, "lifecycle"):
+            await self.lifecycle.shutdown()
             self.zygote.stop()
         for p in self._unix_paths:
             try:

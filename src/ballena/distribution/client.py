@@ -26,7 +26,7 @@ from ballena.errors import (
     Forbidden,
     InvalidArgument,
     NotFound,
-    SystemError,
+    SystemFailure,
     Unauthorized,
     Unavailable,
 )
@@ -397,7 +397,7 @@ class RegistryClient:
             raise Unavailable(_rate_limited(self.domain, resp, message))
         if resp.status == 400:
             raise InvalidArgument(f"{what}: {message}")
-        raise SystemError(f"{what}: {message}")
+        raise SystemFailure(f"{what}: {message}")
 
 
 def _rate_limited(domain: str, resp: Response, message: str) -> str:

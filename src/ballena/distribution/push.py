@@ -19,7 +19,7 @@ from ballena.distribution.auth import Credentials, TokenCache
 from ballena.distribution.client import RegistryClient
 from ballena.distribution.endpoints import Registries
 from ballena.distribution.progress import Emit, Meter, status
-from ballena.errors import InvalidArgument, NotFound, SystemError
+from ballena.errors import InvalidArgument, NotFound, SystemFailure
 from ballena.pkg import digest as dg
 from ballena.pkg import reference
 from ballena.stores.images import ImageStore
@@ -83,7 +83,7 @@ class Pusher:
         image = self.store.get(image_id)
         layers = [self.store.layer(c) for c in image.chain_ids]
         if any(layer is None for layer in layers):
-            raise SystemError(f"image {image_id} lacks layers in the store")
+            raise SystemFailure(f"image {image_id} lacks layers in the store")
         todo = [layer for layer in reversed(layers) if layer is not None]  # Docker lists the top first
         for layer in todo:
             status(emit, "Preparing", _short(layer.diff_id))
@@ -149,7 +149,7 @@ class Pusher:
         from isal import isal_zlib
 
         if not layer.blob:
-            raise SystemError(f"layer {layer.diff_id} has no blob to push")
+            raise SystemFailure(f"layer {layer.diff_id} has no blob to push")
         total = self.store.content.size(layer.blob)
         meter = Meter(emit, ident, "Pushing", total)
         writer = self.store.content.writer()
@@ -224,7 +224,7 @@ class Pusher:
         resp.read()
         location = resp.header("location")
         if not location:
-            raise SystemError("the registry opened an upload without a Location")
+            raise SystemFailure("the registry opened an upload without a Location")
         return _absolute(client, location)
 
     def _upload_bytes(self, client: RegistryClient, data: bytes, digest: str) -> None:

@@ -20,7 +20,7 @@ import socket
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from ballena.errors import SystemError
+from ballena.errors import SystemFailure
 from ballena.pkg import linux
 
 T = TypeVar("T")
@@ -61,7 +61,7 @@ class Netlink:
 
     def _check_host(self) -> None:
         if _ns_inode("/proc/thread-self/ns/net") != self._host_ns:
-            raise SystemError("netlink worker is not in the host network namespace")
+            raise SystemFailure("netlink worker is not in the host network namespace")
 
     def index(self, name: str) -> int | None:
         found = self._ipr.link_lookup(ifname=name)
@@ -118,7 +118,7 @@ class Netlink:
             linux.setns(target, linux.CLONE_NEWNET)
             try:
                 if _ns_inode("/proc/thread-self/ns/net") != target_ino:
-                    raise SystemError("setns into the container's network namespace did not take")
+                    raise SystemFailure("setns into the container's network namespace did not take")
                 if not netlink:
                     return fn(None)
                 from pyroute2 import IPRoute
@@ -158,7 +158,7 @@ class Netlink:
         self._check_host()
         master = self.index(bridge)
         if master is None:
-            raise SystemError(f"bridge {bridge} does not exist")
+            raise SystemFailure(f"bridge {bridge} does not exist")
         self._ipr.link(
             "add",
             ifname=host_ifname,
@@ -172,7 +172,7 @@ class Netlink:
             links = {link.get_attr("IFLA_IFNAME"): link["index"] for link in inner.get_links()}
             # A socket that silently stayed in the host would see the bridge, not our veth end.
             if ifname not in links or bridge in links:
-                raise SystemError("netlink socket is not in the container's network namespace")
+                raise SystemFailure("netlink socket is not in the container's network namespace")
             i = links[ifname]
             inner.addr("add", index=i, address=ip, prefixlen=prefix)
             inner.link("set", index=i, state="up")

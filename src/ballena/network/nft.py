@@ -13,7 +13,7 @@ import subprocess
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from ballena.errors import SystemError
+from ballena.errors import SystemFailure
 
 TABLE = "ballena"  # the system daemon's; others are named after their bridge
 
@@ -92,16 +92,16 @@ class Firewall:
         self._last = ""
 
     def apply(self, bridges: Iterable[BridgeRules], ports: Iterable[PortRule]) -> None:
-        """Replace our table in one transaction. Raises SystemError when nft refuses."""
+        """Replace our table in one transaction. Raises SystemFailure when nft refuses."""
         text = render(bridges, ports, self.table)
         if text == self._last:
             return
         if self.nft is None:
-            raise SystemError("nft (nftables) is needed for bridge networks: apt-get install nftables")
+            raise SystemFailure("nft (nftables) is needed for bridge networks: apt-get install nftables")
         script = f"table ip {self.table}\ndelete table ip {self.table}\n{text}"
         res = subprocess.run([self.nft, "-f", "-"], input=script.encode(), capture_output=True)
         if res.returncode != 0:
-            raise SystemError(f"nftables: {res.stderr.decode().strip()}")
+            raise SystemFailure(f"nftables: {res.stderr.decode().strip()}")
         self._last = text
 
     def remove(self) -> None:

@@ -5,8 +5,9 @@ needs ``cpus``/``mems`` copied down before a task may join. On v2 one directory 
 controller once the parent enables them in ``cgroup.subtree_control``. On a hybrid host (v1
 controllers plus a controller-less v2 mount) limits go to v1 and ``cgroup.kill``/``events`` to v2.
 
-Writes are plain file writes: the monitor does them before the container runs, the daemon for
-``update``, ``pause`` and ``stats``.
+Writes are plain file writes, all made by the container's monitor, which owns the cgroup:
+it creates it, sets the limits, updates and freezes it, and removes it. The daemon only reads
+(``stats``, ``top``) and, when a monitor died without finishing, sweeps what it left.
 """
 
 from __future__ import annotations
@@ -426,21 +427,17 @@ def _device_rule(rule: dict[str, Any]) -> str:
 _own_procs_file: list[str | None] = []
 
 
-def prepare(path: str) -> None:
-    """Make the cgroup ``path`` ahead of the runtime, and open the kernel's window for cheap
-    migrations so that moving the container's init into it is quick.
+def warm_migrations() -> None:
+    """Open the kernel's window for cheap cgroup migrations, so that the monitor's move of a
+    container's init into its cgroup a moment later is quick.
 
     Moving a process into a cgroup takes a global lock (``cgroup_threadgroup_rwsem``) whose
-    first taker waits for an RCU grace period (~6 ms here); for ~15 ms after, further moves
-    cost ~0.3 ms. Writing our own PID into the cgroup we are already in pays that wait now, on
-    a daemon thread while the bundle is written and the monitor forked, instead of in the
-    monitor on the start's critical path. The directories come first because making them
-    would wait behind that write. Blocking; best effort (the runtime makes what is missing).
+    first taker waits for an RCU grace period (~6 ms here); for a while after, further moves
+    cost ~0.3 ms. Writing our own PID into the cgroup we are already in pays that wait now,
+    on a daemon thread while the bundle is written and the monitor forked, instead of in the
+    monitor on the start's critical path. It changes nothing (we stay where we are). Blocking;
+    best effort.
     """
-    try:
-        Cgroup(path).create()
-    except OSError:
-        return
     if not _own_procs_file:
         _own_procs_file.append(_find_own_procs_file())
     own = _own_procs_file[0]

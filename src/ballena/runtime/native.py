@@ -18,7 +18,6 @@ from __future__ import annotations
 
 # Everything the init path uses is imported here: after pivot_root the package files are gone.
 import fcntl
-import json
 import os
 import resource
 import socket
@@ -28,7 +27,8 @@ import termios
 from collections.abc import Mapping
 from typing import Any, NoReturn
 
-from ballena.pkg import linux, trace
+from ballena.errors import RuntimeFailure, exit_code_for
+from ballena.pkg import framing, linux, trace
 from ballena.pkg.securejoin import secure_join
 from ballena.runtime import seccomp
 from ballena.runtime.spec import CAPABILITIES
@@ -79,36 +79,6 @@ _DEV_LINKS = (
 _RLIMITS = {name: getattr(resource, name) for name in dir(resource) if name.startswith("RLIMIT_")}
 
 
-class InitError(Exception):
-    """A setup step failed; the message goes back to the monitor, then the user."""
-
-
-# -- messages on the sync socket ---------------------------------------------------------------
-
-
-def send_msg(sock: socket.socket, obj: Mapping[str, Any], fds: list[int] | None = None) -> None:
-    data = json.dumps(obj).encode()
-    payload = struct.pack(">I", len(data)) + data
-    if fds:
-        socket.send_fds(sock, [payload], fds)
-    else:
-        sock.sendall(payload)
-
-
-def recv_msg(sock: socket.socket) -> tuple[dict[str, Any] | None, list[int]]:
-    """One message, or (None, []) at EOF."""
-    data, fds, _flags, _addr = socket.recv_fds(sock, 65536, 4)
-    if not data:
-        return None, list(fds)
-    while len(data) < 4 or len(data) < 4 + struct.unpack(">I", data[:4])[0]:
-        more = sock.recv(65536)
-        if not more:
-            raise InitError("sync socket closed in the middle of a message")
-        data += more
-    size = struct.unpack(">I", data[:4])[0]
-    return json.loads(data[4 : 4 + size]), list(fds)
-
-
 # -- mounts ------------------------------------------------------------------------------------------
 
 
@@ -152,7 +122,7 @@ def do_mount(rootfs: str, m: Mapping[str, Any], *, cgroup_dirs: Mapping[str, str
         is_dir = os.path.isdir(source)
         _ensure_target(target, is_dir=is_dir)
         if os.path.islink(target):
-            raise InitError(f"mount destination {dest} is a symlink that escapes resolution")
+            raise RuntimeFailure(f"mount destination {dest} is a symlink that escapes resolution")
         linux.mount(source, target, None, flags & (linux.MS_BIND | linux.MS_REC))
         remount = flags & ~(linux.MS_BIND | linux.MS_REC | linux.MS_REMOUNT)
         if remount:
@@ -293,22 +263,22 @@ def _sysctls(values: Mapping[str, str]) -> None:
             with open(path, "w") as f:
                 f.write(value)
         except OSError as e:
-            raise InitError(f"write sysctl key {key}: {e.strerror}") from None
+            raise RuntimeFailure(f"write sysctl key {key}: {e.strerror}") from None
 
 
 # -- the process ------------------------------------------------------------------------------------
 
 
 def find_executable(arg0: str, env: list[str]) -> str:
-    """Resolve the command as execve will see it. Raises InitError with runc's wording, which the
-    docker CLI turns into exit status 127 or 126."""
+    """Resolve the command as execve will see it. Raises RuntimeFailure with runc's wording and
+    the exit status Docker gives it (127 not found, 126 not executable)."""
     if "/" in arg0:
         try:
             st = os.stat(arg0)
         except FileNotFoundError:
-            raise InitError(f'exec: "{arg0}": stat {arg0}: no such file or directory') from None
+            raise RuntimeFailure(f'exec: "{arg0}": stat {arg0}: no such file or directory', 127) from None
         if stat.S_ISDIR(st.st_mode):
-            raise InitError(f'exec: "{arg0}": is a directory') from None
+            raise RuntimeFailure(f'exec: "{arg0}": is a directory', 126) from None
         return arg0
     path = next(
         (e[5:] for e in env if e.startswith("PATH=")), "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -321,18 +291,18 @@ def find_executable(arg0: str, env: list[str]) -> str:
             continue
         if stat.S_ISREG(st.st_mode) and st.st_mode & 0o111:
             return candidate
-    raise InitError(f'exec: "{arg0}": executable file not found in $PATH')
+    raise RuntimeFailure(f'exec: "{arg0}": executable file not found in $PATH', 127)
 
 
 def _set_rlimits(rlimits: list[Mapping[str, Any]]) -> None:
     for r in rlimits:
         kind = _RLIMITS.get(r["type"])
         if kind is None:
-            raise InitError(f"unknown rlimit {r['type']}")
+            raise RuntimeFailure(f"unknown rlimit {r['type']}")
         try:
             resource.setrlimit(kind, (int(r["soft"]), int(r["hard"])))
         except (ValueError, OSError) as e:
-            raise InitError(f"setrlimit {r['type']}: {e}") from None
+            raise RuntimeFailure(f"setrlimit {r['type']}: {e}") from None
 
 
 def _caps_mask(names: list[str] | None) -> int:
@@ -392,7 +362,7 @@ def _terminal(sync: socket.socket, process: Mapping[str, Any], *, console: bool)
             linux.mount(name, console_path, None, linux.MS_BIND)
         except OSError:
             pass
-    send_msg(sync, {"terminal": True}, [master])
+    framing.send_json(sync, {"terminal": True}, [master])
     os.close(master)
     fcntl.ioctl(slave, termios.TIOCSCTTY, 0)
     for fd in (0, 1, 2):
@@ -414,13 +384,13 @@ def _finish(
     env = list(process.get("env") or [])
     args = list(process.get("args") or [])
     if not args:
-        raise InitError("no command specified")
+        raise RuntimeFailure("no command specified")
     cwd = process.get("cwd") or "/"
     if not os.path.isdir(cwd):
         try:
             os.makedirs(cwd, 0o755, exist_ok=True)
         except OSError as e:
-            raise InitError(f'chdir to cwd ("{cwd}") set in config.json failed: {e.strerror}') from None
+            raise RuntimeFailure(f'chdir to cwd ("{cwd}") set in config.json failed: {e.strerror}') from None
     _set_rlimits(list(process.get("rlimits") or []))
     if process.get("oomScoreAdj") is not None:
         with open("/proc/self/oom_score_adj", "w") as f:
@@ -437,8 +407,8 @@ def _finish(
     executable = find_executable(args[0], env)
     os.umask(0o022)
     if wait_for_go:
-        send_msg(sync, {"ready": True})
-        msg, _ = recv_msg(sync)
+        framing.send_json(sync, {"ready": True})
+        msg, _ = framing.recv_json(sync)
         if not msg or not msg.get("go"):
             os._exit(0)  # the monitor gave up on us
     if nnp:
@@ -448,16 +418,8 @@ def _finish(
         os.execve(executable, args, dict(_env_pairs(env)))
     except OSError as e:
         code = 126 if e.errno in (13, 21, 8) else 127
-        raise InitError(
-            f'exec: "{args[0]}": {os.strerror(e.errno or 0).lower()}',
-        ) from _ExitWith(code)
+        raise RuntimeFailure(f'exec: "{args[0]}": {os.strerror(e.errno or 0).lower()}', code) from None
     raise AssertionError("unreachable")
-
-
-class _ExitWith(Exception):
-    def __init__(self, code: int) -> None:
-        super().__init__(code)
-        self.code = code
 
 
 def _env_pairs(env: list[str]) -> list[tuple[str, str]]:
@@ -489,10 +451,12 @@ def init(
 
 
 def _report_and_exit(sync: socket.socket, e: BaseException) -> NoReturn:
-    code = e.__cause__.code if isinstance(e.__cause__, _ExitWith) else 1
-    message = str(e) if isinstance(e, InitError | OSError) else f"{type(e).__name__}: {e}"
+    message = str(e) if isinstance(e, RuntimeFailure | OSError) else f"{type(e).__name__}: {e}"
+    # The status Docker records: the one a step chose, else what the words say (moby decides
+    # from the words too).
+    code = e.exit_code if isinstance(e, RuntimeFailure) and e.exit_code != 128 else exit_code_for(message)
     try:
-        send_msg(sync, {"error": message, "code": code})
+        framing.send_json(sync, {"error": message, "code": code})
     except OSError:
         pass
     os._exit(code)
@@ -524,7 +488,7 @@ def _init(
             try:
                 linux.setns(fd, flag)
             except OSError as e:
-                raise InitError(f"joining {kind} namespace {ns['path']}: {e.strerror}") from None
+                raise RuntimeFailure(f"joining {kind} namespace {ns['path']}: {e.strerror}") from None
             finally:
                 os.close(fd)
         else:
@@ -542,7 +506,7 @@ def _init(
         try:
             do_mount(rootfs, m, cgroup_dirs=cgroup_dirs)
         except OSError as e:
-            raise InitError(
+            raise RuntimeFailure(
                 f'error mounting "{m.get("source")}" to rootfs at "{m["destination"]}": {e.strerror or e}'
             ) from None
         if m["destination"] == "/dev" and m.get("type") == "tmpfs":

@@ -36,12 +36,12 @@ from ballena.builder.metadata import MetadataState
 from ballena.builder.parser import Node, ParseError
 from ballena.builder.shell import Lexer, ShellError
 from ballena.builder.stages import PREDEFINED_ARGS, Plan, Stage, plan, stage_ref
-from ballena.errors import BallenaError, InvalidArgument, NotFound
+from ballena.errors import BallenaError, CommandNotRunnable, InvalidArgument, NotFound, RuntimeFailure
 from ballena.pkg import archive, reference, users
 from ballena.pkg import digest as dg
 from ballena.pkg.compression import detect, open_decompressed
 from ballena.pkg.timeutil import now_ns, rfc3339nano
-from ballena.services.containers import ContainerService
+from ballena.services.containers import ContainerQueries, Lifecycle, Supervisor
 from ballena.services.events import EventBus
 from ballena.services.images import ImageService, go_arch
 from ballena.stores.images import ImageStore
@@ -107,14 +107,18 @@ class BuildService:
         *,
         store: ImageStore,
         images: ImageService,
-        containers: ContainerService,
+        lifecycle: Lifecycle,
+        supervisor: Supervisor,
+        queries: ContainerQueries,
         events: EventBus,
         tmp_dir: Path,
         pull: Callable[[str, Emit], Awaitable[str]] | None = None,
     ) -> None:
         self.store = store
         self.images = images
-        self.containers = containers
+        self.lifecycle = lifecycle  # RUN steps run in containers of ours
+        self.supervisor = supervisor
+        self.queries = queries
         self.events = events
         self.tmp_dir = tmp_dir
         self.pull = pull
@@ -468,22 +472,22 @@ class BuildService:
             "Labels": {},
         }
         host_config = {"NetworkMode": opts.network_mode or "default", "AutoRemove": False}
-        c, _ = await self.containers.create(name=None, config=config, host_config=host_config)
+        c, _ = await self.lifecycle.create(name=None, config=config, host_config=host_config)
         try:
             await self._say(emit, opts, f" ---> Running in {c.short_id}\n")
-            _, sub = await self.containers.attach(c.id, stdout=True, stderr=True)
+            sub = await self.supervisor.attach(c, stdout=True, stderr=True)
             try:
-                await self.containers.start(c.id)
-            except BallenaError as e:
-                raise BuildError(e.message, 127 if "not found" in e.message else 126) from None
+                await self.lifecycle.start(c.id)
+            except (CommandNotRunnable, RuntimeFailure) as e:
+                raise BuildError(e.message, e.exit_code) from None
             while True:
                 item = await sub.queue.get()
                 if item is None:
                     break
                 if not opts.quiet:
                     await emit({"stream": item[1].decode("utf-8", errors="replace")})
-            await self.containers.wait(c.id)
-            code = self.containers.store.get(c.id).state.exit_code
+            await self.lifecycle.wait(c.id)
+            code = self.queries.get(c.id).state.exit_code
             if code != 0:
                 raise BuildError(f"The command '{' '.join(cmd)}' returned a non-zero code: {code}", code)
             image_config = json.loads(json.dumps(state.config))
@@ -492,7 +496,7 @@ class BuildService:
             await self._commit_config(state, created_by, empty=False, cache_key=key, layer_diff=layer)
         finally:
             try:
-                await self.containers.remove(c.id, force=True, volumes=True)
+                await self.lifecycle.remove(c.id, force=True, volumes=True)
                 if opts.remove or opts.force_remove:
                     await self._say(emit, opts, f" ---> Removed intermediate container {c.short_id}\n")
             except NotFound:

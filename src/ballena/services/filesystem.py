@@ -18,73 +18,92 @@ from typing import Any
 from ballena.builder.metadata import apply_changes
 from ballena.core.containers import Container
 from ballena.core.images import Layer
-from ballena.errors import BallenaError, Conflict, InvalidArgument, NotFound, SystemError
+from ballena.core.volumes import MountPoint
+from ballena.errors import BallenaError, InvalidArgument, SystemFailure, from_kind
 from ballena.pkg import archive, reference
 from ballena.pkg.timeutil import now_ns, rfc3339nano
-from ballena.services.containers import ContainerService
+from ballena.services.containers import ContainerEvents, ContainerQueries, Lifecycle, Paths
 from ballena.services.events import EventBus
 from ballena.services.images import go_arch
-from ballena.shim import protocol as proto
-from ballena.shim.client import MonitorConn, Zygote
+from ballena.services.volumes import VolumeService
+from ballena.shim.channel import Channel
+from ballena.shim.config import FileHelperConfig, OciMount, RootfsMount
+from ballena.shim.spawner import Zygote
 from ballena.stores.images import ImageStore
 
 
 class FilesystemService:
-    def __init__(self, *, containers: ContainerService, zygote: Zygote, events: EventBus) -> None:
-        self.containers = containers
-        self.images = containers.images
+    def __init__(
+        self,
+        *,
+        queries: ContainerQueries,
+        lifecycle: Lifecycle,
+        images: ImageStore,
+        paths: Paths,
+        volumes: VolumeService | None,
+        zygote: Zygote,
+        events: EventBus,
+    ) -> None:
+        self.queries = queries
+        self.lifecycle = lifecycle  # commit --pause freezes through it
+        self.images = images
+        self.paths = paths
+        self.volumes = volumes
         self.zygote = zygote
         self.events = events
+        self.container_events = ContainerEvents(events)
 
     # -- the helper -----------------------------------------------------------------------------
 
-    async def _helper(self, c: Container, op: str, **extra: Any) -> MonitorConn:
+    async def _helper(self, c: Container, op: str, **extra: Any) -> Channel:
         snaps = self.images.snapshots
-        cfg: dict[str, Any] = {"kind": "fsop", "op": op, "id": c.id, **extra}
-        running = c.state.running and c.state.pid
+        mountpoint = str(self.paths.helper_mountpoint(c.id, time.monotonic_ns()))
         if op == "export":
             # Read-only overlay of every layer: safe next to the running container's own mount.
-            layers = [snaps.upper_dir(c.id), *snaps.lower_dirs(c.id)]
-            cfg["rootfs_mounts"] = [
-                {"type": "overlay", "source": "overlay", "options": ["lowerdir=" + ":".join(str(p) for p in layers)]}
-            ]
-            cfg["mountpoint"] = str(self.containers.paths.exec_root / "fsop" / f"{c.id}-{time.monotonic_ns()}")
-        elif running:
-            cfg["pid"] = c.state.pid
+            layers = ":".join(str(p) for p in [snaps.upper_dir(c.id), *snaps.lower_dirs(c.id)])
+            cfg = FileHelperConfig(
+                id=c.id,
+                op=op,
+                mountpoint=mountpoint,
+                rootfs_mounts=(RootfsMount(type="overlay", source="overlay", options=("lowerdir=" + layers,)),),
+                **extra,
+            )
+        elif c.state.running and c.state.pid:
+            cfg = FileHelperConfig(id=c.id, op=op, pid=c.state.pid, **extra)
         else:
-            cfg["rootfs_mounts"] = [
-                {"type": m.type, "source": m.source, "options": list(m.options)} for m in snaps.mounts(c.id)
-            ]
-            cfg["mountpoint"] = str(self.containers.paths.exec_root / "fsop" / f"{c.id}-{time.monotonic_ns()}")
-            volumes = self.containers.volumes
             mounts = []
-            from ballena.core.volumes import MountPoint
-
             for mp in (MountPoint.from_wire(m) for m in c.mounts):
                 if mp.type == "tmpfs":
                     continue
-                source = volumes.store.data_dir(mp.name) if (mp.type == "volume" and volumes) else mp.source
+                source = self.volumes.store.data_dir(mp.name) if (mp.type == "volume" and self.volumes) else mp.source
                 mounts.append(
-                    {
-                        "destination": mp.destination,
-                        "type": "bind",
-                        "source": str(source),
-                        "options": ["rbind", *([] if mp.rw else ["ro"])],
-                    }
+                    OciMount(
+                        destination=mp.destination,
+                        type="bind",
+                        source=str(source),
+                        options=("rbind", *(() if mp.rw else ("ro",))),
+                    )
                 )
-            cfg["mounts"] = mounts
-        _pid, conn = await self.zygote.spawn(cfg)
-        return conn
+            cfg = FileHelperConfig(
+                id=c.id,
+                op=op,
+                mountpoint=mountpoint,
+                rootfs_mounts=tuple(
+                    RootfsMount(type=m.type, source=m.source, options=tuple(m.options)) for m in snaps.mounts(c.id)
+                ),
+                mounts=tuple(mounts),
+                **extra,
+            )
+        _pid, channel = await self.zygote.spawn(cfg)
+        return channel
 
     @staticmethod
-    async def _result(conn: MonitorConn) -> dict[str, Any]:
+    async def _result(channel: Channel) -> dict[str, Any]:
         while True:
-            msg = await conn.next_json()
+            msg = await channel.next_json()
             if msg is None:
-                raise SystemError("the file operation helper exited unexpectedly")
-            if msg.get("done"):
-                return msg
-            if msg.get("stat") or msg.get("ready"):
+                raise SystemFailure("the file operation helper exited unexpectedly")
+            if msg.get("done") or msg.get("stat") or msg.get("ready"):
                 return msg
 
     @staticmethod
@@ -92,21 +111,12 @@ class FilesystemService:
         if "error" not in msg:
             return
         text = str(msg["error"]).replace(" in container", f" in container {c.name}")
-        status = int(msg.get("status", 500))
-        if status == 404:
-            raise NotFound(text)
-        if status == 403:
-            from ballena.errors import Forbidden
-
-            raise Forbidden(text)
-        if status == 400:
-            raise InvalidArgument(text)
-        raise SystemError(text)
+        raise from_kind(str(msg.get("kind") or "SystemFailure"), text)
 
     # -- cp ---------------------------------------------------------------------------------------
 
     async def stat(self, ref: str, path: str) -> dict[str, Any]:
-        c = self.containers.get(ref)
+        c = self.queries.get(ref)
         if not path:
             raise InvalidArgument("Path cannot be empty")
         conn = await self._helper(c, "stat", path=path)
@@ -119,7 +129,7 @@ class FilesystemService:
 
     async def get_archive(self, ref: str, path: str) -> tuple[dict[str, Any], AsyncIterator[bytes]]:
         """The stat of ``path`` and its tar stream. Raises NotFound before anything streams."""
-        c = self.containers.get(ref)
+        c = self.queries.get(ref)
         if not path:
             raise InvalidArgument("Path cannot be empty")
         conn = await self._helper(c, "get", path=path)
@@ -127,14 +137,14 @@ class FilesystemService:
         if "stat" not in first:
             conn.close()
             self._raise(c, first)
-            raise SystemError("unexpected answer from the file helper")
+            raise SystemFailure("unexpected answer from the file helper")
 
         return first["stat"], _output(conn)
 
     async def put_archive(
         self, ref: str, path: str, chunks: AsyncIterator[bytes], *, no_overwrite_dir_non_dir: bool, copy_uid_gid: bool
     ) -> None:
-        c = self.containers.get(ref)
+        c = self.queries.get(ref)
         if not path:
             raise InvalidArgument("Path cannot be empty")
         conn = await self._helper(
@@ -149,9 +159,8 @@ class FilesystemService:
             first = await self._result(conn)
             self._raise(c, first)
             async for chunk in chunks:
-                conn.writer.write(proto.encode(proto.STDIN, chunk))
-                await conn.writer.drain()
-            await conn.send_json({"end": True})
+                await conn.send_stdin(chunk)
+            await conn.send({"end": True})
             result = await self._result(conn)
             self._raise(c, result)
         finally:
@@ -160,20 +169,20 @@ class FilesystemService:
     # -- export -------------------------------------------------------------------------------------
 
     async def export(self, ref: str) -> AsyncIterator[bytes]:
-        c = self.containers.get(ref)
+        c = self.queries.get(ref)
         conn = await self._helper(c, "export")
         first = await self._result(conn)
         if "ready" not in first:
             conn.close()
             self._raise(c, first)
-        self.containers._event(c, "export")
+        self.container_events.publish(c, "export")
 
         return _output(conn)
 
     # -- diff and commit ----------------------------------------------------------------------------
 
     def changes(self, ref: str) -> list[archive.Change]:
-        c = self.containers.get(ref)
+        c = self.queries.get(ref)
         snaps = self.images.snapshots
         upper = str(snaps.upper_dir(c.id))
         lowers = [str(p) for p in snaps.lower_dirs(c.id)]
@@ -191,23 +200,16 @@ class FilesystemService:
         pause: bool,
         config: dict[str, Any] | None,
     ) -> str:
-        c = self.containers.get(ref)
+        c = self.queries.get(ref)
         target = reference.parse_repository_and_tag(repo, tag).tagged_or_latest() if repo else None
         if target is not None and target.digest is not None:
             raise InvalidArgument("cannot commit to digest reference")
-        paused_here = False
-        if pause and c.state.status == "running":
-            try:
-                await asyncio.to_thread(self.containers._cgroup(c).freeze)
-                paused_here = True
-            except OSError:
-                pass
-        try:
+        if pause:
+            async with self.lifecycle.frozen(c):
+                image_id = await asyncio.to_thread(self._commit, c, target, comment, author, changes, config)
+        else:
             image_id = await asyncio.to_thread(self._commit, c, target, comment, author, changes, config)
-        finally:
-            if paused_here:
-                await asyncio.to_thread(self.containers._cgroup(c).thaw)
-        self.containers._event(c, "commit", comment=comment, imageID=image_id)
+        self.container_events.publish(c, "commit", comment=comment, imageID=image_id)
         return image_id
 
     def _commit(
@@ -290,27 +292,22 @@ def _commit_config(container: dict[str, Any], image: dict[str, Any], override: d
     return out
 
 
-__all__ = ["Conflict", "FilesystemService"]
+__all__ = ["FilesystemService"]
 
 
-async def _output(conn: MonitorConn) -> AsyncIterator[bytes]:
+async def _output(channel: Channel) -> AsyncIterator[bytes]:
     """The bytes a file helper sends (a tar) until its final message, which may be an error."""
     try:
-        while True:
-            frame = await conn.next_frame()
-            if frame is None:
+        async for item in channel.frames():
+            if isinstance(item, tuple):
+                if item[0] == 1:
+                    yield item[1]
+            elif isinstance(item, dict) and item.get("done"):
+                if "error" in item:
+                    raise SystemFailure(str(item["error"]))
                 return
-            kind, payload = frame
-            if kind == proto.STDOUT:
-                yield payload
-            elif kind == proto.JSON:
-                msg = json.loads(payload)
-                if msg.get("done"):
-                    if "error" in msg:
-                        raise SystemError(str(msg["error"]))
-                    return
     finally:
-        conn.close()
+        channel.close()
 
 
 def _pack_and_register(images: ImageStore, upper: str, parent_chain: str | None) -> Layer:

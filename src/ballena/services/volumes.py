@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from ballena.core.volumes import MountPoint, Volume
-from ballena.errors import AlreadyExists, Conflict, InvalidArgument, NotFound, SystemError
+from ballena.errors import AlreadyExists, Conflict, InvalidArgument, NotFound, SystemFailure
 from ballena.pkg import linux
 from ballena.pkg.filters import Filters
 from ballena.pkg.stringid import generate_id
@@ -146,7 +146,7 @@ class VolumeService:
                 try:
                     linux.mount(device, path, None if flags & linux.MS_BIND else fstype, flags, ",".join(opts) or None)
                 except OSError as e:
-                    raise SystemError(
+                    raise SystemFailure(
                         f"error while mounting volume '{path}': failed to mount local volume: "
                         f"mount {device}:{path}, data: {data}: {e.strerror}"
                     ) from None

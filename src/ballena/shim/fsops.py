@@ -10,8 +10,9 @@ The helper sees exactly what the container sees, and nothing of the host:
 Either way an absolute symlink inside the container resolves inside the container (Docker's
 "chrootarchive" idea), and no mount is ever visible on the host, so a crash leaks nothing.
 
-Protocol: the request is the config; tar bytes travel as ``protocol`` data frames (``0`` in,
-``1`` out) and the result is a final JSON frame ``{"ok": true, ...}`` or ``{"error", "status"}``.
+Protocol: the request is the config (``config.FileHelperConfig``); tar bytes travel as
+``framing`` data frames (``0`` in, ``1`` out) and the result is a final JSON frame
+``{"done": true, ...}``, with ``error`` and ``kind`` (a ``ballena.errors`` kind) on failure.
 """
 
 from __future__ import annotations
@@ -26,10 +27,12 @@ import tarfile
 import time
 from typing import Any
 
+from ballena.errors import BallenaError, Forbidden, InvalidArgument, NotFound, kind_name
 from ballena.pkg import archive, linux
+from ballena.pkg import framing as proto
 from ballena.pkg.securejoin import secure_join
 from ballena.runtime import native
-from ballena.shim import protocol as proto
+from ballena.shim.config import FileHelperConfig
 
 # Go's os.FileMode type bits, which the docker CLI reads in the path-stat header.
 _GO_MODE_DIR = 1 << 31
@@ -41,12 +44,6 @@ _GO_MODE_SETUID = 1 << 23
 _GO_MODE_SETGID = 1 << 22
 _GO_MODE_CHAR_DEVICE = 1 << 21
 _GO_MODE_STICKY = 1 << 20
-
-
-class _FsError(Exception):
-    def __init__(self, message: str, status: int = 400) -> None:
-        super().__init__(message)
-        self.status = status
 
 
 def go_file_mode(st: os.stat_result) -> int:
@@ -80,7 +77,7 @@ def path_stat(path: str) -> dict[str, Any]:
     try:
         st = os.lstat(resolved)
     except FileNotFoundError:
-        raise _FsError(f"Could not find the file {path} in container", 404) from None
+        raise NotFound(f"Could not find the file {path} in container") from None
     link = ""
     if stat.S_ISLNK(st.st_mode):
         link = secure_join("/", os.path.join(os.path.dirname(clean), os.readlink(resolved)))
@@ -135,7 +132,7 @@ class _FrameStream(io.RawIOBase):
         while len(out) < n:
             chunk = self.sock.recv(n - len(out))
             if not chunk:
-                raise _FsError("unexpected end of the archive stream", 400)
+                raise InvalidArgument("unexpected end of the archive stream")
             out += chunk
         return bytes(out)
 
@@ -153,7 +150,7 @@ class _FrameStream(io.RawIOBase):
         view = memoryview(b)[: min(len(b), self.left)]
         n = self.sock.recv_into(view)
         if n == 0:
-            raise _FsError("unexpected end of the archive stream", 400)
+            raise InvalidArgument("unexpected end of the archive stream")
         self.left -= n
         return n
 
@@ -166,9 +163,9 @@ class _FrameStream(io.RawIOBase):
 # -- entering the container's filesystem ------------------------------------------------------------
 
 
-def _enter(cfg: dict[str, Any]) -> None:
-    pid = int(cfg.get("pid") or 0)
-    if pid and cfg.get("op") != "export":
+def _enter(cfg: FileHelperConfig) -> None:
+    pid = cfg.pid
+    if pid and cfg.op != "export":
         fd = os.open(f"/proc/{pid}/ns/mnt", os.O_RDONLY | os.O_CLOEXEC)
         try:
             linux.setns(fd, linux.CLONE_NEWNS)
@@ -178,15 +175,13 @@ def _enter(cfg: dict[str, Any]) -> None:
         return
     linux.unshare(linux.CLONE_NEWNS)
     linux.mount(None, "/", None, linux.MS_REC | linux.MS_PRIVATE)
-    root = cfg["mountpoint"]
+    root = cfg.mountpoint
     os.makedirs(root, exist_ok=True)
-    for m in cfg.get("rootfs_mounts") or []:
-        flags, _prop, data = native.parse_mount_options(list(m.get("options") or []))
-        linux.mount(
-            m.get("source") or m["type"], root, None if flags & linux.MS_BIND else m["type"], flags, data or None
-        )
-    for m in cfg.get("mounts") or []:
-        native.do_mount(root, m)
+    for r in cfg.rootfs_mounts:
+        flags, _prop, data = native.parse_mount_options(list(r.options))
+        linux.mount(r.source or r.type, root, None if flags & linux.MS_BIND else r.type, flags, data or None)
+    for m in cfg.mounts:
+        native.do_mount(root, m.spec())
     os.chroot(root)
     os.chdir("/")
 
@@ -194,12 +189,12 @@ def _enter(cfg: dict[str, Any]) -> None:
 # -- operations ---------------------------------------------------------------------------------------
 
 
-def _op_stat(cfg: dict[str, Any], sock: socket.socket) -> dict[str, Any]:
-    return {"ok": True, "stat": path_stat(cfg["path"])}
+def _op_stat(cfg: FileHelperConfig, sock: socket.socket) -> dict[str, Any]:
+    return {"ok": True, "stat": path_stat(cfg.path)}
 
 
-def _op_get(cfg: dict[str, Any], sock: socket.socket) -> dict[str, Any]:
-    path = cfg["path"]
+def _op_get(cfg: FileHelperConfig, sock: socket.socket) -> dict[str, Any]:
+    path = cfg.path
     info = path_stat(path)
     sock.sendall(proto.encode_json({"stat": info}))
     clean = os.path.normpath(path)
@@ -261,21 +256,21 @@ def _add_tree(tf: tarfile.TarFile, real: str, name: str) -> None:
         dirs[:] = [d for d in dirs if not os.path.islink(os.path.join(root, d))]
 
 
-def _op_put(cfg: dict[str, Any], sock: socket.socket) -> dict[str, Any]:
-    path = cfg["path"]
+def _op_put(cfg: FileHelperConfig, sock: socket.socket) -> dict[str, Any]:
+    path = cfg.path
     resolved = secure_join("/", os.path.normpath(path))
     try:
         st = os.stat(resolved)
     except FileNotFoundError:
-        raise _FsError(f"Could not find the file {path} in container", 404) from None
+        raise NotFound(f"Could not find the file {path} in container") from None
     if not stat.S_ISDIR(st.st_mode):
-        raise _FsError("extraction point is not a directory", 400)
-    if cfg.get("readonly_root"):
-        raise _FsError("container rootfs is marked read-only", 403)
+        raise InvalidArgument("extraction point is not a directory")
+    if cfg.readonly_root:
+        raise Forbidden("container rootfs is marked read-only")
     sock.sendall(proto.encode_json({"ready": True}))
     stream = _FrameStream(sock)
     reader = io.BufferedReader(stream, 1 << 20)
-    no_overwrite = bool(cfg.get("no_overwrite_dir_non_dir"))
+    no_overwrite = cfg.no_overwrite_dir_non_dir
     try:
         with tarfile.open(fileobj=reader, mode="r|", errorlevel=2) as tf:  # type: ignore[call-overload]
             for member in tf:
@@ -286,15 +281,14 @@ def _op_put(cfg: dict[str, Any], sock: socket.socket) -> dict[str, Any]:
                 if no_overwrite and os.path.lexists(target):
                     existing_dir = os.path.isdir(target) and not os.path.islink(target)
                     if existing_dir != member.isdir():
-                        raise _FsError(
+                        raise InvalidArgument(
                             f"cannot overwrite {'directory' if existing_dir else 'non-directory'} "
                             f'"{os.path.join(path, rel)}" with '
-                            f"{'non-directory' if existing_dir else 'directory'}",
-                            400,
+                            f"{'non-directory' if existing_dir else 'directory'}"
                         )
-                _extract(tf, member, target, keep_owner=bool(cfg.get("copy_uid_gid")))
+                _extract(tf, member, target, keep_owner=cfg.copy_uid_gid)
     except tarfile.TarError as e:
-        raise _FsError(f"invalid tar archive: {e}", 400) from None
+        raise InvalidArgument(f"invalid tar archive: {e}") from None
     stream.drain()
     return {"ok": True}
 
@@ -345,7 +339,7 @@ def _extract(tf: tarfile.TarFile, member: tarfile.TarInfo, target: str, *, keep_
         os.utime(target, (member.mtime, member.mtime))
 
 
-def _op_export(cfg: dict[str, Any], sock: socket.socket) -> dict[str, Any]:
+def _op_export(cfg: FileHelperConfig, sock: socket.socket) -> dict[str, Any]:
     sock.sendall(proto.encode_json({"ready": True}))
     writer = _FrameWriter(sock)
     archive.write_tree("/", writer)  # type: ignore[arg-type]
@@ -356,17 +350,17 @@ def _op_export(cfg: dict[str, Any], sock: socket.socket) -> dict[str, Any]:
 _OPS = {"stat": _op_stat, "get": _op_get, "put": _op_put, "export": _op_export}
 
 
-def run(cfg: dict[str, Any], sock: socket.socket) -> None:
+def run(cfg: FileHelperConfig, sock: socket.socket) -> None:
     """The helper's whole life (a fresh child of the zygote)."""
     try:
         _enter(cfg)
-        result = _OPS[cfg["op"]](cfg, sock)
-    except _FsError as e:
-        result = {"error": str(e), "status": e.status}
+        result = _OPS[cfg.op](cfg, sock)
+    except BallenaError as e:
+        result = {"error": e.message, "kind": kind_name(e)}
     except OSError as e:
-        result = {"error": f"{e.strerror or e}", "status": 404 if e.errno == 2 else 500}
+        result = {"error": f"{e.strerror or e}", "kind": "NotFound" if e.errno == 2 else "SystemFailure"}
     except Exception as e:
-        result = {"error": f"{type(e).__name__}: {e}", "status": 500}
+        result = {"error": f"{type(e).__name__}: {e}", "kind": "SystemFailure"}
     try:
         sock.sendall(proto.encode_json({"done": True, **result}))
         sock.shutdown(socket.SHUT_WR)

@@ -1,49 +1,34 @@
-"""The zygote: a fork server for monitors, started once by the daemon.
+"""The zygote: a fork server for monitors and file helpers, started once by the daemon.
 
 Why: a fresh Python process costs ~45 ms and ~4.5 MB of private memory here; a child forked
 from this already-initialised process costs ~1 ms and shares all but ~1 MB with it. The daemon
 itself must never fork (it is threaded); the zygote is single-threaded, so it may.
 
-Protocol on the socket inherited as fd 3: the daemon sends ``length | JSON config`` with the
-monitor's control socket attached (SCM_RIGHTS); the zygote replies ``length | {"pid": N}``.
-When the daemon goes away the zygote exits; monitors live on.
+Started as ``python -m ballena.shim.zygote FD`` by the daemon's ``spawner.Zygote``. A request
+is one JSON frame (``config.spawn_request``) with the child's end of a fresh socket pair
+attached; the answer is ``{"pid": N}`` or ``{"error": ...}``. When the daemon goes away the
+zygote exits; monitors live on. Everything imported here is in every monitor's memory: the
+daemon's side (asyncio, subprocess) lives in ``spawner``.
 """
 
 from __future__ import annotations
 
 import gc
-import json
 import os
 import signal
 import socket
-import struct
 import sys
 
-from ballena.pkg import linux
+from ballena.pkg import framing, linux
 from ballena.runtime import cgroups
 from ballena.shim import monitor
+from ballena.shim.config import FileHelperConfig, MonitorConfig, from_spawn_request
 
-
-def _recv(sock: socket.socket) -> tuple[dict[str, object] | None, list[int]]:
-    data, fds, _f, _a = socket.recv_fds(sock, 1 << 20, 4)
-    if not data:
-        return None, list(fds)
-    size = struct.unpack(">I", data[:4])[0]
-    while len(data) < 4 + size:
-        more = sock.recv(1 << 20)
-        if not more:
-            return None, list(fds)
-        data += more
-    return json.loads(data[4 : 4 + size]), list(fds)
-
-
-def _send(sock: socket.socket, obj: dict[str, object]) -> None:
-    data = json.dumps(obj).encode()
-    sock.sendall(struct.pack(">I", len(data)) + data)
+__all__ = ["serve"]
 
 
 def serve(sock: socket.socket) -> None:
-    signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # the kernel reaps monitors for us
+    signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # the kernel reaps our children for us
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     # Facts every monitor needs, learned once here so that each fork inherits them.
@@ -52,45 +37,55 @@ def serve(sock: socket.socket) -> None:
     gc.freeze()  # keep the collector from touching (and un-sharing) inherited objects
     while True:
         try:
-            cfg, fds = _recv(sock)
-        except OSError:
+            request, fds = framing.recv_json(sock, max_fds=1)
+        except (OSError, framing.FrameError, ValueError):
             return
-        if cfg is None:
+        if request is None:
             return
         control = socket.socket(fileno=fds[0]) if fds else None
-        for extra in fds[1:]:
-            os.close(extra)
+        try:
+            cfg = from_spawn_request(request)
+        except Exception as e:
+            if control is not None:
+                control.close()
+            framing.send_json(sock, {"error": f"bad spawn request: {e}"})
+            continue
         try:
             pid = os.fork()
         except OSError as e:
             if control is not None:
                 control.close()
-            _send(sock, {"error": f"fork: {e.strerror}"})
+            framing.send_json(sock, {"error": f"fork: {e.strerror}"})
             continue
         if pid == 0:
-            try:
-                sock.close()
-                os.setsid()
-                signal.signal(signal.SIGCHLD, signal.SIG_DFL)
-                if cfg.get("kind") == "fsop":
-                    # Imported here, not in the zygote: tarfile and its company would otherwise
-                    # sit in (and spread out) the memory every monitor is forked from.
-                    from ballena.shim import fsops
-
-                    assert control is not None
-                    fsops.run(cfg, control)  # type: ignore[arg-type]
-                    os._exit(0)
-                monitor.run(cfg, control)  # type: ignore[arg-type]
-            except BaseException as e:
-                try:
-                    sys.stderr.write(f"ballena monitor {cfg.get('id')}: {e}\n")
-                except Exception:
-                    pass
-            finally:
-                os._exit(1)
+            _child(sock, cfg, control)
         if control is not None:
             control.close()
-        _send(sock, {"pid": pid})
+        framing.send_json(sock, {"pid": pid})
+
+
+def _child(sock: socket.socket, cfg: MonitorConfig | FileHelperConfig, control: socket.socket | None) -> None:
+    try:
+        sock.close()
+        os.setsid()
+        signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+        if isinstance(cfg, FileHelperConfig):
+            # Imported here, not in the zygote: tarfile and its company would otherwise sit in
+            # (and spread out) the memory every monitor is forked from.
+            from ballena.shim import fsops
+
+            linux.set_process_name("ballena-fsop")
+            assert control is not None
+            fsops.run(cfg, control)
+            os._exit(0)
+        monitor.run(cfg, control)
+    except BaseException as e:
+        try:
+            sys.stderr.write(f"ballena {cfg.KIND} {cfg.id}: {e}\n")
+        except Exception:
+            pass
+    finally:
+        os._exit(1)
 
 
 def main() -> None:

@@ -94,6 +94,10 @@ class ContainerStore:
     def dir(self, cid: str) -> Path:
         return self.root / cid
 
+    def log_path(self, cid: str) -> Path:
+        """The container's json-file log (its monitor writes it, ``docker logs`` reads it)."""
+        return self.root / cid / f"{cid}-json.log"
+
     def load(self) -> list[Container]:
         """Read every record; a directory without a readable record is an interrupted create."""
         out = []

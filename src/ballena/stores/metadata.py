@@ -32,7 +32,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from ballena.errors import SystemError
+from ballena.errors import SystemFailure
 
 SCHEMA_VERSION = 1
 
@@ -87,7 +87,7 @@ class Database:
             self._conn.executescript(_SCHEMA)
             self._conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
         except sqlite3.Error as e:
-            raise SystemError(f"cannot open metadata database {path}: {e}") from e
+            raise SystemFailure(f"cannot open metadata database {path}: {e}") from e
         self._lock = threading.RLock()
         self._depth = 0
 

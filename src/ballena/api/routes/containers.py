@@ -12,11 +12,19 @@ from ballena.api.router import Router
 from ballena.api.routes.images import CONFIG_DEFAULTS
 from ballena.api.streams import frame, json_line
 from ballena.core.containers import Container
-from ballena.errors import BallenaError, Conflict, InvalidArgument
+from ballena.errors import BallenaError, CommandNotRunnable, Conflict, InvalidArgument, RuntimeFailure
 from ballena.pkg.filters import Filters
 from ballena.pkg.timeutil import human_duration, parse_api_timestamp, rfc3339nano
 from ballena.runtime.spec import MASKED_PATHS, READONLY_PATHS
-from ballena.services.containers import LIST_FILTERS, PRUNE_FILTERS, ContainerService, _ExecStartError
+from ballena.services.containers import (
+    LIST_FILTERS,
+    PRUNE_FILTERS,
+    ContainerQueries,
+    Execs,
+    Lifecycle,
+    Logs,
+    Supervisor,
+)
 from ballena.services.stats import StatsService
 
 RAW = "application/vnd.docker.raw-stream"
@@ -134,7 +142,7 @@ def _ports(c: Container, req: Request) -> list[dict[str, Any]]:
     return out
 
 
-def network_settings(svc: ContainerService, c: Container, *, summary: bool = False) -> dict[str, Any]:
+def network_settings(c: Container, *, summary: bool = False) -> dict[str, Any]:
     nets = {name: _endpoint(name, dict(ep)) for name, ep in c.networks.items()}
     if summary:
         return {"Networks": nets}
@@ -189,7 +197,7 @@ def _endpoint(name: str, ep: dict[str, Any]) -> dict[str, Any]:
     return base
 
 
-def summary(svc: ContainerService, c: Container, req: Request, *, size: bool) -> dict[str, Any]:
+def summary(queries: ContainerQueries, c: Container, req: Request, *, size: bool) -> dict[str, Any]:
     out: dict[str, Any] = {
         "Id": c.id,
         "Names": [f"/{c.name}"],
@@ -202,21 +210,23 @@ def summary(svc: ContainerService, c: Container, req: Request, *, size: bool) ->
         "State": c.state.status,
         "Status": status_text(c),
         "HostConfig": {"NetworkMode": c.host_config.get("NetworkMode") or "bridge"},
-        "NetworkSettings": network_settings(svc, c, summary=True),
+        "NetworkSettings": network_settings(c, summary=True),
         "Mounts": [dict(m) for m in c.mounts],
     }
     if size:
-        out["SizeRw"] = svc.size_rw(c)
-        out["SizeRootFs"] = svc.size_rootfs(c)
+        out["SizeRw"] = queries.size_rw(c)
+        out["SizeRootFs"] = queries.size_rootfs(c)
     return out
 
 
-def inspect(svc: ContainerService, c: Container, req: Request, *, size: bool = False) -> dict[str, Any]:
+def inspect(
+    queries: ContainerQueries, c: Container, req: Request, *, exec_ids: list[str], size: bool = False
+) -> dict[str, Any]:
     s = c.state
-    cdir = svc.store.dir(c.id)
+    files = queries.files(c)
     hc = dict(_HOSTCONFIG_DEFAULTS)
-    hc["LogConfig"] = {"Type": svc.log_driver, "Config": dict(svc.log_opts)}
-    hc["CgroupnsMode"] = "private" if svc.cgroup_layout.version == "2" else "host"
+    hc["LogConfig"] = {"Type": queries.log_defaults.driver, "Config": dict(queries.log_defaults.options or {})}
+    hc["CgroupnsMode"] = "private" if queries.cgroup_version == "2" else "host"
     hc.update(c.host_config)
     if not hc.get("Privileged"):
         hc.setdefault("MaskedPaths", list(MASKED_PATHS))
@@ -225,18 +235,6 @@ def inspect(svc: ContainerService, c: Container, req: Request, *, size: bool = F
             hc["MaskedPaths"] = list(MASKED_PATHS)
         if hc.get("ReadonlyPaths") is None:
             hc["ReadonlyPaths"] = list(READONLY_PATHS)
-    graph = {}
-    try:
-        upper = svc.images.snapshots.upper_dir(c.id)
-        lowers = svc.images.snapshots.lower_dirs(c.id)
-        graph = {
-            "LowerDir": ":".join(str(p) for p in lowers),
-            "MergedDir": str(svc.paths.state_dir(c.id) / "rootfs"),
-            "UpperDir": str(upper),
-            "WorkDir": str(upper.parent / "work"),
-        }
-    except BallenaError:
-        pass
     config = {**CONFIG_DEFAULTS, "Image": c.image, "Labels": {}, **c.config}
     out: dict[str, Any] = {
         "Id": c.id,
@@ -257,10 +255,10 @@ def inspect(svc: ContainerService, c: Container, req: Request, *, size: bool = F
             "FinishedAt": rfc3339nano(s.finished_at_ns),
         },
         "Image": c.image_id,
-        "ResolvConfPath": str(cdir / "resolv.conf"),
-        "HostnamePath": str(cdir / "hostname"),
-        "HostsPath": str(cdir / "hosts"),
-        "LogPath": str(svc.log_path(c.id)),
+        "ResolvConfPath": str(files.resolv_conf),
+        "HostnamePath": str(files.hostname),
+        "HostsPath": str(files.hosts),
+        "LogPath": str(files.log),
         "Name": f"/{c.name}",
         "RestartCount": c.restart_count,
         "Driver": "overlay2",
@@ -268,16 +266,16 @@ def inspect(svc: ContainerService, c: Container, req: Request, *, size: bool = F
         "MountLabel": "",
         "ProcessLabel": "",
         "AppArmorProfile": "",
-        "ExecIDs": [e for e in c.exec_ids if e in svc.execs] or None,
+        "ExecIDs": exec_ids or None,
         "HostConfig": hc,
-        "GraphDriver": {"Data": graph, "Name": "overlay2"},
+        "GraphDriver": {"Data": files.graph, "Name": "overlay2"},
         "Mounts": [dict(m) for m in c.mounts],
         "Config": config,
-        "NetworkSettings": network_settings(svc, c),
+        "NetworkSettings": network_settings(c),
     }
     if size:
-        out["SizeRw"] = svc.size_rw(c)
-        out["SizeRootFs"] = svc.size_rootfs(c)
+        out["SizeRw"] = queries.size_rw(c)
+        out["SizeRootFs"] = queries.size_rootfs(c)
     return out
 
 
@@ -301,21 +299,29 @@ def _detach_sequence(spec: str) -> bytes:
     return bytes(out)
 
 
-def build(svc: ContainerService, *, stats: StatsService | None = None) -> Router:
+def build(
+    *,
+    queries: ContainerQueries,
+    lifecycle: Lifecycle,
+    supervisor: Supervisor,
+    execs: Execs,
+    logs: Logs,
+    stats: StatsService,
+) -> Router:
     r = Router()
 
     @r.route("GET", "/containers/json")
     async def list_containers(req: Request) -> Response:
         filters = Filters.parse(req.param("filters"), accepted=LIST_FILTERS)
         limit = req.int_param("limit", -1) or -1
-        items = svc.list_containers(
+        items = queries.list_containers(
             all_=req.bool_param("all"), limit=limit, filters=filters, latest=req.bool_param("latest")
         )
         size = req.bool_param("size")
         if size:
-            data = await asyncio.to_thread(lambda: [summary(svc, c, req, size=True) for c in items])
+            data = await asyncio.to_thread(lambda: [summary(queries, c, req, size=True) for c in items])
         else:
-            data = [summary(svc, c, req, size=False) for c in items]
+            data = [summary(queries, c, req, size=False) for c in items]
         return json_response(data)
 
     @r.route("POST", "/containers/create")
@@ -326,45 +332,49 @@ def build(svc: ContainerService, *, stats: StatsService | None = None) -> Router
         host_config = body.pop("HostConfig", None) or {}
         networking = body.pop("NetworkingConfig", None) or {}
         name = req.param("name") or None
-        c, warnings = await svc.create(name=name, config=body, host_config=host_config, networking=networking)
+        c, warnings = await lifecycle.create(name=name, config=body, host_config=host_config, networking=networking)
         return json_response({"Id": c.id, "Warnings": warnings}, status=201)
 
     @r.route("GET", "/containers/{id}/json")
     async def inspect_container(req: Request) -> Response:
-        c = svc.get(req.params["id"])
+        c = queries.get(req.params["id"])
         size = req.bool_param("size")
-        data = await asyncio.to_thread(inspect, svc, c, req, size=size) if size else inspect(svc, c, req)
+        exec_ids = [e for e in c.exec_ids if execs.known(e)]
+        if size:
+            data = await asyncio.to_thread(inspect, queries, c, req, exec_ids=exec_ids, size=True)
+        else:
+            data = inspect(queries, c, req, exec_ids=exec_ids)
         return json_response(data)
 
     @r.route("POST", "/containers/{id}/start")
     async def start(req: Request) -> Response:
         await req.drain()
-        await svc.start(req.params["id"])
+        await lifecycle.start(req.params["id"])
         return no_content()
 
     @r.route("POST", "/containers/{id}/stop")
     async def stop(req: Request) -> Response:
-        await svc.stop(req.params["id"], timeout=req.int_param("t"), signal_name=req.param("signal") or None)
+        await lifecycle.stop(req.params["id"], timeout=req.int_param("t"), signal_name=req.param("signal") or None)
         return no_content()
 
     @r.route("POST", "/containers/{id}/restart")
     async def restart(req: Request) -> Response:
-        await svc.restart(req.params["id"], timeout=req.int_param("t"), signal_name=req.param("signal") or None)
+        await lifecycle.restart(req.params["id"], timeout=req.int_param("t"), signal_name=req.param("signal") or None)
         return no_content()
 
     @r.route("POST", "/containers/{id}/kill")
     async def kill(req: Request) -> Response:
-        await svc.kill(req.params["id"], req.param("signal") or None)
+        await lifecycle.kill(req.params["id"], req.param("signal") or None)
         return no_content()
 
     @r.route("DELETE", "/containers/{id}")
     async def remove(req: Request) -> Response:
-        await svc.remove(req.params["id"], force=req.bool_param("force"), volumes=req.bool_param("v"))
+        await lifecycle.remove(req.params["id"], force=req.bool_param("force"), volumes=req.bool_param("v"))
         return no_content()
 
     @r.route("POST", "/containers/{id}/wait")
     async def wait(req: Request) -> StreamResponse:
-        fut = svc.register_wait(req.params["id"], req.param("condition") or "not-running")
+        fut = lifecycle.register_wait(req.params["id"], req.param("condition") or "not-running")
 
         async def body() -> Any:
             result = await fut
@@ -376,22 +386,23 @@ def build(svc: ContainerService, *, stats: StatsService | None = None) -> Router
 
     @r.route("POST", "/containers/{id}/rename")
     async def rename(req: Request) -> Response:
-        await svc.rename(req.params["id"], req.param("name") or "")
+        await lifecycle.rename(req.params["id"], req.param("name") or "")
         return no_content()
 
     @r.route("POST", "/containers/{id}/pause")
     async def pause(req: Request) -> Response:
-        await svc.pause(req.params["id"])
+        await lifecycle.pause(req.params["id"])
         return no_content()
 
     @r.route("POST", "/containers/{id}/unpause")
     async def unpause(req: Request) -> Response:
-        await svc.unpause(req.params["id"])
+        await lifecycle.unpause(req.params["id"])
         return no_content()
 
     @r.route("POST", "/containers/{id}/resize")
     async def resize(req: Request) -> Response:
-        await svc.resize(req.params["id"], req.int_param("h", 0) or 0, req.int_param("w", 0) or 0)
+        c = queries.get(req.params["id"])
+        await supervisor.resize(c, req.int_param("h", 0) or 0, req.int_param("w", 0) or 0)
         return Response(status=200, content_type="text/plain; charset=utf-8")
 
     @r.route("POST", "/containers/{id}/update")
@@ -399,12 +410,11 @@ def build(svc: ContainerService, *, stats: StatsService | None = None) -> Router
         body = await req.json(required=True)
         if not isinstance(body, dict):
             raise InvalidArgument("invalid JSON: the body must be an object")
-        warnings = await svc.update(req.params["id"], body)
+        warnings = await lifecycle.update(req.params["id"], body)
         return json_response({"Warnings": warnings})
 
     @r.route("GET", "/containers/{id}/stats")
     async def container_stats(req: Request) -> Response | StreamResponse:
-        assert stats is not None
         stream = req.bool_param("stream", True)
         samples = stats.stream(req.params["id"], stream=stream, one_shot=req.bool_param("one-shot"))
         if not stream:
@@ -420,16 +430,16 @@ def build(svc: ContainerService, *, stats: StatsService | None = None) -> Router
 
     @r.route("GET", "/containers/{id}/top")
     async def top(req: Request) -> Response:
-        return json_response(await asyncio.to_thread(svc.top, req.params["id"], req.param("ps_args") or ""))
+        return json_response(await asyncio.to_thread(queries.top, req.params["id"], req.param("ps_args") or ""))
 
     @r.route("POST", "/containers/prune")
     async def prune(req: Request) -> Response:
         filters = Filters.parse(req.param("filters"), accepted=PRUNE_FILTERS)
-        removed, reclaimed = await svc.prune(filters)
+        removed, reclaimed = await lifecycle.prune(filters)
         return json_response({"ContainersDeleted": removed or None, "SpaceReclaimed": reclaimed})
 
     @r.route("GET", "/containers/{id}/logs")
-    async def logs(req: Request) -> StreamResponse:
+    async def container_logs(req: Request) -> StreamResponse:
         since = parse_api_timestamp(req.param("since") or "0") if req.param("since") not in (None, "", "0") else 0
         until = parse_api_timestamp(req.param("until") or "0") if req.param("until") not in (None, "", "0") else 0
         tail_raw = req.param("tail") or "all"
@@ -440,7 +450,7 @@ def build(svc: ContainerService, *, stats: StatsService | None = None) -> Router
                 tail = int(tail_raw)
             except ValueError:
                 tail = -1
-        c, entries = await svc.logs(
+        c, entries = await logs.logs(
             req.params["id"],
             stdout=req.bool_param("stdout"),
             stderr=req.bool_param("stderr"),
@@ -466,20 +476,21 @@ def build(svc: ContainerService, *, stats: StatsService | None = None) -> Router
         stream = req.bool_param("stream")
         logs_too = req.bool_param("logs")
         detach_keys = _detach_sequence(req.param("detachKeys") or "")
-        c0 = svc.get(req.params["id"])
+        c0 = queries.get(req.params["id"])
         if c0.state.status == "paused":
             raise Conflict(f"container {c0.id} is paused, unpause the container before attach")
         if not stream and not logs_too:
             raise InvalidArgument("at least one of stream or logs must be set")
         if stream:
-            c, sub = await svc.attach(c0.id, stdout=want_out, stderr=want_err)
+            sub = await supervisor.attach(c0, stdout=want_out, stderr=want_err)
         else:
-            c, sub = c0, None
+            sub = None
+        c = c0
         tty = c.tty
 
         async def handler(raw: RawStream) -> None:
             if logs_too:
-                _c, entries = await svc.logs(
+                _c, entries = await logs.logs(
                     c.id,
                     stdout=want_out,
                     stderr=want_err,
@@ -501,7 +512,7 @@ def build(svc: ContainerService, *, stats: StatsService | None = None) -> Router
                     data = await raw.read()
                     if not data:
                         if c.config.get("StdinOnce") and not detached.is_set():
-                            await svc.close_stdin(c.id)
+                            await supervisor.close_stdin(c.id)
                         return
                     out = bytearray()
                     for byte in data:
@@ -511,7 +522,7 @@ def build(svc: ContainerService, *, stats: StatsService | None = None) -> Router
                                 detached.set()
                                 sub.close()
                                 if out:
-                                    await svc.write_stdin(c.id, bytes(out))
+                                    await supervisor.write_stdin(c.id, bytes(out))
                                 return
                             continue
                         if matched:
@@ -519,7 +530,7 @@ def build(svc: ContainerService, *, stats: StatsService | None = None) -> Router
                             matched = 0
                         out.append(byte)
                     if out:
-                        await svc.write_stdin(c.id, bytes(out))
+                        await supervisor.write_stdin(c.id, bytes(out))
 
             reader = asyncio.ensure_future(pump_in()) if want_stdin and c.config.get("OpenStdin") else None
             try:
@@ -535,9 +546,7 @@ def build(svc: ContainerService, *, stats: StatsService | None = None) -> Router
             finally:
                 if reader is not None:
                     reader.cancel()
-                await svc.detach(c.id, sub)
-                if detached.is_set():
-                    svc._event(c, "detach")
+                await supervisor.detach(c.id, sub, by_keys=detached.is_set())
 
         return Hijack(handler, content_type=RAW if tty else MULTIPLEXED)
 
@@ -546,34 +555,34 @@ def build(svc: ContainerService, *, stats: StatsService | None = None) -> Router
     @r.route("POST", "/containers/{id}/exec")
     async def exec_create(req: Request) -> Response:
         body = await req.json(required=True) or {}
-        eid = svc.exec_create(req.params["id"], body)
+        eid = execs.create(req.params["id"], body)
         return json_response({"Id": eid}, status=201)
 
     @r.route("POST", "/exec/{id}/start")
     async def exec_start(req: Request) -> Response | Hijack:
         body = await req.json() or {}
-        ex = svc.exec_get(req.params["id"])
+        ex = execs.get(req.params["id"])
         detach = bool(body.get("Detach"))
         tty = body.get("Tty")
         size = body.get("ConsoleSize")
         console = (int(size[0]), int(size[1])) if size and len(size) == 2 and any(size) else None
-        c = svc.store.get(ex.config.container_id)
+        c = execs.container_of(ex.config.id)
         if not c.state.running:
             raise Conflict(f"container {c.id} is not running")
         if ex.started:
             raise Conflict(f"Error: Exec command {ex.config.id} has already run")
         if detach:
             try:
-                await svc.exec_start(ex.config.id, detach=True, tty=tty, console_size=console)
-            except _ExecStartError as e:
+                await execs.start(ex.config.id, detach=True, tty=tty, console_size=console)
+            except (CommandNotRunnable, RuntimeFailure) as e:
                 raise InvalidArgument(e.message) from None
             return Response(status=200, content_type=None)
         use_tty = ex.config.tty if tty is None else bool(tty)
 
         async def handler(raw: RawStream) -> None:
             try:
-                session = await svc.exec_start(ex.config.id, detach=False, tty=tty, console_size=console)
-            except _ExecStartError as e:
+                session = await execs.start(ex.config.id, detach=False, tty=tty, console_size=console)
+            except (CommandNotRunnable, RuntimeFailure) as e:
                 message = (e.message + "\r\n").encode()
                 await raw.write(message if use_tty else frame(1, message))
                 return
@@ -609,7 +618,7 @@ def build(svc: ContainerService, *, stats: StatsService | None = None) -> Router
 
     @r.route("GET", "/exec/{id}/json")
     async def exec_inspect(req: Request) -> Response:
-        ex = svc.exec_get(req.params["id"])
+        ex = execs.get(req.params["id"])
         cfg = ex.config
         return json_response(
             {
@@ -635,7 +644,7 @@ def build(svc: ContainerService, *, stats: StatsService | None = None) -> Router
 
     @r.route("POST", "/exec/{id}/resize")
     async def exec_resize(req: Request) -> Response:
-        await svc.exec_resize(req.params["id"], req.int_param("h", 0) or 0, req.int_param("w", 0) or 0)
+        await execs.resize(req.params["id"], req.int_param("h", 0) or 0, req.int_param("w", 0) or 0)
         return Response(status=200, content_type="text/plain; charset=utf-8")
 
     return r

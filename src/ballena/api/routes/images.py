@@ -155,7 +155,7 @@ def build(images: ImageService, *, containers_count: Any = None, pull: Any = Non
             if not from_image:
                 raise errors.InvalidArgument("fromImage or fromSrc is required")
             if pull is None:
-                raise errors.NotImplemented("pulling images from a registry is not configured")
+                raise errors.Unsupported("pulling images from a registry is not configured")
             return await pull(req)
         repo = req.param("repo") or None
         tag = req.param("tag") or None
@@ -164,7 +164,7 @@ def build(images: ImageService, *, containers_count: Any = None, pull: Any = Non
         changes = req.params_all("changes")
         message = req.param("message") or ""
         if src != "-":
-            raise errors.NotImplemented("importing from a URL is not available yet")
+            raise errors.Unsupported("importing from a URL is not available yet")
         writer = images.store.content.writer()
         try:
             async for chunk in req.chunks():

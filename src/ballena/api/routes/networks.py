@@ -10,7 +10,7 @@ from ballena.core.networks import Network
 from ballena.errors import InvalidArgument
 from ballena.pkg.filters import Filters
 from ballena.pkg.timeutil import rfc3339nano
-from ballena.services.containers import ContainerService
+from ballena.services.containers import Lifecycle
 from ballena.services.networks import LIST_FILTERS, PRUNE_FILTERS, NetworkService
 
 
@@ -40,7 +40,7 @@ def network_json(n: Network, containers: dict[str, Any] | None = None) -> dict[s
     }
 
 
-def build(networks: NetworkService, containers: ContainerService) -> Router:
+def build(networks: NetworkService, containers: Lifecycle) -> Router:
     r = Router()
 
     @r.route("GET", "/networks")

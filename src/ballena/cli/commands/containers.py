@@ -13,6 +13,7 @@ from ballena.cli.display import ellipsis, short_id, since, size, unix_to_rfc3339
 from ballena.cli.flags import FlagSet, Values
 from ballena.cli.streams import RawTerminal, demux_to, on_resize, pump_stdin, terminal_size
 from ballena.client.api import APIError, Client
+from ballena.errors import exit_code_for
 
 TYPE_CHECKING = False  # typing costs a command ~5 ms to import
 if TYPE_CHECKING:
@@ -515,7 +516,7 @@ def run(client: Client, argv: list[str], *, prog: str) -> int:
         try:
             client.post(f"/containers/{cid}/start")
         except APIError as e:
-            code = _start_error_code(e.message)
+            code = exit_code_for(e.message, default=125)
             die(f"ballena: Error response from daemon: {e.message}\n\nRun '{prog} --help' for more information", code)
         out(cid)
         return 0
@@ -532,14 +533,6 @@ def run(client: Client, argv: list[str], *, prog: str) -> int:
         prog=prog,
         sig_proxy=a.sig_proxy,
     )
-
-
-def _start_error_code(message: str) -> int:
-    if "executable file not found" in message or "no such file or directory" in message:
-        return 127
-    if "permission denied" in message or "is a directory" in message:
-        return 126
-    return 125
 
 
 def _attach_and_start(
@@ -583,7 +576,7 @@ def _attach_and_start(
             )
             if remove:
                 wait_thread.join(5)
-            return _start_error_code(e.message)
+            return exit_code_for(e.message, default=125)
     if tty:
 
         def resize() -> None:

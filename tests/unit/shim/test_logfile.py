@@ -1,16 +1,6 @@
 import json
 
-from ballena.shim import protocol as proto
 from ballena.shim.logfile import LogWriter, log_files, read_entries
-
-
-def test_frames_roundtrip_in_pieces() -> None:
-    data = proto.encode_json({"op": "kill"}) + proto.encode(proto.STDOUT, b"hello")
-    d = proto.Decoder()
-    got = []
-    for i in range(len(data)):
-        got += d.feed(data[i : i + 1])
-    assert got == [(proto.JSON, b'{"op":"kill"}'), (proto.STDOUT, b"hello")]
 
 
 def test_json_file_log_lines_partials_and_rotation(tmp_path) -> None:  # type: ignore[no-untyped-def]

@@ -1,0 +1,241 @@
+"""Following running containers: one ``Task`` per running container, its output handed to the
+clients attached to it, its exit reported to whoever handles exits (``Lifecycle.exited``).
+
+Nothing about a running container lives only here: after a daemon restart ``reconnect`` finds
+each monitor again through its socket, and a container that exited meanwhile through its exit
+file (``exit_status``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+
+from ballena.core.containers import Container
+from ballena.errors import Conflict, Unavailable
+from ballena.pkg.atomicfile import read_json
+from ballena.pkg.timeutil import now_ns
+from ballena.services.containers.events import ContainerEvents
+from ballena.services.containers.layout import Paths
+from ballena.shim import messages
+from ballena.shim.task import ExitStatus, Task
+from ballena.stores.containers import ContainerStore
+
+__all__ = ["Subscriber", "Supervisor"]
+
+log = logging.getLogger("ballena.containers")
+
+ExitHandler = Callable[[str, ExitStatus], Awaitable[None]]
+
+
+class Subscriber:
+    """One attached client's view of a container's output: a queue that ends with None."""
+
+    def __init__(self, *, stdout: bool, stderr: bool) -> None:
+        self.stdout = stdout
+        self.stderr = stderr
+        self.queue: asyncio.Queue[tuple[int, bytes] | None] = asyncio.Queue()
+
+    def put(self, stream: int, data: bytes) -> None:
+        if (stream == 1 and self.stdout) or (stream == 2 and self.stderr):
+            self.queue.put_nowait((stream, data))
+
+    def close(self) -> None:
+        self.queue.put_nowait(None)
+
+
+@dataclass(eq=False)
+class _Live:
+    """The daemon's link to one running container."""
+
+    task: Task
+    subscribers: set[Subscriber] = field(default_factory=set)
+    follower: asyncio.Task[None] | None = None
+    exited: asyncio.Event = field(default_factory=asyncio.Event)
+
+
+class Supervisor:
+    def __init__(self, *, store: ContainerStore, paths: Paths, events: ContainerEvents) -> None:
+        self.store = store
+        self.paths = paths
+        self.events = events
+        self.on_exit: ExitHandler | None = None  # set by the wiring: Lifecycle.exited
+        self._live: dict[str, _Live] = {}
+        self._pending: dict[str, list[Subscriber]] = {}  # attached before the start
+
+    # -- following ------------------------------------------------------------------------------
+
+    def adopt(self, cid: str, task: Task, subscribers: list[Subscriber] | None = None) -> None:
+        """Follow ``task`` (running) until its container exits."""
+        live = _Live(task=task)
+        live.subscribers.update(subscribers or ())
+        self._live[cid] = live
+        live.follower = asyncio.ensure_future(self._follow(cid, live))
+
+    def task(self, cid: str) -> Task | None:
+        live = self._live.get(cid)
+        return live.task if live is not None else None
+
+    def running(self, cid: str) -> bool:
+        return cid in self._live
+
+    async def _follow(self, cid: str, live: _Live) -> None:
+        def deliver(stream: int, data: bytes) -> None:
+            for s in list(live.subscribers):
+                s.put(stream, data)
+
+        status = await live.task.follow(deliver)
+        for s in list(live.subscribers):
+            s.close()
+        live.subscribers.clear()
+        if self._live.get(cid) is live:
+            del self._live[cid]
+        if status is None:
+            status = self.exit_status(cid) or ExitStatus(exit_code=255, finished_at=now_ns(), lost=True)
+        live.exited.set()
+        if self.on_exit is not None:
+            await self.on_exit(cid, status)
+
+    def exit_status(self, cid: str) -> ExitStatus | None:
+        """What the monitor wrote when the container exited (None if nothing)."""
+        try:
+            data = read_json(self.store.dir(cid) / "exit.json")
+        except (OSError, ValueError):
+            return None
+        return ExitStatus.from_record(data) if isinstance(data, dict) else None
+
+    async def wait_exited(self, cid: str, timeout: float | None = None) -> bool:
+        """Wait until the container's task has ended; False on timeout. True at once when
+        nothing is followed."""
+        live = self._live.get(cid)
+        if live is None:
+            return True
+        try:
+            await asyncio.wait_for(live.exited.wait(), timeout)
+        except TimeoutError:
+            return False
+        return True
+
+    async def kill(self, cid: str, signal: int, *, all: bool = False) -> bool:
+        """Signal the container; False when it has no task (not running)."""
+        task = self.task(cid)
+        if task is None:
+            return False
+        try:
+            await task.kill(signal, all=all)
+        except Unavailable:
+            return False
+        return True
+
+    # -- clients ---------------------------------------------------------------------------------
+
+    def take_pending(self, cid: str) -> list[Subscriber]:
+        """The clients that attached before the start (they get output from the first byte)."""
+        return self._pending.pop(cid, [])
+
+    def drop(self, cid: str) -> None:
+        """The container is removed: attached clients see the end."""
+        for s in self._pending.pop(cid, []):
+            s.close()
+
+    async def attach(self, c: Container, *, stdout: bool, stderr: bool) -> Subscriber:
+        """Subscribe to a container's output, before or after it starts. Raises Conflict while
+        it is restarting."""
+        sub = Subscriber(stdout=stdout, stderr=stderr)
+        live = self._live.get(c.id)
+        if live is not None:
+            first = not live.subscribers
+            live.subscribers.add(sub)
+            if first:
+                await self._attach_streams(live, c, on=True)
+        elif c.state.running:
+            raise Conflict(f"container {c.id} is restarting: wait until it is running")
+        else:
+            self._pending.setdefault(c.id, []).append(sub)
+        self.events.publish(c, "attach")
+        return sub
+
+    async def detach(self, cid: str, sub: Subscriber, *, by_keys: bool = False) -> None:
+        """The client is gone (``by_keys``: it typed the detach keys, which Docker reports)."""
+        live = self._live.get(cid)
+        if live is not None and sub in live.subscribers:
+            live.subscribers.discard(sub)
+            if not live.subscribers and self.store.exists(cid):
+                await self._attach_streams(live, self.store.get(cid), on=False)
+        pending = self._pending.get(cid)
+        if pending and sub in pending:
+            pending.remove(sub)
+        if by_keys and self.store.exists(cid):
+            self.events.publish(self.store.get(cid), "detach")
+
+    @staticmethod
+    async def _attach_streams(live: _Live, c: Container, *, on: bool) -> None:
+        try:
+            await live.task.attach(stdout=on, stderr=on, stdin=bool(c.config.get("OpenStdin")))
+        except Unavailable:
+            pass
+
+    async def _live_task(self, cid: str) -> Task | None:
+        """The task of a container being started by another request: wait for it (a client
+        that attached before the start sends stdin as soon as it can)."""
+        for _ in range(500):
+            task = self.task(cid)
+            if task is not None:
+                return task
+            if not self.store.exists(cid) or self.store.get(cid).state.status == "exited":
+                return None
+            await asyncio.sleep(0.01)
+        return None
+
+    async def write_stdin(self, cid: str, data: bytes) -> None:
+        task = await self._live_task(cid)
+        if task is not None:
+            try:
+                await task.write_stdin(data)
+            except Unavailable:
+                pass
+
+    async def close_stdin(self, cid: str) -> None:
+        task = await self._live_task(cid)
+        if task is not None:
+            try:
+                await task.close_stdin()
+            except Unavailable:
+                pass
+
+    async def resize(self, c: Container, height: int, width: int) -> None:
+        """Raises Conflict when the container is not running."""
+        task = self.task(c.id)
+        if task is None:
+            raise Conflict(f"Container {c.id} is not running")
+        try:
+            await task.resize(height, width)
+        except Unavailable:
+            raise Conflict(f"Container {c.id} is not running") from None
+
+    # -- daemon start and stop ---------------------------------------------------------------------
+
+    def has_monitor(self, cid: str) -> bool:
+        return (self.paths.state_dir(cid) / "monitor.sock").exists()
+
+    async def reconnect(self, c: Container) -> messages.State | None:
+        """After a daemon restart: follow ``c``'s monitor again if it still runs the container.
+        Returns what the monitor said (None when it is gone, or its container exited)."""
+        try:
+            task, state = await Task.connect(c.id, self.paths.state_dir(c.id))
+        except Unavailable:
+            return None
+        if state.status != "running":
+            task.close()
+            return state
+        self.adopt(c.id, task)
+        return state
+
+    async def shutdown(self) -> None:
+        """The daemon stops; containers keep running (live-restore)."""
+        for live in list(self._live.values()):
+            if live.follower is not None:
+                live.follower.cancel()
+            live.task.close()
