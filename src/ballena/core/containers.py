@@ -1,5 +1,5 @@
-"""Containers: a configuration (Docker's ``Config`` and ``HostConfig`` documents, validated at
-the API boundary), a writable snapshot on an image, and a state that changes over time.
+"""Containers: a configuration (``ContainerConfig`` and ``HostConfig``, typed at the API
+boundary), a writable snapshot on an image, and a state that changes over time.
 
 State machine: created -> running <-> paused; running -> exited (or restarting -> running);
 any -> removing -> (gone). A container is "running" while its monitor reports its first
@@ -11,6 +11,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
+
+from ballena.core.containerconfig import ContainerConfig, EndpointSettings, HostConfig, PortBinding
+from ballena.core.volumes import MountPoint
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -41,17 +44,17 @@ class Container:
     image_id: str
     path: str
     args: tuple[str, ...]
-    config: Mapping[str, Any]  # Docker's Config, merged with the image's
-    host_config: Mapping[str, Any]  # Docker's HostConfig, normalised
+    config: ContainerConfig  # merged with the image's
+    host_config: HostConfig  # with Docker's defaults
     state: State = field(default_factory=State)
     restart_count: int = 0
     manually_stopped: bool = False
     has_been_started: bool = False
     runtime: str = "ballena"
     exec_ids: tuple[str, ...] = ()
-    networks: Mapping[str, Any] = field(default_factory=dict)  # name -> endpoint settings
-    ports: Mapping[str, Any] = field(default_factory=dict)  # NetworkSettings.Ports while running
-    mounts: tuple[Mapping[str, Any], ...] = ()  # Docker's MountPoint documents
+    networks: Mapping[str, EndpointSettings] = field(default_factory=dict)  # by network name
+    ports: Mapping[str, tuple[PortBinding, ...]] = field(default_factory=dict)  # published, while running
+    mounts: tuple[MountPoint, ...] = ()
     platform: str = "linux"
 
     def with_state(self, **changes: Any) -> Container:
@@ -63,11 +66,11 @@ class Container:
 
     @property
     def tty(self) -> bool:
-        return bool(self.config.get("Tty"))
+        return self.config.tty
 
     @property
     def labels(self) -> Mapping[str, str]:
-        return self.config.get("Labels") or {}
+        return self.config.labels or {}
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

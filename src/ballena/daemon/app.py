@@ -35,6 +35,7 @@ from ballena.services.containers import (
     ContainerQueries,
     DnsDefaults,
     Execs,
+    HostDefaults,
     Lifecycle,
     LogDefaults,
     Logs,
@@ -134,11 +135,9 @@ class Daemon:
         self.network = NetworkService(
             store=NetworkStore(self.db),
             events=self.events,
-            containers=container_store.all,
             daemon_dns=self.cfg.dns,
             bip=self.cfg.bip,
             default_bridge=self.cfg.bridge,
-            exec_root=self.cfg.exec_root,
         )
         self._wire_containers(container_store, runtimes)
         self.images.users = self.queries
@@ -207,8 +206,12 @@ class Daemon:
             zygote=self.zygote,
             paths=self.paths,
             events=events,
-            runtimes=runtimes,
-            default_runtime=cfg.default_runtime,
+            defaults=HostDefaults(
+                runtimes=runtimes,
+                default_runtime=cfg.default_runtime,
+                log=log_defaults,
+                cgroupns_mode="private" if cgroups.layout().version == "2" else "host",
+            ),
             volumes=self.volumes,
             network=self.network,
         )

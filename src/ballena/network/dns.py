@@ -21,8 +21,9 @@ log = logging.getLogger("ballena.dns")
 EMBEDDED_ADDRESS = "127.0.0.11"
 TTL = 600
 
-# (asking container ID, name) -> addresses; (asking container ID, address) -> name for PTR
-Lookup = Callable[[str, str], list[str]]
+# (asking container ID, name, IP version) -> addresses ([]: known name, no address of that
+# version; None: unknown here); (asking container ID, address) -> name for PTR
+Lookup = Callable[[str, str, int], list[str] | None]
 Reverse = Callable[[str, str], str | None]
 Upstreams = Callable[[str], list[str]]
 
@@ -63,15 +64,15 @@ class DNSServer:
             if name:
                 reply.add_answer(RR(q.q.qname, QTYPE.PTR, rdata=PTR(name + "."), ttl=TTL))
                 return reply.pack()
-        else:
-            addresses = self.lookup(container_id, qname.lower())
-            if addresses:
-                if qtype in ("A", "ANY"):
-                    for ip in addresses:
-                        reply.add_answer(RR(q.q.qname, QTYPE.A, rdata=A(ip), ttl=TTL))
-                elif qtype == "AAAA":
-                    pass  # known name, no IPv6 address: NOERROR with no answers
-                return reply.pack()
+        elif qtype in ("A", "AAAA", "ANY"):
+            v4 = self.lookup(container_id, qname.lower(), 4) if qtype in ("A", "ANY") else None
+            v6 = self.lookup(container_id, qname.lower(), 6) if qtype in ("AAAA", "ANY") else None
+            if qtype == "A" and v4 is not None or qtype == "AAAA" and v6 is not None or v4 or v6:
+                for ip in v4 or ():
+                    reply.add_answer(RR(q.q.qname, QTYPE.A, rdata=A(ip), ttl=TTL))
+                for ip in v6 or ():
+                    reply.add_answer(RR(q.q.qname, QTYPE.AAAA, rdata=AAAA(ip), ttl=TTL))
+                return reply.pack()  # a known name: its addresses, or NOERROR with none
         return await self._forward(container_id, data, q)
 
     async def _forward(self, container_id: str, data: bytes, q: DNSRecord) -> bytes:
@@ -140,4 +141,4 @@ async def _udp_query(loop: asyncio.AbstractEventLoop, data: bytes, server: str) 
         transport.close()
 
 
-__all__ = ["AAAA", "EMBEDDED_ADDRESS", "DNSServer"]
+__all__ = ["EMBEDDED_ADDRESS", "DNSServer"]

@@ -25,6 +25,8 @@ from ballena.pkg import linux
 
 T = TypeVar("T")
 
+_IFA_F_NODAD = 0x02  # linux/if_addr.h
+
 
 def _ns_inode(path: str) -> int:
     return os.stat(path).st_ino
@@ -78,7 +80,9 @@ class Netlink:
             out.append(f"{a.get_attr('IFA_ADDRESS')}/{a['prefixlen']}")
         return out
 
-    def ensure_bridge(self, name: str, gateway: str, prefix: int) -> None:
+    def ensure_bridge(self, name: str, addresses: list[tuple[str, int]], mtu: int = 0) -> None:
+        """The bridge ``name`` exists, holds ``addresses`` (its gateways), has ``mtu`` (when
+        not 0) and is up."""
         self._check_host()
         idx = self.index(name)
         if idx is None:
@@ -86,9 +90,22 @@ class Netlink:
             idx = self.index(name)
         assert idx is not None
         have = {(a.get_attr("IFA_ADDRESS"), a["prefixlen"]) for a in self._ipr.get_addr(index=idx)}
-        if (gateway, prefix) not in have:
-            self._ipr.addr("add", index=idx, address=gateway, prefixlen=prefix)
+        for address, prefix in addresses:
+            if (address, prefix) not in have:
+                self._ipr.addr("add", index=idx, address=address, prefixlen=prefix, flags=_IFA_F_NODAD)
+        if mtu:
+            self._ipr.link("set", index=idx, mtu=mtu)
         self._ipr.link("set", index=idx, state="up")
+
+    def ipv4_of(self, name: str) -> str | None:
+        """The first IPv4 address of interface ``name`` as ``address/prefix``, or None."""
+        self._check_host()
+        idx = self.index(name)
+        if idx is None:
+            return None
+        for a in self._ipr.get_addr(index=idx, family=socket.AF_INET):
+            return f"{a.get_attr('IFA_ADDRESS')}/{a['prefixlen']}"
+        return None
 
     def delete_link(self, name: str) -> None:
         self._check_host()
@@ -141,15 +158,16 @@ class Netlink:
         pid: int,
         bridge: str,
         host_ifname: str,
-        ip: str,
-        prefix: int,
-        gateway: str,
+        addresses: list[tuple[str, int]],
+        gateways: list[str],
         mac: str,
         ifname: str = "eth0",
-        default_route: bool = True,
+        mtu: int = 0,
         dns_address: str | None = None,
     ) -> tuple[socket.socket, socket.socket] | None:
-        """A veth pair: one end on ``bridge``, the other as ``ifname`` in the container, configured.
+        """A veth pair: one end on ``bridge``, the other as ``ifname`` in the container with
+        ``addresses`` (IPv4 and IPv6, with their prefix lengths) and default routes through
+        ``gateways`` (none for a second network, or an internal one).
 
         One request makes the pair with the container's end already in its namespace and
         holding its MAC, and the host's end enslaved and up. With ``dns_address``, also binds
@@ -159,13 +177,15 @@ class Netlink:
         master = self.index(bridge)
         if master is None:
             raise SystemFailure(f"bridge {bridge} does not exist")
+        extra = {"mtu": mtu} if mtu else {}
         self._ipr.link(
             "add",
             ifname=host_ifname,
             kind="veth",
             master=master,
             state="up",
-            peer={"ifname": ifname, "net_ns_pid": pid, "address": mac},
+            peer={"ifname": ifname, "net_ns_pid": pid, "address": mac, **extra},
+            **extra,
         )
 
         def configure(inner: Any) -> tuple[socket.socket, socket.socket] | None:
@@ -174,10 +194,16 @@ class Netlink:
             if ifname not in links or bridge in links:
                 raise SystemFailure("netlink socket is not in the container's network namespace")
             i = links[ifname]
-            inner.addr("add", index=i, address=ip, prefixlen=prefix)
+            for address, prefix in addresses:
+                # No duplicate address detection: the address is ours (reserved), and DAD
+                # would leave an IPv6 address unusable for a second or more.
+                inner.addr("add", index=i, address=address, prefixlen=prefix, flags=_IFA_F_NODAD)
             inner.link("set", index=i, state="up")
-            if default_route and gateway:
-                inner.route("add", dst="0.0.0.0/0", gateway=gateway)
+            for gateway in gateways:
+                dst = "::/0" if ":" in gateway else "0.0.0.0/0"
+                inner.route(
+                    "add", dst=dst, gateway=gateway, family=socket.AF_INET6 if ":" in gateway else socket.AF_INET
+                )
             if dns_address is None:
                 return None
             return _bound(socket.SOCK_DGRAM, dns_address), _bound(socket.SOCK_STREAM, dns_address)

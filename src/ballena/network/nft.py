@@ -22,7 +22,9 @@ TABLE = "ballena"  # the system daemon's; others are named after their bridge
 class BridgeRules:
     ifname: str
     subnet: str
-    internal: bool = False
+    internal: bool = False  # no traffic in or out of the bridge but between its containers
+    icc: bool = True  # its containers may talk to each other
+    masquerade: bool = True  # NAT for traffic leaving the host
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -57,7 +59,7 @@ def render(bridges: Iterable[BridgeRules], ports: Iterable[PortRule], table: str
     lines.append("  }")
     lines.append("  chain postrouting {\n    type nat hook postrouting priority srcnat; policy accept;")
     for b in bridges:
-        if not b.internal:
+        if not b.internal and b.masquerade:
             lines.append(f'    ip saddr {b.subnet} oifname != "{b.ifname}" masquerade')
     for p in ports:
         # Hairpin: a container reaching its own published port through the host.
@@ -77,6 +79,8 @@ def render(bridges: Iterable[BridgeRules], ports: Iterable[PortRule], table: str
             if b.internal:
                 lines.append(f'    iifname "{b.ifname}" oifname != "{b.ifname}" drop')
                 lines.append(f'    oifname "{b.ifname}" iifname != "{b.ifname}" drop')
+            if not b.icc:
+                lines.append(f'    iifname "{b.ifname}" oifname "{b.ifname}" drop')
         lines.append(f"    oifname {{ {ours} }} ct state established,related accept")
         lines.append(f"    iifname {{ {ours} }} accept")
         lines.append(f"    oifname {{ {ours} }} ct status dnat accept")

@@ -172,7 +172,9 @@ def _go_type(kind: Any, f: _Field | None = None) -> str:
 
 
 def _empty(value: Any) -> bool:
-    return value is None or value is False or value == 0 or value == "" or (hasattr(value, "__len__") and not len(value))
+    return (
+        value is None or value is False or value == 0 or value == "" or (hasattr(value, "__len__") and not len(value))
+    )
 
 
 def encode(record: Any, *, private: bool = False) -> dict[str, Any]:
@@ -252,8 +254,10 @@ def decode(cls: type, doc: Any, *, private: bool = False, root: str = "", path: 
     if doc is None:
         doc = {}
     if not isinstance(doc, Mapping):
-        raise ctx.fail(doc, _go_name(cls)) if path else DecodeError(
-            f"json: cannot unmarshal {_json_kind(doc)} into Go value of type {_go_name(cls)}"
+        raise (
+            ctx.fail(doc, _go_name(cls))
+            if path
+            else DecodeError(f"json: cannot unmarshal {_json_kind(doc)} into Go value of type {_go_name(cls)}")
         )
     return _decode_record(cls, doc, ctx)
 

@@ -36,6 +36,7 @@ from ballena.builder.metadata import MetadataState
 from ballena.builder.parser import Node, ParseError
 from ballena.builder.shell import Lexer, ShellError
 from ballena.builder.stages import PREDEFINED_ARGS, Plan, Stage, plan, stage_ref
+from ballena.core.containerconfig import ContainerConfig, HostConfig
 from ballena.errors import BallenaError, CommandNotRunnable, InvalidArgument, NotFound, RuntimeFailure
 from ballena.pkg import archive, reference, users
 from ballena.pkg import digest as dg
@@ -460,18 +461,18 @@ class BuildService:
         env = list(state.config.get("Env") or [])
         keys = {e.partition("=")[0] for e in env}
         env += [f"{k}={v}" for k, v in arg_env.items() if k not in keys]
-        config: dict[str, Any] = {
-            "Image": state.image_id,
-            "Cmd": cmd,
-            "Entrypoint": [""],
-            "Env": env,
-            "User": state.config.get("User") or "",
-            "WorkingDir": state.config.get("WorkingDir") or "",
-            "AttachStdout": True,
-            "AttachStderr": True,
-            "Labels": {},
-        }
-        host_config = {"NetworkMode": opts.network_mode or "default", "AutoRemove": False}
+        config = ContainerConfig(
+            image=state.image_id,
+            cmd=tuple(cmd),
+            entrypoint=("",),
+            env=tuple(env),
+            user=state.config.get("User") or "",
+            working_dir=state.config.get("WorkingDir") or "",
+            attach_stdout=True,
+            attach_stderr=True,
+            labels={},
+        )
+        host_config = HostConfig(network_mode=opts.network_mode or "default")
         c, _ = await self.lifecycle.create(name=None, config=config, host_config=host_config)
         try:
             await self._say(emit, opts, f" ---> Running in {c.short_id}\n")

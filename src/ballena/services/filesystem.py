@@ -18,9 +18,8 @@ from typing import Any
 from ballena.builder.metadata import apply_changes
 from ballena.core.containers import Container
 from ballena.core.images import Layer
-from ballena.core.volumes import MountPoint
 from ballena.errors import BallenaError, InvalidArgument, SystemFailure, from_kind
-from ballena.pkg import archive, reference
+from ballena.pkg import archive, records, reference
 from ballena.pkg.timeutil import now_ns, rfc3339nano
 from ballena.services.containers import ContainerEvents, ContainerQueries, Lifecycle, Paths
 from ballena.services.events import EventBus
@@ -72,7 +71,7 @@ class FilesystemService:
             cfg = FileHelperConfig(id=c.id, op=op, pid=c.state.pid, **extra)
         else:
             mounts = []
-            for mp in (MountPoint.from_wire(m) for m in c.mounts):
+            for mp in c.mounts:
                 if mp.type == "tmpfs":
                     continue
                 source = self.volumes.store.data_dir(mp.name) if (mp.type == "volume" and self.volumes) else mp.source
@@ -153,7 +152,7 @@ class FilesystemService:
             path=path,
             no_overwrite_dir_non_dir=no_overwrite_dir_non_dir,
             copy_uid_gid=copy_uid_gid,
-            readonly_root=bool(c.host_config.get("ReadonlyRootfs")),
+            readonly_root=c.host_config.readonly_rootfs,
         )
         try:
             first = await self._result(conn)
@@ -225,7 +224,7 @@ class FilesystemService:
         base = images.get(c.image_id)
         upper = images.snapshots.upper_dir(c.id)
         layer = _pack_and_register(images, str(upper), base.top_layer)
-        run_config = _commit_config(dict(c.config), dict(base.run_config), config or {})
+        run_config = _commit_config(records.encode(c.config), dict(base.run_config), config or {})
         try:
             run_config = apply_changes(run_config, changes)
         except BallenaError:

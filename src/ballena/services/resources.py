@@ -1,40 +1,45 @@
-"""A container's resource limits: Docker's HostConfig fields checked with dockerd's rules and
-messages, turned into OCI ``linux.resources``, and merged for ``docker update``.
+"""A container's resource limits: ``Resources`` checked with dockerd's rules and messages,
+turned into OCI ``linux.resources``, and merged for ``docker update``.
 
-Pure functions (no I/O but the stat of a throttled device's path): the container service
-applies the result to the cgroup.
+Pure functions (no I/O but the stat of a throttled device's path and the host's CPU list):
+the container's monitor applies the result to the cgroup.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from dataclasses import fields, replace
 from typing import Any
 
+from ballena.core.containerconfig import HostConfig, Resources, RestartPolicy, ThrottleDevice, UpdateConfig
 from ballena.errors import InvalidArgument
 
+__all__ = ["MIN_MEMORY", "merge_update", "oci", "validate"]
+
 MIN_MEMORY = 6 * 1024 * 1024  # dockerd's linuxMinMemory
-RESOURCE_KEYS = (
-    "Memory",
-    "MemorySwap",
-    "MemoryReservation",
-    "MemorySwappiness",
-    "OomKillDisable",
-    "NanoCpus",
-    "CpuShares",
-    "CpuPeriod",
-    "CpuQuota",
-    "CpuRealtimePeriod",
-    "CpuRealtimeRuntime",
-    "CpusetCpus",
-    "CpusetMems",
-    "PidsLimit",
-    "BlkioWeight",
-    "BlkioDeviceReadBps",
-    "BlkioDeviceWriteBps",
-    "BlkioDeviceReadIOps",
-    "BlkioDeviceWriteIOps",
+# What ``docker update`` may change (dockerd's list, and the limits it validates together).
+_UPDATABLE = (
+    "memory",
+    "memory_swap",
+    "memory_reservation",
+    "memory_swappiness",
+    "oom_kill_disable",
+    "nano_cpus",
+    "cpu_shares",
+    "cpu_period",
+    "cpu_quota",
+    "cpu_realtime_period",
+    "cpu_realtime_runtime",
+    "cpuset_cpus",
+    "cpuset_mems",
+    "pids_limit",
+    "blkio_weight",
+    "blkio_device_read_bps",
+    "blkio_device_write_bps",
+    "blkio_device_read_i_ops",
+    "blkio_device_write_i_ops",
 )
+_GIVEN_WHEN_NOT_NONE = ("pids_limit", "memory_swappiness")  # zero is a real value for these
 
 
 def _cpu_list(text: str) -> set[int]:
@@ -58,34 +63,30 @@ def _online(path: str, fallback: int) -> set[int]:
         return set(range(fallback))
 
 
-def validate(hc: Mapping[str, Any], *, update: bool = False) -> list[str]:
-    """Check the resource fields of ``hc`` as dockerd does. Returns warnings; raises
-    InvalidArgument with dockerd's message for what it refuses."""
+def validate(r: Resources, *, update: bool = False) -> list[str]:
+    """Check ``r`` as dockerd does. Returns warnings; raises InvalidArgument with dockerd's
+    message for what it refuses."""
     warnings: list[str] = []
-    memory = int(hc.get("Memory") or 0)
-    swap = int(hc.get("MemorySwap") or 0)
-    reservation = int(hc.get("MemoryReservation") or 0)
+    memory, swap, reservation = r.memory, r.memory_swap, r.memory_reservation
     if memory and memory < MIN_MEMORY:
         raise InvalidArgument("Minimum memory limit allowed is 6MB")
     if memory > 0 and swap > 0 and swap < memory:
         raise InvalidArgument("Minimum memoryswap limit should be larger than memory limit, see usage")
     if not memory and swap > 0 and not update:
         raise InvalidArgument("You should always set the Memory limit when using Memoryswap limit, see usage")
-    swappiness = hc.get("MemorySwappiness")
-    if swappiness is not None and int(swappiness) != -1 and not 0 <= int(swappiness) <= 100:
+    swappiness = r.memory_swappiness
+    if swappiness is not None and swappiness != -1 and not 0 <= swappiness <= 100:
         raise InvalidArgument(f"Invalid value: {swappiness}, valid memory swappiness range is 0-100")
     if reservation and reservation < MIN_MEMORY:
         raise InvalidArgument("Minimum memory reservation allowed is 6MB")
     if memory > 0 and reservation > 0 and memory < reservation:
         raise InvalidArgument("Minimum memory limit can not be less than memory reservation limit, see usage")
-    if hc.get("OomKillDisable") and not memory:
+    if r.oom_kill_disable and not memory:
         warnings.append(
             "OOM killer is disabled for the container, but no memory limit is set, "
             "this can result in the system running out of resources."
         )
-    nano = int(hc.get("NanoCpus") or 0)
-    period = int(hc.get("CpuPeriod") or 0)
-    quota = int(hc.get("CpuQuota") or 0)
+    nano, period, quota = r.nano_cpus, r.cpu_period, r.cpu_quota
     ncpu = os.cpu_count() or 1
     if nano and period:
         raise InvalidArgument("Conflicting options: Nano CPUs and CPU Period cannot both be set")
@@ -97,11 +98,10 @@ def validate(hc: Mapping[str, Any], *, update: bool = False) -> list[str]:
         raise InvalidArgument("CPU cfs period can not be less than 1ms (i.e. 1000) or larger than 1s (i.e. 1000000)")
     if quota > 0 and quota < 1000:
         raise InvalidArgument("CPU cfs quota can not be less than 1ms (i.e. 1000)")
-    for key, what, path in (
-        ("CpusetCpus", "cpus", "/sys/devices/system/cpu/online"),
-        ("CpusetMems", "mems", "/sys/devices/system/node/online"),
+    for value, what, path in (
+        (r.cpuset_cpus, "cpus", "/sys/devices/system/cpu/online"),
+        (r.cpuset_mems, "mems", "/sys/devices/system/node/online"),
     ):
-        value = hc.get(key) or ""
         if not value:
             continue
         try:
@@ -114,11 +114,9 @@ def validate(hc: Mapping[str, Any], *, update: bool = False) -> list[str]:
                 f"Requested {what.upper() if what == 'cpus' else 'memory nodes'} are not available - requested "
                 f"{value}, available: {_ranges(available)}"
             )
-    weight = int(hc.get("BlkioWeight") or 0)
-    if weight and not 10 <= weight <= 1000:
+    if r.blkio_weight and not 10 <= r.blkio_weight <= 1000:
         raise InvalidArgument("Range of blkio weight is from 10 to 1000")
-    pids = hc.get("PidsLimit")
-    if pids is not None and int(pids) < -1:
+    if r.pids_limit is not None and r.pids_limit < -1:
         raise InvalidArgument("invalid PIDs limit: must be -1, 0 or a positive number")
     return warnings
 
@@ -135,102 +133,105 @@ def _ranges(cpus: set[int]) -> str:
     return ",".join(out)
 
 
-def oci(hc: Mapping[str, Any]) -> dict[str, Any]:
-    """The OCI ``linux.resources`` (less devices) for Docker's HostConfig resource fields."""
-    r: dict[str, Any] = {}
+def oci(r: Resources) -> dict[str, Any]:
+    """The OCI ``linux.resources`` (less devices) of ``r``. Raises InvalidArgument for a
+    throttled device that does not exist."""
+    out: dict[str, Any] = {}
     mem: dict[str, Any] = {}
-    if hc.get("Memory"):
-        mem["limit"] = int(hc["Memory"])
-        swap = hc.get("MemorySwap")
+    if r.memory:
+        mem["limit"] = r.memory
         # Docker: no --memory-swap means swap as large as the memory (twice the limit in all).
-        mem["swap"] = int(hc["Memory"]) * 2 if swap in (None, 0) else int(swap)
-    if hc.get("MemoryReservation"):
-        mem["reservation"] = int(hc["MemoryReservation"])
-    if hc.get("OomKillDisable"):
+        mem["swap"] = r.memory * 2 if not r.memory_swap else r.memory_swap
+    if r.memory_reservation:
+        mem["reservation"] = r.memory_reservation
+    if r.oom_kill_disable:
         mem["disableOOMKiller"] = True
-    if hc.get("MemorySwappiness") is not None and int(hc["MemorySwappiness"]) >= 0:
-        mem["swappiness"] = int(hc["MemorySwappiness"])
+    if r.memory_swappiness is not None and r.memory_swappiness >= 0:
+        mem["swappiness"] = r.memory_swappiness
     if mem:
-        r["memory"] = mem
+        out["memory"] = mem
     cpu: dict[str, Any] = {}
-    if hc.get("CpuShares"):
-        cpu["shares"] = int(hc["CpuShares"])
-    if hc.get("NanoCpus"):
+    if r.cpu_shares:
+        cpu["shares"] = r.cpu_shares
+    if r.nano_cpus:
         cpu["period"] = 100000
-        cpu["quota"] = int(hc["NanoCpus"]) * 100000 // 10**9
-    if hc.get("CpuPeriod"):
-        cpu["period"] = int(hc["CpuPeriod"])
-    if hc.get("CpuQuota"):
-        cpu["quota"] = int(hc["CpuQuota"])
-    if hc.get("CpusetCpus"):
-        cpu["cpus"] = hc["CpusetCpus"]
-    if hc.get("CpusetMems"):
-        cpu["mems"] = hc["CpusetMems"]
+        cpu["quota"] = r.nano_cpus * 100000 // 10**9
+    if r.cpu_period:
+        cpu["period"] = r.cpu_period
+    if r.cpu_quota:
+        cpu["quota"] = r.cpu_quota
+    if r.cpuset_cpus:
+        cpu["cpus"] = r.cpuset_cpus
+    if r.cpuset_mems:
+        cpu["mems"] = r.cpuset_mems
     if cpu:
-        r["cpu"] = cpu
-    if hc.get("PidsLimit") not in (None, 0):
-        r["pids"] = {"limit": int(hc["PidsLimit"])}
+        out["cpu"] = cpu
+    if r.pids_limit not in (None, 0):
+        out["pids"] = {"limit": r.pids_limit}
     blk: dict[str, Any] = {}
-    if hc.get("BlkioWeight"):
-        blk["weight"] = int(hc["BlkioWeight"])
-    for key, api in (
-        ("throttleReadBpsDevice", "BlkioDeviceReadBps"),
-        ("throttleWriteBpsDevice", "BlkioDeviceWriteBps"),
-        ("throttleReadIOPSDevice", "BlkioDeviceReadIOps"),
-        ("throttleWriteIOPSDevice", "BlkioDeviceWriteIOps"),
+    if r.blkio_weight:
+        blk["weight"] = r.blkio_weight
+    for key, devices in (
+        ("throttleReadBpsDevice", r.blkio_device_read_bps),
+        ("throttleWriteBpsDevice", r.blkio_device_write_bps),
+        ("throttleReadIOPSDevice", r.blkio_device_read_i_ops),
+        ("throttleWriteIOPSDevice", r.blkio_device_write_i_ops),
     ):
-        items = []
-        for d in hc.get(api) or []:
-            try:
-                st = os.stat(d["Path"])
-            except OSError:
-                raise InvalidArgument(f"invalid device path {d.get('Path')}") from None
-            items.append({"major": os.major(st.st_rdev), "minor": os.minor(st.st_rdev), "rate": int(d["Rate"])})
+        items = [_throttle(d) for d in devices or ()]
         if items:
             blk[key] = items
     if blk:
-        r["blockIO"] = blk
-    return r
+        out["blockIO"] = blk
+    return out
 
 
-def merge_update(hc: Mapping[str, Any], body: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+def _throttle(d: ThrottleDevice) -> dict[str, int]:
+    try:
+        st = os.stat(d.path)
+    except OSError:
+        raise InvalidArgument(f"invalid device path {d.path}") from None
+    return {"major": os.major(st.st_rdev), "minor": os.minor(st.st_rdev), "rate": d.rate}
+
+
+def _given(name: str, value: Any) -> bool:
+    if name in _GIVEN_WHEN_NOT_NONE:
+        return value is not None
+    return value not in (None, 0, "", (), False)
+
+
+def merge_update(hc: HostConfig, upd: UpdateConfig) -> tuple[HostConfig, dict[str, Any]]:
     """``docker update``: the new HostConfig and the OCI resources to apply to a running
     container. As dockerd, a zero or absent field leaves the current value (PidsLimit and
-    the restart policy are changed whenever given). Raises InvalidArgument."""
-    new = dict(hc)
-    changed: dict[str, Any] = {}
-    for key in RESOURCE_KEYS:
-        value = body.get(key)
-        if key == "PidsLimit":
-            if value is not None:
-                new[key] = changed[key] = int(value)
-            continue
-        if value in (None, 0, "", [], False):
-            continue
-        new[key] = changed[key] = value
-    if "NanoCpus" in changed:  # one way of limiting the CPU replaces the other
-        new["CpuPeriod"] = new["CpuQuota"] = 0
-    elif "CpuPeriod" in changed or "CpuQuota" in changed:
-        new["NanoCpus"] = 0
-    memory = int(new.get("Memory") or 0)
-    swap = int(new.get("MemorySwap") or 0)
+    swappiness change whenever given, the restart policy whenever named). Raises
+    InvalidArgument."""
+    changed = {name: getattr(upd.resources, name) for name in _UPDATABLE if _given(name, getattr(upd.resources, name))}
+    if "nano_cpus" in changed:  # one way of limiting the CPU replaces the other
+        changed.update(cpu_period=0, cpu_quota=0)
+    elif "cpu_period" in changed or "cpu_quota" in changed:
+        changed.update(nano_cpus=0)
+    new = replace(hc.resources, **changed)
     # dockerd refuses a memory limit above the swap limit already set (0, never set, too);
     # an unlimited swap (-1) conflicts with nothing, so it is let through here.
-    if "Memory" in changed and "MemorySwap" not in changed and swap != -1 and memory > swap:
+    if "memory" in changed and "memory_swap" not in changed and new.memory_swap != -1 and new.memory > new.memory_swap:
         raise InvalidArgument(
             "Memory limit should be smaller than already set memoryswap limit, update the memoryswap at the same time"
         )
-    policy = body.get("RestartPolicy") or {}
-    if policy.get("Name"):
-        if hc.get("AutoRemove") and policy["Name"] != "no":
+    policy = hc.restart_policy
+    if upd.restart_policy.name:
+        if hc.auto_remove and upd.restart_policy.name != "no":
             raise InvalidArgument("Restart policy cannot be updated because AutoRemove is enabled for the container")
-        new["RestartPolicy"] = {"Name": policy["Name"], "MaximumRetryCount": int(policy.get("MaximumRetryCount") or 0)}
+        policy = RestartPolicy(name=upd.restart_policy.name, maximum_retry_count=upd.restart_policy.maximum_retry_count)
     validate(new, update=True)
     # What to write to the cgroup: the changed fields, with their companions (the kernel
     # takes a memory limit and its swap limit together, a CFS quota with its period).
-    source = {k: new.get(k) for k in changed}
-    if {"Memory", "MemorySwap"} & set(changed):
-        source.update(Memory=memory, MemorySwap=new.get("MemorySwap"))
-    if {"NanoCpus", "CpuPeriod", "CpuQuota"} & set(changed):
-        source.update({k: new.get(k) for k in ("NanoCpus", "CpuPeriod", "CpuQuota")})
-    return new, oci(source)
+    apply = {name: getattr(new, name) for name in changed}
+    if {"memory", "memory_swap"} & set(changed):
+        apply.update(memory=new.memory, memory_swap=new.memory_swap)
+    if {"nano_cpus", "cpu_period", "cpu_quota"} & set(changed):
+        apply.update(nano_cpus=new.nano_cpus, cpu_period=new.cpu_period, cpu_quota=new.cpu_quota)
+    source = Resources(**{f.name: apply.get(f.name, _zero(f.name)) for f in fields(Resources)})
+    return hc.with_(resources=new, restart_policy=policy), oci(source)
+
+
+def _zero(name: str) -> Any:
+    return getattr(Resources(), name)

@@ -11,8 +11,10 @@ import os
 import posixpath
 import re
 from collections.abc import Callable, Mapping
+from dataclasses import replace as replace_fields
 from typing import Any
 
+from ballena.core.containerconfig import ContainerConfig, HostConfig, Mount, TmpfsOptions, VolumeOptions
 from ballena.core.volumes import MountPoint, Volume
 from ballena.errors import AlreadyExists, Conflict, InvalidArgument, NotFound, SystemFailure
 from ballena.pkg import linux
@@ -177,8 +179,8 @@ class VolumeService:
     def resolve_mounts(
         self,
         *,
-        config: Mapping[str, Any],
-        host_config: Mapping[str, Any],
+        config: ContainerConfig,
+        host_config: HostConfig,
         volumes_from: Callable[[str], list[MountPoint]],
     ) -> list[MountPoint]:
         """Work out a new container's mounts; creates the named and anonymous volumes it needs.
@@ -191,20 +193,20 @@ class VolumeService:
             dest = posixpath.normpath(mp.destination)
             if dest in points and not replace:
                 raise InvalidArgument(f"Duplicate mount point: {dest}")
-            points[dest] = MountPoint(**{**_fields(mp), "destination": dest})
+            points[dest] = replace_fields(mp, destination=dest)
 
-        for spec in host_config.get("VolumesFrom") or []:
+        for spec in host_config.volumes_from or ():
             name, _, mode = spec.partition(":")
             if mode not in ("", "ro", "rw"):
                 raise InvalidArgument(f"invalid mode: {mode}")
             for mp in volumes_from(name):
                 rw = mp.rw if not mode else mode == "rw"
-                add(MountPoint(**{**_fields(mp), "rw": rw, "mode": mode or mp.mode}), replace=True)
-        for bind in host_config.get("Binds") or []:
+                add(replace_fields(mp, rw=rw, mode=mode or mp.mode), replace=True)
+        for bind in host_config.binds or ():
             add(self._parse_bind(bind), replace=True)
-        for m in host_config.get("Mounts") or []:
+        for m in host_config.mounts or ():
             add(self._parse_mount(m), replace=True)
-        for dest in config.get("Volumes") or {}:
+        for dest in config.volumes or ():
             dest = posixpath.normpath(dest)
             if not dest.startswith("/"):
                 raise InvalidArgument(
@@ -268,11 +270,11 @@ class VolumeService:
             copy_image_data="nocopy" not in modes,
         )
 
-    def _parse_mount(self, m: Mapping[str, Any]) -> MountPoint:
-        kind = m.get("Type") or "volume"
-        target = m.get("Target") or ""
-        source = m.get("Source") or ""
-        ro = bool(m.get("ReadOnly"))
+    def _parse_mount(self, m: Mount) -> MountPoint:
+        kind = m.type or "volume"
+        target = m.target
+        source = m.source
+        ro = m.read_only
         if not target:
             raise InvalidArgument(f'invalid mount config for type "{kind}": field Target must not be empty')
         if not target.startswith("/"):
@@ -291,23 +293,17 @@ class VolumeService:
                 raise InvalidArgument(
                     f'invalid mount config for type "bind": bind source path does not exist: {source}'
                 )
-            prop = (m.get("BindOptions") or {}).get("Propagation") or "rprivate"
+            prop = (m.bind_options.propagation if m.bind_options else "") or "rprivate"
             if prop not in _PROPAGATION:
                 raise InvalidArgument(f"invalid propagation mode: {prop}")
             return MountPoint(type="bind", destination=target, source=source, rw=not ro, propagation=prop)
         if kind == "volume":
-            vo = m.get("VolumeOptions") or {}
+            vo = m.volume_options or VolumeOptions()
+            options = vo.driver_config.options if vo.driver_config and vo.driver_config.options else {}
             if source:
-                v = self.create(
-                    source, options=(vo.get("DriverConfig") or {}).get("Options") or {}, labels=vo.get("Labels") or {}
-                )
+                v = self.create(source, options=options, labels=vo.labels or {})
             else:
-                v = self.create(
-                    None,
-                    anonymous=True,
-                    options=(vo.get("DriverConfig") or {}).get("Options") or {},
-                    labels=vo.get("Labels") or {},
-                )
+                v = self.create(None, anonymous=True, options=options, labels=vo.labels or {})
             return MountPoint(
                 type="volume",
                 destination=target,
@@ -316,17 +312,14 @@ class VolumeService:
                 driver="local",
                 mode="z",
                 rw=not ro,
-                copy_image_data=not vo.get("NoCopy"),
+                copy_image_data=not vo.no_copy,
             )
         if kind == "tmpfs":
             if source:
                 raise InvalidArgument('invalid mount config for type "tmpfs": field Source must not be specified')
-            to = m.get("TmpfsOptions") or {}
+            to = m.tmpfs_options or TmpfsOptions()
             return MountPoint(
-                type="tmpfs",
-                destination=target,
-                rw=not ro,
-                tmpfs_options={"size": int(to.get("SizeBytes") or 0), "mode": int(to.get("Mode") or 0)},
+                type="tmpfs", destination=target, rw=not ro, tmpfs_options={"size": to.size_bytes, "mode": to.mode}
             )
         raise InvalidArgument(f'mount type unknown: "{kind}"')
 
@@ -350,10 +343,6 @@ class VolumeService:
                 opts.append("ro")
             out.append({"destination": mp.destination, "type": "bind", "source": source, "options": opts})
         return out
-
-
-def _fields(mp: MountPoint) -> dict[str, Any]:
-    return {k: getattr(mp, k) for k in MountPoint.__dataclass_fields__}
 
 
 def _validate_options(opts: Mapping[str, str]) -> None:

@@ -56,7 +56,12 @@ class OciMount:
     options: tuple[str, ...] = ()
 
     def spec(self) -> dict[str, Any]:
-        return {"destination": self.destination, "type": self.type, "source": self.source, "options": list(self.options)}
+        return {
+            "destination": self.destination,
+            "type": self.type,
+            "source": self.source,
+            "options": list(self.options),
+        }
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -27,7 +27,19 @@ READ_SIZE = 1 << 16
 class Conn:
     """One client of the monitor: the daemon's control connection, a request, or an exec."""
 
-    __slots__ = ("sock", "decoder", "wbuf", "role", "out", "err", "stdin", "exec", "closed", "read_closed", "registered")
+    __slots__ = (
+        "sock",
+        "decoder",
+        "wbuf",
+        "role",
+        "out",
+        "err",
+        "stdin",
+        "exec",
+        "closed",
+        "read_closed",
+        "registered",
+    )
 
     def __init__(self, sock: socket.socket, role: str = "") -> None:
         self.sock = sock

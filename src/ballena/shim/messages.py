@@ -261,7 +261,21 @@ class HealthReport(Event):
 
 _REQUESTS: dict[str, type[Any]] = {
     cls.OP: cls
-    for cls in (Hello, Start, Cancel, Attach, CloseStdin, Kill, Resize, Exec, GetState, Update, Pause, Resume, GetHealth)
+    for cls in (
+        Hello,
+        Start,
+        Cancel,
+        Attach,
+        CloseStdin,
+        Kill,
+        Resize,
+        Exec,
+        GetState,
+        Update,
+        Pause,
+        Resume,
+        GetHealth,
+    )
 }
 _EVENTS: dict[str, type[Any]] = {
     cls.EVENT: cls

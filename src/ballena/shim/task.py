@@ -136,7 +136,9 @@ class Task:
                 if isinstance(item, tuple):
                     on_output(*item)
                 elif isinstance(item, messages.Exited):
-                    status = ExitStatus(exit_code=item.exit_code, oom_killed=item.oom_killed, finished_at=item.finished_at)
+                    status = ExitStatus(
+                        exit_code=item.exit_code, oom_killed=item.oom_killed, finished_at=item.finished_at
+                    )
         except SystemFailure:
             pass
         finally:

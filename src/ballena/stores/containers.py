@@ -7,6 +7,7 @@ Lookups follow Docker: a full ID, then a name, then a unique ID prefix.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import shutil
 import threading
@@ -14,9 +15,14 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from ballena.core.containerconfig import ContainerConfig, EndpointSettings, HostConfig, PortBinding
 from ballena.core.containers import Container, State
+from ballena.core.volumes import MountPoint
 from ballena.errors import Conflict, InvalidArgument, NotFound
+from ballena.pkg import records
 from ballena.pkg.atomicfile import write_bytes
+
+log = logging.getLogger("ballena.stores")
 
 
 def _to_json(c: Container) -> dict[str, Any]:
@@ -29,8 +35,8 @@ def _to_json(c: Container) -> dict[str, Any]:
         "ImageID": c.image_id,
         "Path": c.path,
         "Args": list(c.args),
-        "Config": c.config,
-        "HostConfig": c.host_config,
+        "Config": records.encode(c.config, private=True),
+        "HostConfig": records.encode(c.host_config, private=True),
         "State": {
             "Status": s.status,
             "Pid": s.pid,
@@ -44,10 +50,10 @@ def _to_json(c: Container) -> dict[str, Any]:
         "ManuallyStopped": c.manually_stopped,
         "HasBeenStarted": c.has_been_started,
         "Runtime": c.runtime,
-        "Networks": c.networks,
-        "Mounts": list(c.mounts),
+        "Networks": {name: records.encode(ep, private=True) for name, ep in c.networks.items()},
+        "Mounts": [records.encode(m, private=True) for m in c.mounts],
         "Platform": c.platform,
-        "Ports": c.ports,
+        "Ports": {port: [records.encode(b) for b in bindings] for port, bindings in c.ports.items()},
     }
 
 
@@ -61,8 +67,8 @@ def _from_json(d: dict[str, Any]) -> Container:
         image_id=d["ImageID"],
         path=d["Path"],
         args=tuple(d.get("Args") or ()),
-        config=d.get("Config") or {},
-        host_config=d.get("HostConfig") or {},
+        config=records.decode(ContainerConfig, d.get("Config"), private=True),
+        host_config=records.decode(HostConfig, d.get("HostConfig"), private=True),
         state=State(
             status=s.get("Status", "created"),
             pid=int(s.get("Pid", 0)),
@@ -76,10 +82,15 @@ def _from_json(d: dict[str, Any]) -> Container:
         manually_stopped=bool(d.get("ManuallyStopped")),
         has_been_started=bool(d.get("HasBeenStarted")),
         runtime=d.get("Runtime", "ballena"),
-        networks=d.get("Networks") or {},
-        mounts=tuple(d.get("Mounts") or ()),
+        networks={
+            name: records.decode(EndpointSettings, ep, private=True) for name, ep in (d.get("Networks") or {}).items()
+        },
+        mounts=tuple(records.decode(MountPoint, m, private=True) for m in d.get("Mounts") or ()),
         platform=d.get("Platform", "linux"),
-        ports=d.get("Ports") or {},
+        ports={
+            port: tuple(records.decode(PortBinding, b) for b in bindings or ())
+            for port, bindings in (d.get("Ports") or {}).items()
+        },
     )
 
 
@@ -99,7 +110,9 @@ class ContainerStore:
         return self.root / cid / f"{cid}-json.log"
 
     def load(self) -> list[Container]:
-        """Read every record; a directory without a readable record is an interrupted create."""
+        """Read every record. A directory without one is an interrupted create (the record is
+        written atomically, last) and goes; one that cannot be read is kept, and reported,
+        for a person to look at: deleting it would lose a container."""
         out = []
         for entry in os.scandir(self.root):
             if entry.name.startswith(".removing-"):  # a removal the daemon did not finish
@@ -108,8 +121,11 @@ class ContainerStore:
             path = Path(entry.path) / "config.v2.json"
             try:
                 c = _from_json(json.loads(path.read_text()))
-            except (OSError, ValueError, KeyError):
+            except FileNotFoundError:
                 shutil.rmtree(entry.path, ignore_errors=True)
+                continue
+            except (OSError, ValueError, KeyError, records.DecodeError) as e:
+                log.error("container record %s cannot be read, left as it is: %s", path, e)
                 continue
             self._by_id[c.id] = c
             self._names[c.name] = c.id

@@ -1,6 +1,6 @@
 """The metadata database: one SQLite file in WAL mode that makes every image change atomic.
 
-Schema (version 1)::
+Schema (version 2)::
 
     snapshots(key PK, id UNIQUE, parent, kind, created)
         kind 'committed': a read-only layer directory, key = the layer's chain ID
@@ -17,7 +17,12 @@ Schema (version 1)::
     build_cache(key PK, image_id, created, last_used) the builder's step cache
     volumes(name PK, driver, labels, options, created, anonymous)   local volumes
     networks(id PK, name UNIQUE, driver, subnet, gateway, ip_range, bridge, internal, attachable,
-             labels, options, created, builtin)                      networks
+             labels, options, created, builtin, pools, enable_ipv6, ipam_options)    networks
+        pools: the IPAM config (JSON); subnet/gateway/ip_range: its first IPv4 pool (version 1)
+    endpoints(network_id, container_id, container_name, endpoint_id, ipv4, ipv6, mac, aliases,
+              links, PK (network_id, container_id), UNIQUE (network_id, ipv4), UNIQUE (network_id, ipv6))
+        a running container's interface on a network: its addresses are reserved by this row,
+        so two containers can never hold one (NULL where it has none)
 
 Garbage collection: a layer is kept while an image or a snapshot stands on it; a blob while a
 layer, image or manifest refers to it. ``ImageStore`` runs it after deletions and at start-up.
@@ -34,7 +39,17 @@ from typing import Any
 
 from ballena.errors import SystemFailure
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+
+# Columns added since version 1, by table: (name, definition). Added where missing, so a
+# version-1 database opens as a version-2 one.
+_ADDED_COLUMNS = {
+    "networks": (
+        ("pools", "TEXT NOT NULL DEFAULT ''"),
+        ("enable_ipv6", "INTEGER NOT NULL DEFAULT 0"),
+        ("ipam_options", "TEXT NOT NULL DEFAULT '{}'"),
+    ),
+}
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS snapshots (
@@ -66,6 +81,12 @@ CREATE TABLE IF NOT EXISTS networks (
     gateway TEXT NOT NULL, ip_range TEXT NOT NULL, bridge TEXT NOT NULL, internal INTEGER NOT NULL,
     attachable INTEGER NOT NULL, labels TEXT NOT NULL, options TEXT NOT NULL, created INTEGER NOT NULL,
     builtin INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS endpoints (
+    network_id TEXT NOT NULL, container_id TEXT NOT NULL, container_name TEXT NOT NULL,
+    endpoint_id TEXT NOT NULL, ipv4 TEXT, ipv6 TEXT, mac TEXT NOT NULL, aliases TEXT NOT NULL,
+    links TEXT NOT NULL, PRIMARY KEY (network_id, container_id),
+    UNIQUE (network_id, ipv4), UNIQUE (network_id, ipv6));
+CREATE INDEX IF NOT EXISTS endpoints_container ON endpoints(container_id);
 CREATE TABLE IF NOT EXISTS build_cache (
     key TEXT PRIMARY KEY, image_id TEXT NOT NULL, created INTEGER NOT NULL, last_used INTEGER NOT NULL);
 """
@@ -85,11 +106,19 @@ class Database:
             self._conn.execute("PRAGMA synchronous=NORMAL")
             self._conn.execute("PRAGMA foreign_keys=OFF")
             self._conn.executescript(_SCHEMA)
+            self._migrate()
             self._conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
         except sqlite3.Error as e:
             raise SystemFailure(f"cannot open metadata database {path}: {e}") from e
         self._lock = threading.RLock()
         self._depth = 0
+
+    def _migrate(self) -> None:
+        for table, columns in _ADDED_COLUMNS.items():
+            have = {row[1] for row in self._conn.execute(f"PRAGMA table_info({table})")}
+            for name, definition in columns:
+                if name not in have:
+                    self._conn.execute(f"ALTER TABLE {table} ADD COLUMN {name} {definition}")
 
     @contextmanager
     def tx(self) -> Iterator[sqlite3.Connection]:

@@ -9,13 +9,21 @@ from typing import Any
 
 from ballena.api.http import Hijack, RawStream, Request, Response, StreamResponse, json_response, no_content
 from ballena.api.router import Router
-from ballena.api.routes.images import CONFIG_DEFAULTS
 from ballena.api.streams import frame, json_line
+from ballena.core.containerconfig import (
+    ContainerConfig,
+    EndpointSettings,
+    ExecCreate,
+    ExecStart,
+    HostConfig,
+    NetworkingConfig,
+    UpdateConfig,
+)
 from ballena.core.containers import Container
 from ballena.errors import BallenaError, CommandNotRunnable, Conflict, InvalidArgument, RuntimeFailure
+from ballena.pkg import records
 from ballena.pkg.filters import Filters
 from ballena.pkg.timeutil import human_duration, parse_api_timestamp, rfc3339nano
-from ballena.runtime.spec import MASKED_PATHS, READONLY_PATHS
 from ballena.services.containers import (
     LIST_FILTERS,
     PRUNE_FILTERS,
@@ -29,71 +37,6 @@ from ballena.services.stats import StatsService
 
 RAW = "application/vnd.docker.raw-stream"
 MULTIPLEXED = "application/vnd.docker.multiplexed-stream"
-
-_HOSTCONFIG_DEFAULTS: dict[str, Any] = {
-    "Binds": None,
-    "ContainerIDFile": "",
-    "LogConfig": {"Type": "json-file", "Config": {}},
-    "NetworkMode": "bridge",
-    "PortBindings": {},
-    "RestartPolicy": {"Name": "no", "MaximumRetryCount": 0},
-    "AutoRemove": False,
-    "VolumeDriver": "",
-    "VolumesFrom": None,
-    "ConsoleSize": [0, 0],
-    "CapAdd": None,
-    "CapDrop": None,
-    "CgroupnsMode": "host",
-    "Dns": [],
-    "DnsOptions": [],
-    "DnsSearch": [],
-    "ExtraHosts": None,
-    "GroupAdd": None,
-    "IpcMode": "private",
-    "Cgroup": "",
-    "Links": None,
-    "OomScoreAdj": 0,
-    "PidMode": "",
-    "Privileged": False,
-    "PublishAllPorts": False,
-    "ReadonlyRootfs": False,
-    "SecurityOpt": None,
-    "UTSMode": "",
-    "UsernsMode": "",
-    "ShmSize": 67108864,
-    "Runtime": "ballena",
-    "Isolation": "",
-    "CpuShares": 0,
-    "Memory": 0,
-    "NanoCpus": 0,
-    "CgroupParent": "",
-    "BlkioWeight": 0,
-    "BlkioWeightDevice": [],
-    "BlkioDeviceReadBps": [],
-    "BlkioDeviceWriteBps": [],
-    "BlkioDeviceReadIOps": [],
-    "BlkioDeviceWriteIOps": [],
-    "CpuPeriod": 0,
-    "CpuQuota": 0,
-    "CpuRealtimePeriod": 0,
-    "CpuRealtimeRuntime": 0,
-    "CpusetCpus": "",
-    "CpusetMems": "",
-    "Devices": [],
-    "DeviceCgroupRules": None,
-    "DeviceRequests": None,
-    "MemoryReservation": 0,
-    "MemorySwap": 0,
-    "MemorySwappiness": None,
-    "OomKillDisable": False,
-    "PidsLimit": None,
-    "Ulimits": [],
-    "CpuCount": 0,
-    "CpuPercent": 0,
-    "IOMaximumIOps": 0,
-    "IOMaximumBandwidth": 0,
-    "Init": None,
-}
 
 
 def _args_text(args: list[str]) -> str:
@@ -120,39 +63,37 @@ def status_text(c: Container) -> str:
     return f"Exited ({s.exit_code}) {human_duration((now - s.finished_at_ns) / 1e9)} ago"
 
 
-def _ports(c: Container, req: Request) -> list[dict[str, Any]]:
-    out = []
+def _ports(c: Container) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
     published = c.ports if c.state.running else {}
-    keys = set(c.config.get("ExposedPorts") or {}) | set(published)
-    for port in keys:
+    for port in sorted(set(c.config.exposed_ports or ()) | set(published)):
         num, _, proto = port.partition("/")
-        items = published.get(port) or []
-        if items:
-            for b in items:
-                out.append(
-                    {
-                        "IP": b.get("HostIp") or "0.0.0.0",
-                        "PrivatePort": int(num),
-                        "PublicPort": int(b.get("HostPort") or 0),
-                        "Type": proto or "tcp",
-                    }
-                )
-        else:
+        items = published.get(port) or ()
+        for b in items:
+            out.append(
+                {
+                    "IP": b.host_ip or "0.0.0.0",
+                    "PrivatePort": int(num),
+                    "PublicPort": int(b.host_port or 0),
+                    "Type": proto or "tcp",
+                }
+            )
+        if not items:
             out.append({"PrivatePort": int(num), "Type": proto or "tcp"})
     return out
 
 
 def network_settings(c: Container, *, summary: bool = False) -> dict[str, Any]:
-    nets = {name: _endpoint(name, dict(ep)) for name, ep in c.networks.items()}
+    nets = {name: records.encode(ep) for name, ep in c.networks.items()}
     if summary:
         return {"Networks": nets}
-    bridge = nets.get("bridge") or {}
+    bridge = c.networks.get("bridge") or EndpointSettings()
     ports: dict[str, Any] = {}
     if c.state.running:
-        for key in c.config.get("ExposedPorts") or {}:
+        for key in c.config.exposed_ports or ():
             ports[key] = None
-        for key, items in (c.ports or {}).items():
-            ports[key] = items or None
+        for key, items in c.ports.items():
+            ports[key] = [records.encode(b) for b in items] or None
     return {
         "Bridge": "",
         "SandboxID": c.id if c.state.running else "",
@@ -163,38 +104,16 @@ def network_settings(c: Container, *, summary: bool = False) -> dict[str, Any]:
         "LinkLocalIPv6PrefixLen": 0,
         "SecondaryIPAddresses": None,
         "SecondaryIPv6Addresses": None,
-        "EndpointID": bridge.get("EndpointID", ""),
-        "Gateway": bridge.get("Gateway", ""),
-        "GlobalIPv6Address": "",
-        "GlobalIPv6PrefixLen": 0,
-        "IPAddress": bridge.get("IPAddress", ""),
-        "IPPrefixLen": bridge.get("IPPrefixLen", 0),
-        "IPv6Gateway": "",
-        "MacAddress": bridge.get("MacAddress", ""),
+        "EndpointID": bridge.endpoint_id,
+        "Gateway": bridge.gateway,
+        "GlobalIPv6Address": bridge.global_ipv6_address,
+        "GlobalIPv6PrefixLen": bridge.global_ipv6_prefix_len,
+        "IPAddress": bridge.ip_address,
+        "IPPrefixLen": bridge.ip_prefix_len,
+        "IPv6Gateway": bridge.ipv6_gateway,
+        "MacAddress": bridge.mac_address,
         "Networks": nets,
     }
-
-
-def _endpoint(name: str, ep: dict[str, Any]) -> dict[str, Any]:
-    base = {
-        "IPAMConfig": None,
-        "Links": None,
-        "Aliases": None,
-        "MacAddress": "",
-        "DriverOpts": None,
-        "GwPriority": 0,
-        "NetworkID": "",
-        "EndpointID": "",
-        "Gateway": "",
-        "IPAddress": "",
-        "IPPrefixLen": 0,
-        "IPv6Gateway": "",
-        "GlobalIPv6Address": "",
-        "GlobalIPv6PrefixLen": 0,
-        "DNSNames": None,
-    }
-    base.update({k: v for k, v in ep.items() if not k.startswith("_")})
-    return base
 
 
 def summary(queries: ContainerQueries, c: Container, req: Request, *, size: bool) -> dict[str, Any]:
@@ -205,13 +124,13 @@ def summary(queries: ContainerQueries, c: Container, req: Request, *, size: bool
         "ImageID": c.image_id,
         "Command": (c.path + (" " + _args_text(list(c.args)) if c.args else "")),
         "Created": c.created_ns // 10**9,
-        "Ports": _ports(c, req),
+        "Ports": _ports(c),
         "Labels": dict(c.labels),
         "State": c.state.status,
         "Status": status_text(c),
-        "HostConfig": {"NetworkMode": c.host_config.get("NetworkMode") or "bridge"},
+        "HostConfig": {"NetworkMode": c.host_config.network_mode or "bridge"},
         "NetworkSettings": network_settings(c, summary=True),
-        "Mounts": [dict(m) for m in c.mounts],
+        "Mounts": [records.encode(m) for m in c.mounts],
     }
     if size:
         out["SizeRw"] = queries.size_rw(c)
@@ -224,18 +143,6 @@ def inspect(
 ) -> dict[str, Any]:
     s = c.state
     files = queries.files(c)
-    hc = dict(_HOSTCONFIG_DEFAULTS)
-    hc["LogConfig"] = {"Type": queries.log_defaults.driver, "Config": dict(queries.log_defaults.options or {})}
-    hc["CgroupnsMode"] = "private" if queries.cgroup_version == "2" else "host"
-    hc.update(c.host_config)
-    if not hc.get("Privileged"):
-        hc.setdefault("MaskedPaths", list(MASKED_PATHS))
-        hc.setdefault("ReadonlyPaths", list(READONLY_PATHS))
-        if hc.get("MaskedPaths") is None:
-            hc["MaskedPaths"] = list(MASKED_PATHS)
-        if hc.get("ReadonlyPaths") is None:
-            hc["ReadonlyPaths"] = list(READONLY_PATHS)
-    config = {**CONFIG_DEFAULTS, "Image": c.image, "Labels": {}, **c.config}
     out: dict[str, Any] = {
         "Id": c.id,
         "Created": rfc3339nano(c.created_ns),
@@ -267,10 +174,10 @@ def inspect(
         "ProcessLabel": "",
         "AppArmorProfile": "",
         "ExecIDs": exec_ids or None,
-        "HostConfig": hc,
+        "HostConfig": records.encode(c.host_config),
         "GraphDriver": {"Data": files.graph, "Name": "overlay2"},
-        "Mounts": [dict(m) for m in c.mounts],
-        "Config": config,
+        "Mounts": [records.encode(m) for m in c.mounts],
+        "Config": records.encode(c.config),
         "NetworkSettings": network_settings(c),
     }
     if size:
@@ -329,10 +236,14 @@ def build(
         body = await req.json(required=True)
         if not isinstance(body, dict):
             raise InvalidArgument("invalid JSON: the body must be an object")
-        host_config = body.pop("HostConfig", None) or {}
-        networking = body.pop("NetworkingConfig", None) or {}
+        root = "ContainerConfigWrapper"
+        config = records.decode(ContainerConfig, body, root=root)
+        host_config = records.decode(HostConfig, body.get("HostConfig"), root="HostConfig", path="HostConfig")
+        networking = records.decode(
+            NetworkingConfig, body.get("NetworkingConfig"), root="NetworkingConfig", path="NetworkingConfig"
+        )
         name = req.param("name") or None
-        c, warnings = await lifecycle.create(name=name, config=body, host_config=host_config, networking=networking)
+        c, warnings = await lifecycle.create(name=name, config=config, host_config=host_config, networking=networking)
         return json_response({"Id": c.id, "Warnings": warnings}, status=201)
 
     @r.route("GET", "/containers/{id}/json")
@@ -410,7 +321,7 @@ def build(
         body = await req.json(required=True)
         if not isinstance(body, dict):
             raise InvalidArgument("invalid JSON: the body must be an object")
-        warnings = await lifecycle.update(req.params["id"], body)
+        warnings = await lifecycle.update(req.params["id"], records.decode(UpdateConfig, body))
         return json_response({"Warnings": warnings})
 
     @r.route("GET", "/containers/{id}/stats")
@@ -511,7 +422,7 @@ def build(
                 while True:
                     data = await raw.read()
                     if not data:
-                        if c.config.get("StdinOnce") and not detached.is_set():
+                        if c.config.stdin_once and not detached.is_set():
                             await supervisor.close_stdin(c.id)
                         return
                     out = bytearray()
@@ -532,7 +443,7 @@ def build(
                     if out:
                         await supervisor.write_stdin(c.id, bytes(out))
 
-            reader = asyncio.ensure_future(pump_in()) if want_stdin and c.config.get("OpenStdin") else None
+            reader = asyncio.ensure_future(pump_in()) if want_stdin and c.config.open_stdin else None
             try:
                 while True:
                     item = await sub.queue.get()
@@ -554,17 +465,17 @@ def build(
 
     @r.route("POST", "/containers/{id}/exec")
     async def exec_create(req: Request) -> Response:
-        body = await req.json(required=True) or {}
-        eid = execs.create(req.params["id"], body)
+        body = await req.json(required=True)
+        eid = execs.create(req.params["id"], records.decode(ExecCreate, body))
         return json_response({"Id": eid}, status=201)
 
     @r.route("POST", "/exec/{id}/start")
     async def exec_start(req: Request) -> Response | Hijack:
-        body = await req.json() or {}
+        body = records.decode(ExecStart, await req.json())
         ex = execs.get(req.params["id"])
-        detach = bool(body.get("Detach"))
-        tty = body.get("Tty")
-        size = body.get("ConsoleSize")
+        detach = body.detach
+        tty = body.tty
+        size = body.console_size
         console = (int(size[0]), int(size[1])) if size and len(size) == 2 and any(size) else None
         c = execs.container_of(ex.config.id)
         if not c.state.running:

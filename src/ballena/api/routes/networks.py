@@ -2,24 +2,34 @@
 
 from __future__ import annotations
 
-from typing import Any
+import ipaddress
+from dataclasses import dataclass
+from typing import Any, ClassVar
 
 from ballena.api.http import Request, Response, json_response
 from ballena.api.router import Router
-from ballena.core.networks import Network
+from ballena.core.containerconfig import EndpointSettings
+from ballena.core.networks import Endpoint, Network, NetworkCreate
 from ballena.errors import InvalidArgument
+from ballena.pkg import records
 from ballena.pkg.filters import Filters
+from ballena.pkg.records import tag
 from ballena.pkg.timeutil import rfc3339nano
 from ballena.services.containers import Lifecycle
 from ballena.services.networks import LIST_FILTERS, PRUNE_FILTERS, NetworkService
 
 
-def network_json(n: Network, containers: dict[str, Any] | None = None) -> dict[str, Any]:
-    config = (
-        [{"Subnet": n.subnet, "Gateway": n.gateway, **({"IPRange": n.ip_range} if n.ip_range else {})}]
-        if n.subnet
-        else []
-    )
+def network_json(n: Network, endpoints: list[Endpoint] | None = None) -> dict[str, Any]:
+    containers = {
+        ep.container_id: {
+            "Name": ep.container_name,
+            "EndpointID": ep.endpoint_id,
+            "MacAddress": ep.mac,
+            "IPv4Address": f"{ep.ipv4}/{_prefix(n, 4)}" if ep.ipv4 else "",
+            "IPv6Address": f"{ep.ipv6}/{_prefix(n, 6)}" if ep.ipv6 else "",
+        }
+        for ep in endpoints or ()
+    }
     return {
         "Name": n.name,
         "Id": n.id,
@@ -27,17 +37,37 @@ def network_json(n: Network, containers: dict[str, Any] | None = None) -> dict[s
         "Scope": "local",
         "Driver": n.driver,
         "EnableIPv4": n.driver == "bridge",
-        "EnableIPv6": False,
-        "IPAM": {"Driver": "default", "Options": None if n.builtin else {}, "Config": config},
+        "EnableIPv6": n.enable_ipv6,
+        "IPAM": {
+            "Driver": "default",
+            "Options": None if n.builtin else dict(n.ipam_options),
+            "Config": [records.encode(p) for p in n.pools],
+        },
         "Internal": n.internal,
         "Attachable": n.attachable,
         "Ingress": False,
         "ConfigFrom": {"Network": ""},
         "ConfigOnly": False,
-        "Containers": containers if containers is not None else {},
+        "Containers": containers,
         "Options": dict(n.options),
         "Labels": dict(n.labels),
     }
+
+
+def _prefix(n: Network, version: int) -> int:
+    pool = n.pool(version)
+    return ipaddress.ip_network(pool.subnet).prefixlen if pool else 0
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class _Connect:
+    """The body of ``/networks/{id}/connect`` and ``/disconnect``."""
+
+    __json_case__: ClassVar[str] = "pascal"
+    __go_name__: ClassVar[str] = "NetworkConnectOptions"
+    container: str = tag(default="")
+    endpoint_config: EndpointSettings | None = tag(default=None)
+    force: bool = tag(default=False)
 
 
 def build(networks: NetworkService, containers: Lifecycle) -> Router:
@@ -55,8 +85,7 @@ def build(networks: NetworkService, containers: Lifecycle) -> Router:
 
     @r.route("POST", "/networks/create")
     async def create(req: Request) -> Response:
-        body = await req.json(required=True) or {}
-        n = await networks.create(body)
+        n = await networks.create(records.decode(NetworkCreate, await req.json(required=True)))
         return json_response({"Id": n.id, "Warning": ""}, status=201)
 
     @r.route("DELETE", "/networks/{id}")
@@ -66,18 +95,18 @@ def build(networks: NetworkService, containers: Lifecycle) -> Router:
 
     @r.route("POST", "/networks/{id}/connect")
     async def connect(req: Request) -> Response:
-        body = await req.json(required=True) or {}
-        if not body.get("Container"):
+        body = records.decode(_Connect, await req.json(required=True))
+        if not body.container:
             raise InvalidArgument("container is required")
-        await containers.connect_network(body["Container"], req.params["id"], body.get("EndpointConfig") or {})
+        await containers.connect_network(body.container, req.params["id"], body.endpoint_config or EndpointSettings())
         return Response(status=200, content_type=None)
 
     @r.route("POST", "/networks/{id}/disconnect")
     async def disconnect(req: Request) -> Response:
-        body = await req.json(required=True) or {}
-        if not body.get("Container"):
+        body = records.decode(_Connect, await req.json(required=True))
+        if not body.container:
             raise InvalidArgument("container is required")
-        await containers.disconnect_network(body["Container"], req.params["id"], force=bool(body.get("Force")))
+        await containers.disconnect_network(body.container, req.params["id"], force=body.force)
         return Response(status=200, content_type=None)
 
     @r.route("POST", "/networks/prune")

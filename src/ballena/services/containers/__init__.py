@@ -16,7 +16,7 @@ The walk of a ``docker run`` is drawn in docs/architecture.md.
 from ballena.services.containers.bundle import Bundles
 from ballena.services.containers.events import ContainerEvents
 from ballena.services.containers.execs import Execs, ExecSession
-from ballena.services.containers.layout import DnsDefaults, LogDefaults, Paths, RuntimeInfo
+from ballena.services.containers.layout import DnsDefaults, HostDefaults, LogDefaults, Paths, RuntimeInfo
 from ballena.services.containers.lifecycle import DEFAULT_STOP_TIMEOUT, Lifecycle
 from ballena.services.containers.logs import Logs
 from ballena.services.containers.queries import ContainerFiles, ContainerQueries
@@ -35,6 +35,7 @@ __all__ = [
     "DnsDefaults",
     "ExecSession",
     "Execs",
+    "HostDefaults",
     "Lifecycle",
     "LogDefaults",
     "Logs",

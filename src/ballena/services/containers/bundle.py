@@ -17,6 +17,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+from ballena.core.containerconfig import HostConfig
 from ballena.core.containers import Container, ExecConfig
 from ballena.core.volumes import MountPoint
 from ballena.errors import Conflict, InvalidArgument
@@ -157,7 +158,7 @@ class Bundles:
                 seccomp_bpf = seccomp.compiled(lx["seccomp"])
             # The filter goes compiled: parsing the long section again cost every monitor ~0.1 MB.
             monitor_spec = {**spec, "linux": {k: v for k, v in lx.items() if k != "seccomp"}}
-        size = tuple(c.host_config.get("ConsoleSize") or ())
+        size = tuple(c.host_config.console_size)
         return MonitorConfig(
             id=c.id,
             bundle=str(state_dir),
@@ -170,7 +171,7 @@ class Bundles:
                 for m in self.images.snapshots.mounts(c.id)
             ),
             tty=c.tty,
-            open_stdin=bool(c.config.get("OpenStdin")),
+            open_stdin=c.config.open_stdin,
             attach_stdout=attach_stdout,
             attach_stderr=attach_stderr,
             console_size=size if len(size) == 2 and any(size) else None,
@@ -189,7 +190,7 @@ class Bundles:
         return RuntimeSettings(name=info.name, path=info.path, args=info.args, root=str(self.paths.runc_root()))
 
     def log_driver(self, c: Container) -> str:
-        return str((c.host_config.get("LogConfig") or {}).get("Type") or self.logs.driver)
+        return c.host_config.log_config.type or self.logs.driver
 
     def log_settings(self, c: Container) -> LogSettings | None:
         """Where and how the monitor logs; None for ``--log-driver none``. Raises
@@ -199,7 +200,7 @@ class Bundles:
             return None
         if driver not in ("json-file", "local"):
             raise InvalidArgument(f"logger: no log driver named '{driver}' is registered")
-        opts = {**(self.logs.options or {}), **((c.host_config.get("LogConfig") or {}).get("Config") or {})}
+        opts = {**(self.logs.options or {}), **(c.host_config.log_config.config or {})}
         max_size = from_human_size(opts["max-size"]) if opts.get("max-size") else DEFAULT_MAX_SIZE
         if opts.get("max-size") == "-1":
             max_size = 0
@@ -213,32 +214,32 @@ class Bundles:
     def spec(self, c: Container, bundle: Path) -> dict[str, Any]:
         """The OCI spec of ``c`` (writes its /etc files on the way)."""
         cfg, hc = c.config, c.host_config
-        u = self.resolve_user(c, cfg.get("User") or "")
-        tty = bool(cfg.get("Tty"))
-        hostname = cfg.get("Hostname") or c.id[:12]
+        u = self.resolve_user(c, cfg.user)
+        tty = cfg.tty
+        hostname = cfg.hostname or c.id[:12]
         env = ocispec.merge_env(
             [f"PATH={ocispec.DEFAULT_PATH}", f"HOSTNAME={hostname}", *(["TERM=xterm"] if tty else [])],
-            list(cfg.get("Env") or []),
+            list(cfg.env or ()),
         )
         if not any(e.startswith("HOME=") for e in env):
             env.append(f"HOME={u.home}")
         try:
             caps = ocispec.capabilities(
-                cap_add=hc.get("CapAdd") or [],
-                cap_drop=hc.get("CapDrop") or [],
-                privileged=bool(hc.get("Privileged")),
+                cap_add=list(hc.cap_add or ()),
+                cap_drop=list(hc.cap_drop or ()),
+                privileged=hc.privileged,
                 available=self.available_capabilities(),
             )
         except ValueError as e:
             raise InvalidArgument(str(e)) from None
         caps = [x for x in caps if x in self.available_capabilities()]
         args = [c.path, *c.args]
-        net_mode = hc.get("NetworkMode") or "default"
+        net_mode = hc.network_mode or "default"
         namespaces = self._namespaces(c)
-        check_sysctls(hc.get("Sysctls") or {}, namespaces)
+        check_sysctls(hc.sysctls or {}, namespaces)
         cdir = self.store.dir(c.id)
         self._write_etc_files(c, cdir, net_mode, hostname)
-        ro = ["ro"] if hc.get("ReadonlyRootfs") else []
+        ro = ["ro"] if hc.readonly_rootfs else []
         mounts: list[dict[str, Any]] = [
             {"destination": dest, "type": "bind", "source": str(cdir / fname), "options": ["rbind", "rprivate", *ro]}
             for dest, fname in (
@@ -247,17 +248,16 @@ class Bundles:
                 ("/etc/hosts", "hosts"),
             )
         ]
-        if (hc.get("IpcMode") or "private") == "host":  # the host's IPC namespace comes with its shm
+        if hc.ipc_mode == "host":  # the host's IPC namespace comes with its shm
             mounts.append({"destination": "/dev/shm", "type": "bind", "source": "/dev/shm", "options": ["rbind"]})
         if self.volumes is not None:
-            points = [MountPoint.from_wire(m) for m in c.mounts]
-            self._fill_new_volumes(c, points)
-            mounts += self.volumes.oci_mounts(points)
-        for path, opts in (hc.get("Tmpfs") or {}).items():
+            self._fill_new_volumes(c, list(c.mounts))
+            mounts += self.volumes.oci_mounts(list(c.mounts))
+        for path, opts in (hc.tmpfs or {}).items():
             extra = [o for o in (opts.split(",") if opts else []) if o]
             base = ["nosuid", "nodev"] if "exec" in extra else ["nosuid", "nodev", "noexec"]
             mounts.append({"destination": path, "type": "tmpfs", "source": "tmpfs", "options": [*base, *extra]})
-        if hc.get("Init"):
+        if hc.init:
             init = shutil.which("tini-static") or shutil.which("tini")
             if init is None:
                 raise InvalidArgument("--init needs tini on the host (apt-get install tini)")
@@ -265,16 +265,16 @@ class Bundles:
                 {"destination": "/sbin/docker-init", "type": "bind", "source": init, "options": ["bind", "ro"]}
             )
             args = ["/sbin/docker-init", "--", *args]
-        rlimits = tuple((f"RLIMIT_{x['Name'].upper()}", int(x["Soft"]), int(x["Hard"])) for x in hc.get("Ulimits") or [])
-        security = hc.get("SecurityOpt") or []
+        rlimits = tuple((f"RLIMIT_{x.name.upper()}", x.soft, x.hard) for x in hc.resources.ulimits or ())
+        security = hc.security_opt or ()
         nnp = any(o in ("no-new-privileges", "no-new-privileges:true", "no-new-privileges=true") for o in security)
         devices, device_rules = _devices(hc)
-        size = hc.get("ConsoleSize")
+        size = hc.console_size
         inp = ocispec.SpecInput(
             process=ocispec.ProcessSpec(
                 args=tuple(args),
                 env=tuple(env),
-                cwd=cfg.get("WorkingDir") or "/",
+                cwd=cfg.working_dir or "/",
                 uid=u.uid,
                 gid=u.gid,
                 additional_gids=u.sgids,
@@ -282,25 +282,25 @@ class Bundles:
                 capabilities=tuple(caps),
                 no_new_privileges=nnp,
                 rlimits=rlimits,
-                oom_score_adj=hc.get("OomScoreAdj") or None,
-                console_size=tuple(size) if size and any(size) else None,
+                oom_score_adj=hc.oom_score_adj or None,
+                console_size=(size[0], size[1]) if len(size) == 2 and any(size) else None,
             ),
             rootfs=str(bundle / "rootfs"),
-            readonly_rootfs=bool(hc.get("ReadonlyRootfs")),
+            readonly_rootfs=hc.readonly_rootfs,
             hostname=hostname,
-            domainname=cfg.get("Domainname") or "",
+            domainname=cfg.domainname,
             mounts=tuple(mounts),
-            shm_size=int(hc.get("ShmSize") or 64 << 20),
+            shm_size=hc.shm_size or 64 << 20,
             namespaces=namespaces,
-            privileged=bool(hc.get("Privileged")),
+            privileged=hc.privileged,
             devices=tuple(devices),
             device_rules=tuple(device_rules),
-            resources=resources.oci(hc),
+            resources=resources.oci(hc.resources),
             cgroups_path=self.paths.cgroup(c),
-            sysctl=hc.get("Sysctls") or {},
+            sysctl=dict(hc.sysctls or {}),
             seccomp=self.seccomp_for(c, caps),
-            masked_paths=tuple(hc["MaskedPaths"]) if hc.get("MaskedPaths") is not None else None,
-            readonly_paths=tuple(hc["ReadonlyPaths"]) if hc.get("ReadonlyPaths") is not None else None,
+            masked_paths=hc.masked_paths,
+            readonly_paths=hc.readonly_paths,
             cgroup_v2=self.cgroup_layout.version == "2",
         )
         return ocispec.build(inp)
@@ -309,7 +309,7 @@ class Bundles:
         """Which namespaces the container makes (None) or joins (a path); absent: the host's."""
         hc = c.host_config
         ns: dict[str, str | None] = {"pid": None, "ipc": None, "uts": None, "mount": None, "network": None}
-        net_mode = hc.get("NetworkMode") or "default"
+        net_mode = hc.network_mode or "default"
         if net_mode == "host":
             del ns["network"]
         elif net_mode.startswith("container:"):
@@ -320,7 +320,7 @@ class Bundles:
                     f"{other.state.status}"
                 )
             ns["network"] = f"/proc/{other.state.pid}/ns/net"
-        pid_mode = hc.get("PidMode") or ""
+        pid_mode = hc.pid_mode
         if pid_mode == "host":
             del ns["pid"]
         elif pid_mode.startswith("container:"):
@@ -328,15 +328,15 @@ class Bundles:
             if not other.state.running:
                 raise Conflict(f"cannot join PID namespace of a non running container: {other.id}")
             ns["pid"] = f"/proc/{other.state.pid}/ns/pid"
-        ipc_mode = hc.get("IpcMode") or "private"
+        ipc_mode = hc.ipc_mode or "private"
         if ipc_mode == "host":
             del ns["ipc"]
         elif ipc_mode.startswith("container:"):
             other = self.lookup(ipc_mode.split(":", 1)[1])
             ns["ipc"] = f"/proc/{other.state.pid}/ns/ipc"
-        if (hc.get("UTSMode") or "") == "host":
+        if hc.uts_mode == "host":
             del ns["uts"]
-        if self.cgroup_layout.version == "2" and (hc.get("CgroupnsMode") or "private") == "private":
+        if self.cgroup_layout.version == "2" and (hc.cgroupns_mode or "private") == "private":
             ns["cgroup"] = None
         return ns
 
@@ -355,10 +355,10 @@ class Bundles:
         ``--privileged``)."""
         from ballena.runtime import seccomp
 
-        if c.host_config.get("Privileged"):
+        if c.host_config.privileged:
             return None
         profile: dict[str, Any] = seccomp.default_profile()
-        for opt in c.host_config.get("SecurityOpt") or []:
+        for opt in c.host_config.security_opt or ():
             key, sep, value = opt.partition("=")
             if not sep:
                 key, _, value = opt.partition(":")
@@ -395,7 +395,7 @@ class Bundles:
     # -- files the container sees -------------------------------------------------------------------
 
     def _write_etc_files(self, c: Container, cdir: Path, net_mode: str, hostname: str) -> None:
-        domain = c.config.get("Domainname") or ""
+        domain = c.config.domainname
         fqdn = f"{hostname}.{domain}" if domain else hostname
         write_bytes(cdir / "hostname", f"{hostname}\n".encode(), durable=False)
         if net_mode == "host":
@@ -405,10 +405,13 @@ class Bundles:
                 hosts = "127.0.0.1\tlocalhost\n"
         else:
             hosts = _LOCALHOST_HOSTS
-            ip = next((str(ep["IPAddress"]) for ep in c.networks.values() if ep.get("IPAddress")), "")
-            if ip:
-                hosts += f"{ip}\t{fqdn}" + (f" {hostname}" if fqdn != hostname else "") + "\n"
-        for entry in c.host_config.get("ExtraHosts") or []:
+            names = f"{fqdn}" + (f" {hostname}" if fqdn != hostname else "")
+            ep = next((ep for ep in c.networks.values() if ep.ip_address), None)
+            if ep is not None:
+                hosts += f"{ep.ip_address}\t{names}\n"
+                if ep.global_ipv6_address:
+                    hosts += f"{ep.global_ipv6_address}\t{names}\n"
+        for entry in c.host_config.extra_hosts or ():
             host, _, addr = entry.partition("=" if "=" in entry else ":")
             if addr == "host-gateway":
                 addr = self.network.host_gateway() if self.network is not None else ""
@@ -431,9 +434,9 @@ class Bundles:
             host = Path("/etc/resolv.conf").read_text()
         except OSError:
             host = ""
-        servers = list(hc.get("Dns") or []) or list(self.dns.servers)
-        search = list(hc.get("DnsSearch") or []) or list(self.dns.search)
-        options = list(hc.get("DnsOptions") or []) or list(self.dns.options)
+        servers = list(hc.dns or ()) or list(self.dns.servers)
+        search = list(hc.dns_search or ()) or list(self.dns.search)
+        options = list(hc.dns_options or ()) or list(self.dns.options)
         host_servers = [
             line.split()[1] for line in host.splitlines() if line.startswith("nameserver") and len(line.split()) > 1
         ]
@@ -452,6 +455,14 @@ class Bundles:
         if options:
             lines.append("options " + " ".join(options))
         return "\n".join(lines) + "\n"
+
+    def refresh_resolv_conf(self, c: Container) -> None:
+        """Rewrite a running container's resolv.conf (after it joined a user network). In
+        place: the container sees the file through a bind mount of this very inode."""
+        text = self.resolv_conf(c, c.host_config.network_mode or "default")
+        with open(self.store.dir(c.id) / "resolv.conf", "r+") as f:
+            f.write(text)
+            f.truncate()
 
     def layer_dirs(self, c: Container) -> list[str]:
         upper = self.images.snapshots.upper_dir(c.id)
@@ -479,7 +490,7 @@ class Bundles:
         say. Raises InvalidArgument for a user it does not have."""
         passwd = self.read_in_container(c, "etc/passwd")
         group = self.read_in_container(c, "etc/group")
-        extra = tuple(str(g) for g in c.host_config.get("GroupAdd") or ())
+        extra = tuple(c.host_config.group_add or ())
         return users.resolve(user, passwd, group, additional=extra)
 
     def exec_process(self, c: Container, cfg: ExecConfig) -> dict[str, Any]:
@@ -487,7 +498,7 @@ class Bundles:
         limits) with the exec's command, user, directory and terminal."""
         spec = json.loads((self.paths.state_dir(c.id) / "config.json").read_text())
         proc = spec["process"]
-        u = self.resolve_user(c, cfg.user or c.config.get("User") or "")
+        u = self.resolve_user(c, cfg.user or c.config.user)
         env = ocispec.merge_env(list(proc.get("env") or []), list(cfg.env))
         if cfg.tty and not any(e.startswith("TERM=") for e in env):
             env.append("TERM=xterm")
@@ -541,12 +552,12 @@ def _device(path: str, inside: str) -> dict[str, Any]:
     }
 
 
-def _devices(hc: Mapping[str, Any]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+def _devices(hc: HostConfig) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """The spec's devices and device cgroup rules: every host device for ``--privileged``,
     else ``--device`` and ``--device-cgroup-rule``. Raises InvalidArgument."""
     devices: list[dict[str, Any]] = []
     rules: list[dict[str, Any]] = []
-    if hc.get("Privileged"):
+    if hc.privileged:
         for root, _dirs, files in os.walk("/dev"):
             if root.startswith(("/dev/pts", "/dev/shm", "/dev/mqueue")):
                 continue
@@ -565,9 +576,9 @@ def _devices(hc: Mapping[str, Any]) -> tuple[list[dict[str, Any]], list[dict[str
                 except OSError:
                     continue
         return devices, rules
-    for d in hc.get("Devices") or []:
-        host = d.get("PathOnHost")
-        inside = d.get("PathInContainer") or host
+    for d in hc.resources.devices or ():
+        host = d.path_on_host
+        inside = d.path_in_container or host
         try:
             st = os.stat(host)
         except OSError:
@@ -586,10 +597,10 @@ def _devices(hc: Mapping[str, Any]) -> tuple[list[dict[str, Any]], list[dict[str
                 "type": dev["type"],
                 "major": dev["major"],
                 "minor": dev["minor"],
-                "access": d.get("CgroupPermissions") or "rwm",
+                "access": d.cgroup_permissions or "rwm",
             }
         )
-    for rule in hc.get("DeviceCgroupRules") or []:
+    for rule in hc.resources.device_cgroup_rules or ():
         m = re.match(r"^([acb]) ([0-9]+|\*):([0-9]+|\*) ([rwm]{1,3})$", rule)
         if not m:
             raise InvalidArgument(f"invalid device cgroup format '{rule}'")

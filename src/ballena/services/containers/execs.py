@@ -7,8 +7,8 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import replace
-from typing import Any
 
+from ballena.core.containerconfig import ExecCreate
 from ballena.core.containers import Container, ExecConfig, ExecState
 from ballena.errors import BallenaError, CommandNotRunnable, Conflict, InvalidArgument, NotFound, RuntimeFailure
 from ballena.pkg.stringid import generate_id
@@ -39,7 +39,7 @@ class Execs:
         self.events = events
         self._execs: dict[str, ExecState] = {}
 
-    def create(self, ref: str, body: dict[str, Any]) -> str:
+    def create(self, ref: str, body: ExecCreate) -> str:
         """A new exec of a running container; its ID. Raises Conflict (not running, paused),
         InvalidArgument (no command)."""
         c = self.queries.get(ref)
@@ -47,27 +47,24 @@ class Execs:
             raise Conflict(f"container {c.id} is not running")
         if c.state.status == "paused":
             raise Conflict(f"Container {c.id} is paused, unpause the container before exec")
-        cmd = body.get("Cmd") or []
-        if isinstance(cmd, str):
-            cmd = [cmd]
-        if not cmd:
+        if not body.cmd:
             raise InvalidArgument("No exec command specified")
-        size = body.get("ConsoleSize")
+        size = body.console_size
         eid = generate_id()
         cfg = ExecConfig(
             id=eid,
             container_id=c.id,
-            cmd=tuple(cmd),
-            env=tuple(body.get("Env") or ()),
-            user=body.get("User") or "",
-            working_dir=body.get("WorkingDir") or "",
-            tty=bool(body.get("Tty")),
-            privileged=bool(body.get("Privileged")),
-            attach_stdin=bool(body.get("AttachStdin")),
-            attach_stdout=bool(body.get("AttachStdout")),
-            attach_stderr=bool(body.get("AttachStderr")),
-            detach_keys=body.get("DetachKeys") or "",
-            console_size=(int(size[0]), int(size[1])) if size and len(size) == 2 and any(size) else None,
+            cmd=tuple(body.cmd),
+            env=tuple(body.env or ()),
+            user=body.user,
+            working_dir=body.working_dir,
+            tty=body.tty,
+            privileged=body.privileged,
+            attach_stdin=body.attach_stdin,
+            attach_stdout=body.attach_stdout,
+            attach_stderr=body.attach_stderr,
+            detach_keys=body.detach_keys,
+            console_size=(size[0], size[1]) if size and len(size) == 2 and any(size) else None,
         )
         self._execs[eid] = ExecState(config=cfg)
         c = replace(c, exec_ids=(*c.exec_ids, eid))
@@ -164,7 +161,9 @@ class ExecSession:
             async for item in self.task.output():
                 yield item
         finally:
-            self.execs._finished(self.ex, self.task.exit_code if self.task.exit_code is not None else 137, self.container)
+            self.execs._finished(
+                self.ex, self.task.exit_code if self.task.exit_code is not None else 137, self.container
+            )
 
     def discard_output(self) -> None:
         async def drain() -> None:

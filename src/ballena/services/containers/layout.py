@@ -15,7 +15,7 @@ from pathlib import Path
 
 from ballena.core.containers import Container
 
-__all__ = ["DnsDefaults", "LogDefaults", "Paths", "RuntimeInfo"]
+__all__ = ["DnsDefaults", "HostDefaults", "LogDefaults", "Paths", "RuntimeInfo"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -44,7 +44,7 @@ class Paths:
 
     def cgroup(self, c: Container) -> str:
         """The container's cgroup: its HostConfig.CgroupParent or the daemon's, plus its ID."""
-        parent = str(c.host_config.get("CgroupParent") or self.cgroup_parent)
+        parent = c.host_config.resources.cgroup_parent or self.cgroup_parent
         return "/" + "/".join(part for part in (*parent.split("/"), c.id) if part)
 
 
@@ -77,3 +77,16 @@ class LogDefaults:
 
     driver: str = "json-file"
     options: Mapping[str, str] | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class HostDefaults:
+    """What the daemon records in a new container's HostConfig where the client left a field
+    empty (dockerd's setHostConfigDefaults), so that ``docker inspect`` shows it."""
+
+    runtimes: Mapping[str, RuntimeInfo]
+    default_runtime: str = "ballena"
+    log: LogDefaults = LogDefaults()
+    cgroupns_mode: str = "host"  # "private" on a cgroup v2 host
+    shm_size: int = 64 << 20
+    ipc_mode: str = "private"

@@ -14,12 +14,13 @@ import os
 import shutil
 import signal as _signal
 import socket
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from ballena.core.containerconfig import ContainerConfig, EndpointSettings, HostConfig, NetworkingConfig, UpdateConfig
 from ballena.core.containers import Container
 from ballena.core.volumes import MountPoint
 from ballena.errors import (
@@ -33,7 +34,7 @@ from ballena.errors import (
     SystemFailure,
     Unavailable,
 )
-from ballena.pkg import linux, signals, trace
+from ballena.pkg import linux, records, signals, trace
 from ballena.pkg.filters import Filters
 from ballena.pkg.namesgen import random_name
 from ballena.pkg.stringid import generate_id
@@ -42,7 +43,7 @@ from ballena.runtime import cgroups
 from ballena.services import resources
 from ballena.services.containers.bundle import Bundles
 from ballena.services.containers.events import ContainerEvents
-from ballena.services.containers.layout import Paths, RuntimeInfo
+from ballena.services.containers.layout import HostDefaults, Paths
 from ballena.services.containers.queries import ContainerQueries
 from ballena.services.containers.requests import check_name, normalize_create
 from ballena.services.containers.supervision import Subscriber, Supervisor
@@ -58,7 +59,6 @@ __all__ = ["DEFAULT_STOP_TIMEOUT", "Lifecycle"]
 log = logging.getLogger("ballena.containers")
 
 DEFAULT_STOP_TIMEOUT = 10
-_NETWORK_KEYS_KEPT = ("IPAMConfig", "Links", "Aliases", "NetworkID")  # what a stopped endpoint keeps
 
 
 class Lifecycle:
@@ -73,8 +73,7 @@ class Lifecycle:
         zygote: Zygote,
         paths: Paths,
         events: ContainerEvents,
-        runtimes: Mapping[str, RuntimeInfo],
-        default_runtime: str,
+        defaults: HostDefaults,
         volumes: VolumeService | None = None,
         network: NetworkService | None = None,
     ) -> None:
@@ -86,8 +85,7 @@ class Lifecycle:
         self.zygote = zygote
         self.paths = paths
         self.events = events
-        self.runtimes = dict(runtimes)
-        self.default_runtime = default_runtime
+        self.defaults = defaults
         self.volumes = volumes
         self.network = network
         self.on_removed: list[Callable[[Container], None]] = []  # e.g. Execs.forget
@@ -108,16 +106,16 @@ class Lifecycle:
         self,
         *,
         name: str | None,
-        config: dict[str, Any],
-        host_config: dict[str, Any],
-        networking: dict[str, Any] | None = None,
+        config: ContainerConfig,
+        host_config: HostConfig,
+        networking: NetworkingConfig | None = None,
     ) -> tuple[Container, list[str]]:
         """A new container (not started). Raises InvalidArgument for a bad request, NotFound
         for an unknown image, network or ``--volumes-from`` container, Conflict for a name
         in use."""
         if name:
             name = check_name(name)
-        image_ref = str(config.get("Image") or "")
+        image_ref = config.image
         if not image_ref:
             raise InvalidArgument("No image was specified")
         image_id = self.images.resolve(image_ref)
@@ -126,24 +124,21 @@ class Lifecycle:
             name=name,
             config=config,
             host_config=host_config,
-            networking=networking or {},
-            image_config=image.run_config,
-            runtimes=self.runtimes,
-            default_runtime=self.default_runtime,
+            networking=networking or NetworkingConfig(),
+            image_config=records.decode(ContainerConfig, image.run_config),
+            defaults=self.defaults,
         )
         cfg, hc = req.config, req.host_config
         cid = generate_id()
         name = req.name or self._generated_name()
         self.store.reserve_name(name, cid)
         try:
-            net_mode = hc.get("NetworkMode") or "bridge"
-            endpoints: dict[str, Any] = {}
+            net_mode = hc.network_mode or "bridge"
+            endpoints: dict[str, EndpointSettings] = {}
             if self.network is not None:
                 endpoints = self.network.initial_endpoints(hc, req.networking)
-            elif net_mode not in ("none", "host") and not net_mode.startswith("container:"):
-                endpoints = {net_mode: {}}
-            if not cfg.get("Hostname"):
-                cfg["Hostname"] = socket.gethostname() if net_mode == "host" else cid[:12]
+            if not cfg.hostname:
+                cfg = cfg.with_(hostname=socket.gethostname() if net_mode == "host" else cid[:12])
             if net_mode.startswith("container:"):
                 self.queries.get(net_mode.split(":", 1)[1])
             mounts: list[MountPoint] = []
@@ -161,11 +156,9 @@ class Lifecycle:
                 args=req.args,
                 config=cfg,
                 host_config=hc,
-                runtime=hc.get("Runtime") or self.default_runtime,
+                runtime=hc.runtime,
                 networks=endpoints,
-                mounts=tuple(
-                    {**m.to_wire(), "_Tmpfs": dict(m.tmpfs_options), "_Copy": m.copy_image_data} for m in mounts
-                ),
+                mounts=tuple(mounts),
             )
             await asyncio.to_thread(self.bundles.prepare_filesystem, c, image.top_layer)
             self.store.save(c)
@@ -245,7 +238,13 @@ class Lifecycle:
                     raise
                 raise err from e
         c = replace(c, has_been_started=True).with_state(
-            status="running", pid=task.pid, exit_code=0, error="", oom_killed=False, started_at_ns=now_ns(), finished_at_ns=0
+            status="running",
+            pid=task.pid,
+            exit_code=0,
+            error="",
+            oom_killed=False,
+            started_at_ns=now_ns(),
+            finished_at_ns=0,
         )
         trace.mark("daemon: monitor says running")
         self.store.save(c, durable=False)
@@ -261,7 +260,7 @@ class Lifecycle:
         for s in subscribers:
             s.close()
         self._release_state_dir(c.id)
-        if c.host_config.get("AutoRemove"):
+        if c.host_config.auto_remove:
             # As moby: a container that was to be removed on exit is removed when it cannot start.
             asyncio.ensure_future(self._remove_quietly(c.id))
         else:
@@ -291,25 +290,23 @@ class Lifecycle:
             error="monitor lost" if status.lost else "",
         )
         if self.network is not None:
-            await self.network.release(c)
+            await self.network.release(c, netns_shared=self._netns_shared(c))
             c = replace(
                 c,
                 ports={},
-                networks={
-                    name: {k: v for k, v in ep.items() if k in _NETWORK_KEYS_KEPT} for name, ep in c.networks.items()
-                },
+                networks={name: ep.stopped() for name, ep in c.networks.items()},
             )
         self.store.save(c, durable=False)
         self._release_state_dir(cid)
         if self.volumes is not None:
             for m in c.mounts:
-                if m.get("Type") == "volume" and m.get("Name"):
-                    self.volumes.unmount(str(m["Name"]))
+                if m.type == "volume" and m.name:
+                    self.volumes.unmount(m.name)
         if status.oom_killed:
             self.events.publish(c, "oom")
         self.events.publish(c, "die", exitCode=str(status.exit_code))
         self._notify_waiters(c, {"StatusCode": status.exit_code, "Error": None}, exited=True)
-        if c.host_config.get("AutoRemove"):
+        if c.host_config.auto_remove:
             try:
                 await self.remove(cid, force=True, volumes=True)
             except NotFound:
@@ -319,14 +316,14 @@ class Lifecycle:
             self._schedule_restart(c)
 
     def _should_restart(self, c: Container) -> bool:
-        policy = c.host_config.get("RestartPolicy") or {}
-        name = policy.get("Name") or "no"
+        policy = c.host_config.restart_policy
+        name = policy.name or "no"
         if c.manually_stopped or name in ("no", ""):
             return False
         if name == "on-failure":
             if c.state.exit_code == 0:
                 return False
-            limit = int(policy.get("MaximumRetryCount") or 0)
+            limit = policy.maximum_retry_count
             return limit == 0 or c.restart_count < limit
         return name in ("always", "unless-stopped")
 
@@ -364,7 +361,7 @@ class Lifecycle:
     # -- stop, kill, restart ----------------------------------------------------------------
 
     def _stop_signal(self, c: Container, override: str | None) -> int:
-        return signals.parse(override or c.config.get("StopSignal") or "SIGTERM")
+        return signals.parse(override or c.config.stop_signal or "SIGTERM")
 
     async def stop(self, ref: str, *, timeout: int | None = None, signal_name: str | None = None) -> None:
         """Signal the container, then kill it after ``timeout`` seconds (its StopTimeout, or
@@ -378,7 +375,7 @@ class Lifecycle:
             raise NotModified("container already stopped")
         sig = self._stop_signal(c, signal_name)
         if timeout is None:
-            timeout = c.config.get("StopTimeout")
+            timeout = c.config.stop_timeout
             if timeout is None:
                 timeout = DEFAULT_STOP_TIMEOUT
         c = replace(c, manually_stopped=True)
@@ -437,7 +434,7 @@ class Lifecycle:
             c = self.store.get(c.id)
             if c.state.running and c.state.status != "restarting":
                 sig = self._stop_signal(c, signal_name)
-                t = timeout if timeout is not None else (c.config.get("StopTimeout") or DEFAULT_STOP_TIMEOUT)
+                t = timeout if timeout is not None else (c.config.stop_timeout or DEFAULT_STOP_TIMEOUT)
                 await self._stop_process(c, sig, t)
             elif c.state.status == "restarting":
                 self._cancel_restart(c.id)
@@ -486,14 +483,13 @@ class Lifecycle:
         if self.images.snapshots.exists(c.id):
             trash += filter(None, [self.images.snapshots.remove(c.id, defer=True)])
         trash += filter(None, [self.store.delete(c.id, defer=True)])
-        if self.volumes is not None and (volumes or c.host_config.get("AutoRemove")):
+        if self.volumes is not None and (volumes or c.host_config.auto_remove):
             # Only the anonymous volumes this container made; named ones outlive it.
             for m in c.mounts:
-                name = m.get("Name")
-                if m.get("Type") != "volume" or not name:
+                if m.type != "volume" or not m.name:
                     continue
                 try:
-                    v = self.volumes.get(str(name))
+                    v = self.volumes.get(m.name)
                 except NotFound:
                     continue
                 if v.anonymous and not self.queries.users_of_volume(v.name):
@@ -594,9 +590,11 @@ class Lifecycle:
         c = replace(c, name=new_name)
         self.store.save(c)
         self.store.release_name(old)
+        if self.network is not None:
+            self.network.renamed(c)
         self.events.publish(c, "rename", oldName=f"/{old}")
 
-    async def update(self, ref: str, body: Mapping[str, Any]) -> list[str]:
+    async def update(self, ref: str, body: UpdateConfig) -> list[str]:
         """``docker update``: new resource limits (applied at once to a running container's
         cgroup, by its monitor) and restart policy. Returns warnings; raises InvalidArgument."""
         c = self.queries.get(ref)
@@ -671,15 +669,21 @@ class Lifecycle:
 
     # -- networks -------------------------------------------------------------------------------
 
-    async def connect_network(self, ref: str, net_ref: str, cfg: Mapping[str, Any]) -> None:
+    async def connect_network(self, ref: str, net_ref: str, cfg: EndpointSettings) -> None:
+        """``docker network connect``: a running container is wired at once, and switches to
+        the embedded DNS when this is its first user network. Raises NotFound, InvalidArgument,
+        Forbidden, Conflict."""
         if self.network is None:
             raise InvalidArgument("networking is not available")
         c = self.queries.get(ref)
         n = self.network.get(net_ref)
         async with self._lock(c.id):
             c = self.store.get(c.id)
-            networks = await self.network.connect(c, n, cfg)
-            self.store.save(replace(c, networks=networks))
+            c = replace(c, networks=await self.network.connect(c, n, cfg))
+            self.store.save(c)
+            if c.state.running:
+                await self.network.ensure_dns(c)
+                await asyncio.to_thread(self.bundles.refresh_resolv_conf, c)
 
     async def disconnect_network(self, ref: str, net_ref: str, *, force: bool = False) -> None:
         if self.network is None:
@@ -688,8 +692,13 @@ class Lifecycle:
         n = self.network.get(net_ref)
         async with self._lock(c.id):
             c = self.store.get(c.id)
-            networks = await self.network.disconnect(c, n)
-            self.store.save(replace(c, networks=networks))
+            self.store.save(replace(c, networks=await self.network.disconnect(c, n, force=force)))
+
+    def _netns_shared(self, c: Container) -> bool:
+        """Another running container lives in ``c``'s network namespace (``--network
+        container:<c>``)."""
+        joined = (f"container:{c.id}", f"container:{c.name}")
+        return any(o.id != c.id and o.state.running and o.host_config.network_mode in joined for o in self.store.all())
 
     # -- prune ----------------------------------------------------------------------------------
 
@@ -743,8 +752,7 @@ class Lifecycle:
             status_ = (
                 ExitStatus.from_record(state.exit)
                 if state is not None and state.exit
-                else self.supervisor.exit_status(c.id)
-                or ExitStatus(exit_code=255, finished_at=now_ns(), lost=True)
+                else self.supervisor.exit_status(c.id) or ExitStatus(exit_code=255, finished_at=now_ns(), lost=True)
             )
             log.info("container %s exited while the daemon was away (status %s)", c.short_id, status_.exit_code)
             await asyncio.to_thread(self.sweep_lost_monitor, c)
@@ -754,7 +762,7 @@ class Lifecycle:
                 [c for c in self.store.all() if c.state.running and self.supervisor.running(c.id)]
             )
         for c in self.store.all():
-            policy = (c.host_config.get("RestartPolicy") or {}).get("Name") or "no"
+            policy = c.host_config.restart_policy.name or "no"
             if (
                 not c.state.running
                 and c.has_been_started

@@ -24,7 +24,9 @@ Entry = tuple[int, bytes]  # (stream, data)
 
 
 class Logs:
-    def __init__(self, *, store: ContainerStore, queries: ContainerQueries, driver_of: Callable[[Container], str]) -> None:
+    def __init__(
+        self, *, store: ContainerStore, queries: ContainerQueries, driver_of: Callable[[Container], str]
+    ) -> None:
         self.store = store
         self.queries = queries
         self.driver_of = driver_of  # the container's log driver (its own or the daemon's)

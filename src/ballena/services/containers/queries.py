@@ -59,7 +59,7 @@ class ContainerQueries:
         return [(c.id, c.state.running) for c in self.store.all() if c.image_id == image_id]
 
     def users_of_volume(self, name: str) -> list[str]:
-        return [c.id for c in self.store.all() if any(m.get("Name") == name for m in c.mounts)]
+        return [c.id for c in self.store.all() if any(m.name == name for m in c.mounts)]
 
     def image_counts(self) -> dict[str, int]:
         """How many containers each image has (``docker images`` and ``system df``)."""
@@ -69,7 +69,7 @@ class ContainerQueries:
         return out
 
     def mount_points(self, ref: str) -> list[MountPoint]:
-        return [MountPoint.from_wire(m) for m in self.get(ref).mounts]
+        return list(self.get(ref).mounts)
 
     def counts(self) -> dict[str, int]:
         out = {"total": 0, "running": 0, "paused": 0, "stopped": 0}
@@ -129,11 +129,11 @@ class ContainerQueries:
         if "network" in f and not any(n in c.networks for n in f.get("network")):
             return False
         if "volume" in f and not any(
-            any(v in (m.get("Name"), m.get("Source"), m.get("Destination")) for m in c.mounts) for v in f.get("volume")
+            any(v in (m.name, m.source, m.destination) for m in c.mounts) for v in f.get("volume")
         ):
             return False
         if "expose" in f or "publish" in f:
-            exposed = set((c.config.get("ExposedPorts") or {}).keys())
+            exposed = set(c.config.exposed_ports or ())
             for v in f.get("expose"):
                 if v not in exposed and f"{v}/tcp" not in exposed:
                     return False

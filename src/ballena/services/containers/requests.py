@@ -7,14 +7,13 @@ the resource checks.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, replace
 
+from ballena.core.containerconfig import ContainerConfig, HostConfig, LogConfig, NetworkingConfig, RestartPolicy
 from ballena.errors import InvalidArgument
 from ballena.runtime import spec as ocispec
 from ballena.services import resources
-from ballena.services.containers.layout import RuntimeInfo
+from ballena.services.containers.layout import HostDefaults
 
 __all__ = [
     "LIST_FILTERS",
@@ -45,9 +44,9 @@ class CreateRequest:
 
     name: str | None  # without the leading "/", None for a generated one
     image: str  # as the client named it
-    config: dict[str, Any]  # Docker's Config, merged with the image's
-    host_config: dict[str, Any]  # Docker's HostConfig, with Docker's defaults
-    networking: dict[str, Any]  # NetworkingConfig
+    config: ContainerConfig  # merged with the image's
+    host_config: HostConfig  # with Docker's defaults
+    networking: NetworkingConfig
     path: str  # the first process's executable and arguments
     args: tuple[str, ...]
     warnings: tuple[str, ...] = ()
@@ -64,108 +63,117 @@ def check_name(name: str) -> str:
 def normalize_create(
     *,
     name: str | None,
-    config: Mapping[str, Any],
-    host_config: Mapping[str, Any],
-    networking: Mapping[str, Any],
-    image_config: Mapping[str, Any],
-    runtimes: Mapping[str, RuntimeInfo],
-    default_runtime: str,
+    config: ContainerConfig,
+    host_config: HostConfig,
+    networking: NetworkingConfig,
+    image_config: ContainerConfig,
+    defaults: HostDefaults,
 ) -> CreateRequest:
     """Check and complete a create request against the image's config. Raises
     InvalidArgument with dockerd's messages."""
-    image = str(config.get("Image") or "")
-    if not image:
+    if not config.image:
         raise InvalidArgument("No image was specified")
-    hc = normalize_host_config(host_config, runtimes, default_runtime)
-    warnings = resources.validate(hc)
-    if hc.get("Memory") and not hc.get("MemorySwap"):
-        hc["MemorySwap"] = int(hc["Memory"]) * 2  # dockerd's default: as much swap as memory
-    cfg = merge_image_config(dict(config), dict(image_config))
-    entrypoint = list(cfg.get("Entrypoint") or [])
-    cmd = list(cfg.get("Cmd") or [])
+    hc = normalize_host_config(host_config, defaults)
+    warnings = resources.validate(hc.resources)
+    if hc.resources.memory and not hc.resources.memory_swap:
+        # dockerd's default: as much swap as memory
+        hc = hc.with_(resources=replace(hc.resources, memory_swap=hc.resources.memory * 2))
+    cfg = merge_image_config(config, image_config)
+    entrypoint = list(cfg.entrypoint or ())
+    cmd = list(cfg.cmd or ())
     if not entrypoint and not cmd:
         raise InvalidArgument("no command specified")
     path, args = (entrypoint[0], [*entrypoint[1:], *cmd]) if entrypoint else (cmd[0], cmd[1:])
     return CreateRequest(
         name=check_name(name) if name else None,
-        image=image,
+        image=config.image,
         config=cfg,
         host_config=hc,
-        networking=dict(networking or {}),
+        networking=networking,
         path=path,
         args=tuple(args),
         warnings=tuple(warnings),
     )
 
 
-def merge_image_config(user: dict[str, Any], image: dict[str, Any]) -> dict[str, Any]:
+def merge_image_config(user: ContainerConfig, image: ContainerConfig) -> ContainerConfig:
     """moby's merge(): the image fills what the user left out."""
-    if not user.get("User"):
-        user["User"] = image.get("User", "")
-    ports = dict(image.get("ExposedPorts") or {})
-    ports.update(user.get("ExposedPorts") or {})
-    user["ExposedPorts"] = ports or None
-    if not user.get("Env"):
-        user["Env"] = list(image.get("Env") or [])
+    env = tuple(user.env or ())
+    if not env:
+        env = tuple(image.env or ())
     else:
-        keys = {e.partition("=")[0] for e in user["Env"]}
-        user["Env"] = list(user["Env"]) + [e for e in image.get("Env") or [] if e.partition("=")[0] not in keys]
-    labels = dict(image.get("Labels") or {})
-    labels.update(user.get("Labels") or {})
-    user["Labels"] = labels
-    if not user.get("Entrypoint"):
-        if not user.get("Cmd"):
-            user["Cmd"] = image.get("Cmd")
-        if user.get("Entrypoint") is None:
-            user["Entrypoint"] = image.get("Entrypoint")
-    if user.get("Entrypoint") == [""]:
-        user["Entrypoint"] = None
-    if not user.get("WorkingDir"):
-        user["WorkingDir"] = image.get("WorkingDir", "")
-    vols = dict(image.get("Volumes") or {})
-    vols.update(user.get("Volumes") or {})
-    user["Volumes"] = vols or None
-    if not user.get("StopSignal") and image.get("StopSignal"):
-        user["StopSignal"] = image["StopSignal"]
-    for key in ("Healthcheck", "OnBuild", "Shell"):
-        if image.get(key) and not user.get(key):
-            user[key] = image[key]
-    return user
+        keys = {e.partition("=")[0] for e in env}
+        env = env + tuple(e for e in image.env or () if e.partition("=")[0] not in keys)
+    cmd, entrypoint = user.cmd, user.entrypoint
+    if not entrypoint:
+        if not cmd:
+            cmd = image.cmd
+        if entrypoint is None:
+            entrypoint = image.entrypoint
+    if entrypoint == ("",):
+        entrypoint = None
+    return user.with_(
+        user=user.user or image.user,
+        exposed_ports=_union(image.exposed_ports, user.exposed_ports),
+        env=env,
+        labels={**(image.labels or {}), **(user.labels or {})},
+        cmd=cmd,
+        entrypoint=entrypoint,
+        working_dir=user.working_dir or image.working_dir,
+        volumes=_union(image.volumes, user.volumes),
+        stop_signal=user.stop_signal or image.stop_signal,
+        healthcheck=user.healthcheck or image.healthcheck,
+        on_build=user.on_build or image.on_build,
+        shell=user.shell or image.shell,
+    )
 
 
-def normalize_host_config(
-    hc_in: Mapping[str, Any], runtimes: Mapping[str, RuntimeInfo], default_runtime: str
-) -> dict[str, Any]:
+def _union(first: tuple[str, ...] | None, second: tuple[str, ...] | None) -> tuple[str, ...] | None:
+    keys = tuple(dict.fromkeys((*(first or ()), *(second or ()))))
+    return keys or None
+
+
+def normalize_host_config(hc: HostConfig, defaults: HostDefaults) -> HostConfig:
     """Docker's defaults for what the client left out, and dockerd's checks of restart
     policy, runtime, shm size, capabilities and security options."""
-    hc = dict(hc_in or {})
-    policy = dict(hc.get("RestartPolicy") or {})
-    name = policy.get("Name") or ""
-    retries = int(policy.get("MaximumRetryCount") or 0)
+    policy = hc.restart_policy
+    name, retries = policy.name, policy.maximum_retry_count
     if name not in _RESTART_NAMES:
         raise InvalidArgument(f"invalid restart policy '{name}'")
     if retries and name != "on-failure":
         raise InvalidArgument("invalid restart policy: maximum retry count can only be used with 'on-failure'")
     if retries < 0:
         raise InvalidArgument("invalid restart policy: maximum retry count cannot be negative")
-    if hc.get("AutoRemove") and name not in ("", "no"):
+    if hc.auto_remove and name not in ("", "no"):
         raise InvalidArgument("can't create 'AutoRemove' container with restart policy")
-    hc["RestartPolicy"] = {"Name": name or "no", "MaximumRetryCount": retries}
-    runtime = hc.get("Runtime") or default_runtime
-    if runtime not in runtimes:
+    runtime = hc.runtime or defaults.default_runtime
+    if runtime not in defaults.runtimes:
         raise InvalidArgument(f"Unknown runtime specified {runtime}")
-    hc["Runtime"] = runtime
-    if not hc.get("NetworkMode") or hc["NetworkMode"] == "default":
-        hc["NetworkMode"] = "bridge"
-    if hc.get("ShmSize") is not None and int(hc["ShmSize"]) < 0:
+    if hc.shm_size < 0:
         raise InvalidArgument("SHM size can not be less than 0")
-    for cap in (hc.get("CapAdd") or []) + (hc.get("CapDrop") or []):
+    for cap in (*(hc.cap_add or ()), *(hc.cap_drop or ())):
         try:
             ocispec.normalize_cap(cap)
         except ValueError as e:
             raise InvalidArgument(str(e)) from None
-    for opt in hc.get("SecurityOpt") or []:
+    for opt in hc.security_opt or ():
         key = opt.split("=", 1)[0].split(":", 1)[0]
         if key not in _SECURITY_OPTS:
             raise InvalidArgument(f'invalid --security-opt 1: "{opt}"')
-    return hc
+    log = hc.log_config
+    if not log.type:  # the daemon's driver, with its options under the container's (dockerd's merge)
+        log = LogConfig(type=defaults.log.driver, config={**(defaults.log.options or {}), **(log.config or {})})
+    default_paths = not hc.privileged
+    return hc.with_(
+        restart_policy=RestartPolicy(name=name or "no", maximum_retry_count=retries),
+        runtime=runtime,
+        network_mode="bridge" if hc.network_mode in ("", "default") else hc.network_mode,
+        log_config=log,
+        shm_size=hc.shm_size or defaults.shm_size,
+        ipc_mode=hc.ipc_mode or defaults.ipc_mode,
+        cgroupns_mode=hc.cgroupns_mode or defaults.cgroupns_mode,
+        masked_paths=hc.masked_paths if hc.masked_paths is not None or not default_paths else ocispec.MASKED_PATHS,
+        readonly_paths=(
+            hc.readonly_paths if hc.readonly_paths is not None or not default_paths else ocispec.READONLY_PATHS
+        ),
+    )

@@ -173,7 +173,7 @@ class Supervisor:
     @staticmethod
     async def _attach_streams(live: _Live, c: Container, *, on: bool) -> None:
         try:
-            await live.task.attach(stdout=on, stderr=on, stdin=bool(c.config.get("OpenStdin")))
+            await live.task.attach(stdout=on, stderr=on, stdin=c.config.open_stdin)
         except Unavailable:
             pass
 
