@@ -144,7 +144,7 @@ class Daemon:
         self.volumes.users = self.queries.users_of_volume
         self.filesystem = FilesystemService(
             queries=self.queries,
-            lifecycle=self.lifecycle,
+            supervisor=self.supervisor,
             images=self.image_store,
             paths=self.paths,
             volumes=self.volumes,

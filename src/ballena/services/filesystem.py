@@ -21,7 +21,7 @@ from ballena.core.images import Layer
 from ballena.errors import BallenaError, InvalidArgument, SystemFailure, from_kind
 from ballena.pkg import archive, records, reference
 from ballena.pkg.timeutil import now_ns, rfc3339nano
-from ballena.services.containers import ContainerEvents, ContainerQueries, Lifecycle, Paths
+from ballena.services.containers import ContainerEvents, ContainerQueries, Paths, Supervisor
 from ballena.services.events import EventBus
 from ballena.services.images import go_arch
 from ballena.services.volumes import VolumeService
@@ -36,7 +36,7 @@ class FilesystemService:
         self,
         *,
         queries: ContainerQueries,
-        lifecycle: Lifecycle,
+        supervisor: Supervisor,
         images: ImageStore,
         paths: Paths,
         volumes: VolumeService | None,
@@ -44,7 +44,7 @@ class FilesystemService:
         events: EventBus,
     ) -> None:
         self.queries = queries
-        self.lifecycle = lifecycle  # commit --pause freezes through it
+        self.supervisor = supervisor  # commit --pause freezes through it
         self.images = images
         self.paths = paths
         self.volumes = volumes
@@ -204,7 +204,7 @@ class FilesystemService:
         if target is not None and target.digest is not None:
             raise InvalidArgument("cannot commit to digest reference")
         if pause:
-            async with self.lifecycle.frozen(c):
+            async with self.supervisor.frozen(c):
                 image_id = await asyncio.to_thread(self._commit, c, target, comment, author, changes, config)
         else:
             image_id = await asyncio.to_thread(self._commit, c, target, comment, author, changes, config)

@@ -28,6 +28,7 @@ from ballena.pkg.units import from_human_size
 from ballena.runtime import cgroups
 from ballena.runtime import spec as ocispec
 from ballena.services import resources
+from ballena.services.containers.etcfiles import EtcFiles
 from ballena.services.containers.layout import DnsDefaults, LogDefaults, Paths, RuntimeInfo
 from ballena.services.networks import NetworkService
 from ballena.services.volumes import VolumeService
@@ -51,10 +52,6 @@ INIT_LAYER_FILES = {
     "dev/console": "file",
     "etc/mtab": "/proc/mounts",
 }
-_LOCALHOST_HOSTS = (
-    "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\nfe00::0\tip6-localnet\n"
-    "ff00::0\tip6-mcastprefix\nff02::1\tip6-allnodes\nff02::2\tip6-allrouters\n"
-)
 # Namespaced sysctls, and the namespace each belongs to (runc's validation).
 _IPC_SYSCTLS = frozenset(
     {"kernel.msgmax", "kernel.msgmnb", "kernel.msgmni", "kernel.sem", "kernel.shmall", "kernel.shmmax",
@@ -85,6 +82,7 @@ class Bundles:
         self.network = network
         self.dns = dns
         self.logs = logs
+        self.etc = EtcFiles(store=store, network=network, dns=dns)
         self.cgroup_layout = cgroups.layout()
         self._available_caps: list[str] | None = None
 
@@ -234,11 +232,10 @@ class Bundles:
             raise InvalidArgument(str(e)) from None
         caps = [x for x in caps if x in self.available_capabilities()]
         args = [c.path, *c.args]
-        net_mode = hc.network_mode or "default"
         namespaces = self._namespaces(c)
         check_sysctls(hc.sysctls or {}, namespaces)
         cdir = self.store.dir(c.id)
-        self._write_etc_files(c, cdir, net_mode, hostname)
+        self.etc.write(c, hostname)
         ro = ["ro"] if hc.readonly_rootfs else []
         mounts: list[dict[str, Any]] = [
             {"destination": dest, "type": "bind", "source": str(cdir / fname), "options": ["rbind", "rprivate", *ro]}
@@ -393,76 +390,6 @@ class Bundles:
             archive.copy_from_layers(self.layer_dirs(c), mp.destination, str(data))
 
     # -- files the container sees -------------------------------------------------------------------
-
-    def _write_etc_files(self, c: Container, cdir: Path, net_mode: str, hostname: str) -> None:
-        domain = c.config.domainname
-        fqdn = f"{hostname}.{domain}" if domain else hostname
-        write_bytes(cdir / "hostname", f"{hostname}\n".encode(), durable=False)
-        if net_mode == "host":
-            try:
-                hosts = Path("/etc/hosts").read_text()
-            except OSError:
-                hosts = "127.0.0.1\tlocalhost\n"
-        else:
-            hosts = _LOCALHOST_HOSTS
-            names = f"{fqdn}" + (f" {hostname}" if fqdn != hostname else "")
-            ep = next((ep for ep in c.networks.values() if ep.ip_address), None)
-            if ep is not None:
-                hosts += f"{ep.ip_address}\t{names}\n"
-                if ep.global_ipv6_address:
-                    hosts += f"{ep.global_ipv6_address}\t{names}\n"
-        for entry in c.host_config.extra_hosts or ():
-            host, _, addr = entry.partition("=" if "=" in entry else ":")
-            if addr == "host-gateway":
-                addr = self.network.host_gateway() if self.network is not None else ""
-            if addr:
-                hosts += f"{addr}\t{host}\n"
-        if self.network is not None:
-            hosts += self.network.hosts_entries(c)
-        write_bytes(cdir / "hosts", hosts.encode(), durable=False)
-        write_bytes(cdir / "resolv.conf", self.resolv_conf(c, net_mode).encode(), durable=False)
-
-    def resolv_conf(self, c: Container, net_mode: str) -> str:
-        """The container's resolv.conf: the embedded server's on user networks, else the
-        host's servers (but loopback ones, unless on the host's network) or the daemon's."""
-        hc = c.host_config
-        if self.network is not None:
-            text = self.network.resolv_conf(c)
-            if text is not None:
-                return text
-        try:
-            host = Path("/etc/resolv.conf").read_text()
-        except OSError:
-            host = ""
-        servers = list(hc.dns or ()) or list(self.dns.servers)
-        search = list(hc.dns_search or ()) or list(self.dns.search)
-        options = list(hc.dns_options or ()) or list(self.dns.options)
-        host_servers = [
-            line.split()[1] for line in host.splitlines() if line.startswith("nameserver") and len(line.split()) > 1
-        ]
-        if not servers:
-            if net_mode == "host":
-                servers = host_servers
-            else:
-                servers = [s for s in host_servers if not s.startswith("127.") and s != "::1"] or ["8.8.8.8", "8.8.4.4"]
-        if not search:
-            search = [w for line in host.splitlines() if line.startswith("search") for w in line.split()[1:]]
-        if not options:
-            options = [w for line in host.splitlines() if line.startswith("options") for w in line.split()[1:]]
-        lines = [f"nameserver {s}" for s in servers]
-        if search:
-            lines.append("search " + " ".join(search))
-        if options:
-            lines.append("options " + " ".join(options))
-        return "\n".join(lines) + "\n"
-
-    def refresh_resolv_conf(self, c: Container) -> None:
-        """Rewrite a running container's resolv.conf (after it joined a user network). In
-        place: the container sees the file through a bind mount of this very inode."""
-        text = self.resolv_conf(c, c.host_config.network_mode or "default")
-        with open(self.store.dir(c.id) / "resolv.conf", "r+") as f:
-            f.write(text)
-            f.truncate()
 
     def layer_dirs(self, c: Container) -> list[str]:
         upper = self.images.snapshots.upper_dir(c.id)

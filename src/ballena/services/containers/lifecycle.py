@@ -10,14 +10,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import shutil
 import signal as _signal
 import socket
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Callable
 from dataclasses import replace
-from pathlib import Path
 from typing import Any
 
 from ballena.core.containerconfig import ContainerConfig, EndpointSettings, HostConfig, NetworkingConfig, UpdateConfig
@@ -34,7 +31,7 @@ from ballena.errors import (
     SystemFailure,
     Unavailable,
 )
-from ballena.pkg import linux, records, signals, trace
+from ballena.pkg import records, signals, trace
 from ballena.pkg.filters import Filters
 from ballena.pkg.namesgen import random_name
 from ballena.pkg.stringid import generate_id
@@ -42,11 +39,14 @@ from ballena.pkg.timeutil import now_ns, parse_api_timestamp
 from ballena.runtime import cgroups
 from ballena.services import resources
 from ballena.services.containers.bundle import Bundles
+from ballena.services.containers.cleanup import Cleanup
 from ballena.services.containers.events import ContainerEvents
 from ballena.services.containers.layout import HostDefaults, Paths
 from ballena.services.containers.queries import ContainerQueries
 from ballena.services.containers.requests import check_name, normalize_create
+from ballena.services.containers.restarts import Restarts, should_restart
 from ballena.services.containers.supervision import Subscriber, Supervisor
+from ballena.services.containers.waits import Waiters
 from ballena.services.networks import NetworkService
 from ballena.services.volumes import VolumeService
 from ballena.shim.spawner import Zygote
@@ -89,9 +89,12 @@ class Lifecycle:
         self.volumes = volumes
         self.network = network
         self.on_removed: list[Callable[[Container], None]] = []  # e.g. Execs.forget
+        self.cleanup = Cleanup(
+            store=store, images=images, paths=paths, supervisor=supervisor, queries=queries, volumes=volumes
+        )
         self._locks: dict[str, asyncio.Lock] = {}
-        self._waiters: dict[str, list[tuple[str, asyncio.Future[dict[str, Any]]]]] = {}
-        self._restarts: dict[str, asyncio.Task[None]] = {}
+        self.waiters = Waiters()
+        self.restarts = Restarts(restart=self._restart_now)
         supervisor.on_exit = self.exited
 
     def _lock(self, cid: str) -> asyncio.Lock:
@@ -259,12 +262,12 @@ class Lifecycle:
         self.store.save(c.with_state(status=status, error=err.message, exit_code=code, pid=0))
         for s in subscribers:
             s.close()
-        self._release_state_dir(c.id)
+        self.cleanup.release_state_dir(c.id)
         if c.host_config.auto_remove:
             # As moby: a container that was to be removed on exit is removed when it cannot start.
             asyncio.ensure_future(self._remove_quietly(c.id))
         else:
-            self._notify_waiters(c, {"StatusCode": code, "Error": None}, exited=False)
+            self.waiters.notify(c, {"StatusCode": code, "Error": None}, exited=False)
 
     async def _remove_quietly(self, cid: str) -> None:
         try:
@@ -297,7 +300,7 @@ class Lifecycle:
                 networks={name: ep.stopped() for name, ep in c.networks.items()},
             )
         self.store.save(c, durable=False)
-        self._release_state_dir(cid)
+        self.cleanup.release_state_dir(cid)
         if self.volumes is not None:
             for m in c.mounts:
                 if m.type == "volume" and m.name:
@@ -305,58 +308,27 @@ class Lifecycle:
         if status.oom_killed:
             self.events.publish(c, "oom")
         self.events.publish(c, "die", exitCode=str(status.exit_code))
-        self._notify_waiters(c, {"StatusCode": status.exit_code, "Error": None}, exited=True)
+        self.waiters.notify(c, {"StatusCode": status.exit_code, "Error": None}, exited=True)
         if c.host_config.auto_remove:
             try:
                 await self.remove(cid, force=True, volumes=True)
             except NotFound:
                 pass
             return
-        if self._should_restart(c):
-            self._schedule_restart(c)
+        if should_restart(c):
+            c = replace(c, restart_count=c.restart_count + 1).with_state(status="restarting")
+            self.store.save(c)
+            self.restarts.schedule(c)
 
-    def _should_restart(self, c: Container) -> bool:
-        policy = c.host_config.restart_policy
-        name = policy.name or "no"
-        if c.manually_stopped or name in ("no", ""):
-            return False
-        if name == "on-failure":
-            if c.state.exit_code == 0:
-                return False
-            limit = policy.maximum_retry_count
-            return limit == 0 or c.restart_count < limit
-        return name in ("always", "unless-stopped")
-
-    def _schedule_restart(self, c: Container) -> None:
-        ran = (c.state.finished_at_ns - c.state.started_at_ns) / 1e9 if c.state.started_at_ns else 0
-        # Docker's back-off: 100 ms doubling each time up to a minute; a run of 10 s resets it.
-        count = 0 if ran >= 10 else c.restart_count
-        delay = min(0.1 * (2**count), 60.0)
-        c = replace(c, restart_count=c.restart_count + 1).with_state(status="restarting")
-        self.store.save(c)
-
-        async def later() -> None:
-            await asyncio.sleep(delay)
-            try:
-                async with self._lock(c.id):
-                    cur = self.store.get(c.id)
-                    if cur.state.status != "restarting" or cur.manually_stopped:
-                        return
-                    await self._start_locked(cur)
-                    self.events.publish(cur, "restart")
-            except NotFound:
+    async def _restart_now(self, cid: str) -> None:
+        """The restart policy's turn came: start the container unless someone stopped it
+        meanwhile."""
+        async with self._lock(cid):
+            cur = self.store.get(cid)
+            if cur.state.status != "restarting" or cur.manually_stopped:
                 return
-            except BallenaError as e:
-                log.warning("restarting %s failed: %s", c.name, e.message)
-            finally:
-                self._restarts.pop(c.id, None)
-
-        self._restarts[c.id] = asyncio.ensure_future(later())
-
-    def _cancel_restart(self, cid: str) -> None:
-        task = self._restarts.pop(cid, None)
-        if task is not None:
-            task.cancel()
+            await self._start_locked(cur)
+            self.events.publish(cur, "restart")
 
     # -- stop, kill, restart ----------------------------------------------------------------
 
@@ -368,7 +340,7 @@ class Lifecycle:
         10). Raises NotModified when it is not running, InvalidArgument for a bad signal."""
         c = self.queries.get(ref)
         if c.state.status == "restarting":
-            self._cancel_restart(c.id)
+            self.restarts.cancel(c.id)
             self.store.save(replace(c, manually_stopped=True).with_state(status="exited"))
             return
         if not c.state.running:
@@ -387,7 +359,7 @@ class Lifecycle:
         if not self.supervisor.running(c.id):
             return
         if c.state.status == "paused":
-            await self._thaw(c)
+            await self.supervisor.thaw(c)
         if sig != _signal.SIGKILL and timeout != 0:
             self.events.publish(c, "kill", signal=str(sig))
             await self.supervisor.kill(c.id, sig)
@@ -422,7 +394,7 @@ class Lifecycle:
             self.store.save(c)
         self.events.publish(c, "kill", signal=str(sig))
         if c.state.status == "paused" and sig == _signal.SIGKILL:
-            await self._thaw(c)
+            await self.supervisor.thaw(c)
         await self.supervisor.kill(c.id, sig, all=sig == _signal.SIGKILL)
         if sig == _signal.SIGKILL:
             await self.supervisor.wait_exited(c.id)
@@ -437,7 +409,7 @@ class Lifecycle:
                 t = timeout if timeout is not None else (c.config.stop_timeout or DEFAULT_STOP_TIMEOUT)
                 await self._stop_process(c, sig, t)
             elif c.state.status == "restarting":
-                self._cancel_restart(c.id)
+                self.restarts.cancel(c.id)
             await self._start_locked(replace(self.store.get(c.id), manually_stopped=False))
         self.events.publish(self.store.get(c.id), "restart")
 
@@ -460,11 +432,11 @@ class Lifecycle:
                     "before removing or force remove"
                 )
             await self._stop_process(replace(c, manually_stopped=True), int(_signal.SIGKILL), 0)
-        self._cancel_restart(c.id)
+        self.restarts.cancel(c.id)
         c = self.store.get(c.id)
         self.store.update(c.with_state(status="removing"))
         try:
-            trash = await asyncio.to_thread(self._remove_files, c, volumes)
+            trash = await asyncio.to_thread(self.cleanup.remove_files, c, volumes=volumes)
         except BaseException:
             self.store.update(c)
             raise
@@ -473,108 +445,18 @@ class Lifecycle:
             forget(c)
         self._locks.pop(c.id, None)
         self.events.publish(c, "destroy")
-        self._notify_waiters(c, {"StatusCode": c.state.exit_code, "Error": None}, exited=True, removed=True)
-        self._discard(trash)
-
-    def _remove_files(self, c: Container, volumes: bool) -> list[Path]:
-        """Remove what the container owns; returns renamed-away directories still to delete."""
-        self.sweep_lost_monitor(c)
-        trash = self._rename_state_dir(c.id)
-        if self.images.snapshots.exists(c.id):
-            trash += filter(None, [self.images.snapshots.remove(c.id, defer=True)])
-        trash += filter(None, [self.store.delete(c.id, defer=True)])
-        if self.volumes is not None and (volumes or c.host_config.auto_remove):
-            # Only the anonymous volumes this container made; named ones outlive it.
-            for m in c.mounts:
-                if m.type != "volume" or not m.name:
-                    continue
-                try:
-                    v = self.volumes.get(m.name)
-                except NotFound:
-                    continue
-                if v.anonymous and not self.queries.users_of_volume(v.name):
-                    try:
-                        self.volumes.remove(v.name)
-                    except Conflict:
-                        pass
-        return trash
-
-    def sweep_lost_monitor(self, c: Container) -> None:
-        """Release what a monitor that is gone without finishing left behind: its rootfs
-        mount and its cgroup (with any process still in it). A monitor owns both while it
-        lives; this runs only when none does (blocking)."""
-        if self.supervisor.running(c.id) or self.supervisor.has_monitor(c.id):
-            return
-        rootfs = self.paths.state_dir(c.id) / "rootfs"
-        if _is_mountpoint(rootfs):
-            try:
-                linux.umount(str(rootfs), linux.MNT_DETACH)
-            except OSError:
-                pass
-        cg = cgroups.Cgroup(self.paths.cgroup(c))
-        if cg.exists():
-            cg.kill_all()
-            cg.remove(timeout=1)
-
-    def _release_state_dir(self, cid: str) -> None:
-        """The container no longer runs: its state directory goes (unless a monitor still
-        has the root filesystem mounted there: then that monitor is not done)."""
-        if not _is_mountpoint(self.paths.state_dir(cid) / "rootfs"):
-            self._discard(self._rename_state_dir(cid))
-
-    def _rename_state_dir(self, cid: str) -> list[Path]:
-        """Move the container's runtime directory out of the way (to delete later)."""
-        d = self.paths.state_dir(cid)
-        trash = d.with_name(f".removing-{cid}-{os.urandom(4).hex()}")
-        try:
-            os.replace(d, trash)
-        except FileNotFoundError:
-            return []
-        except OSError:
-            shutil.rmtree(d, ignore_errors=True)
-            return []
-        return [trash]
-
-    def _discard(self, trash: list[Path]) -> None:
-        """Delete renamed-away directories on a thread, after the client has its answer: the
-        container is gone once they are renamed (a restart deletes leftovers)."""
-        if trash:
-            asyncio.get_running_loop().run_in_executor(None, _rmtree_all, trash)
+        self.waiters.notify(c, {"StatusCode": c.state.exit_code, "Error": None}, exited=True, removed=True)
+        self.cleanup.discard(trash)
 
     # -- wait -----------------------------------------------------------------------------------
 
     def register_wait(self, ref: str, condition: str = "not-running") -> asyncio.Future[dict[str, Any]]:
-        """A future for the wait condition, registered now (the docker CLI starts the container
-        as soon as the wait request is answered, so registration must precede the answer).
-        Raises InvalidArgument for an unknown condition, NotFound."""
-        if condition not in ("not-running", "next-exit", "removed", ""):
-            raise InvalidArgument(f'invalid condition: "{condition}"')
-        c = self.queries.get(ref)
-        condition = condition or "not-running"
-        fut: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
-        if condition == "not-running" and not c.state.running:
-            fut.set_result({"StatusCode": c.state.exit_code, "Error": None})
-            return fut
-        self._waiters.setdefault(c.id, []).append((condition, fut))
-        return fut
+        """A future for the wait condition, registered now (see ``waits.Waiters``). Raises
+        InvalidArgument for an unknown condition, NotFound."""
+        return self.waiters.register(self.queries.get(ref), condition)
 
     async def wait(self, ref: str, condition: str = "not-running") -> dict[str, Any]:
         return await self.register_wait(ref, condition)
-
-    def _notify_waiters(self, c: Container, result: dict[str, Any], *, exited: bool, removed: bool = False) -> None:
-        keep = []
-        for cond, fut in self._waiters.pop(c.id, []):
-            if fut.done():
-                continue
-            if cond == "removed" and not removed:
-                if not exited:  # a failed start: the client must not hang
-                    fut.set_result(result)
-                    continue
-                keep.append((cond, fut))
-                continue
-            fut.set_result(result)
-        if keep:
-            self._waiters[c.id] = keep
 
     # -- rename, pause, update ------------------------------------------------------------------
 
@@ -616,56 +498,12 @@ class Lifecycle:
         return []
 
     async def pause(self, ref: str) -> None:
-        c = self.queries.get(ref)
-        task = self.supervisor.task(c.id)
-        if not c.state.running or c.state.status == "restarting" or task is None:
-            raise Conflict(f"Container {c.id} is not running")
-        if c.state.status == "paused":
-            raise Conflict(f"Container {c.id} is already paused")
-        try:
-            await task.pause()
-        except (SystemFailure, Unavailable) as e:
-            raise SystemFailure(f"cannot pause container {c.id}: {e.message}") from None
-        c = c.with_state(status="paused")
-        self.store.save(c)
-        self.events.publish(c, "pause")
+        """Raises Conflict (not running, already paused), SystemFailure."""
+        await self.supervisor.pause(self.queries.get(ref))
 
     async def unpause(self, ref: str) -> None:
-        c = self.queries.get(ref)
-        if c.state.status != "paused":
-            raise Conflict(f"Container {c.id} is not paused")
-        await self._thaw(c)
-        self.events.publish(self.store.get(c.id), "unpause")
-
-    async def _thaw(self, c: Container) -> None:
-        task = self.supervisor.task(c.id)
-        if task is not None:
-            try:
-                await task.resume()
-            except (SystemFailure, Unavailable, Conflict):
-                pass
-        self.store.save(self.store.get(c.id).with_state(status="running"))
-
-    @asynccontextmanager
-    async def frozen(self, c: Container) -> AsyncIterator[None]:
-        """Keep a running container frozen for the block (``docker commit --pause``); a
-        stopped or already paused one is left as it is."""
-        task = self.supervisor.task(c.id)
-        froze = False
-        if task is not None and c.state.status == "running":
-            try:
-                await task.pause()
-                froze = True
-            except (SystemFailure, Unavailable, Conflict):
-                pass
-        try:
-            yield
-        finally:
-            if froze and task is not None:
-                try:
-                    await task.resume()
-                except (SystemFailure, Unavailable, Conflict):
-                    pass
+        """Raises Conflict when not paused."""
+        await self.supervisor.unpause(self.queries.get(ref))
 
     # -- networks -------------------------------------------------------------------------------
 
@@ -683,7 +521,7 @@ class Lifecycle:
             self.store.save(c)
             if c.state.running:
                 await self.network.ensure_dns(c)
-                await asyncio.to_thread(self.bundles.refresh_resolv_conf, c)
+                await asyncio.to_thread(self.bundles.etc.refresh_resolv_conf, c)
 
     async def disconnect_network(self, ref: str, net_ref: str, *, force: bool = False) -> None:
         if self.network is None:
@@ -726,49 +564,24 @@ class Lifecycle:
     # -- daemon start and stop ----------------------------------------------------------------
 
     async def recover(self) -> None:
-        """At start-up: follow the monitors of running containers again, settle those that
-        exited meanwhile, finish interrupted removals, and start what the restart policies
-        say should run."""
-        if self.paths.state_root.is_dir():
-            leftovers = [Path(e.path) for e in os.scandir(self.paths.state_root) if e.name.startswith(".removing-")]
-            await asyncio.to_thread(_rmtree_all, leftovers)
-        for c in self.store.load():
-            if c.state.status == "removing":
-                try:
-                    await asyncio.to_thread(self._remove_files, c, False)
-                except BallenaError:
-                    pass
-                continue
-            # A record may say "created" although its monitor runs: the daemon died between
-            # starting it and saving that. The monitor's socket tells.
-            if not c.state.running and not self.supervisor.has_monitor(c.id):
-                continue
-            state = await self.supervisor.reconnect(c)
-            if state is not None and state.status == "running":
-                status = "paused" if state.paused or c.state.status == "paused" else "running"
-                self.store.update(c.with_state(status=status, pid=state.pid or c.state.pid))
-                log.info("reattached to running container %s (%s)", c.short_id, c.name)
-                continue
-            status_ = (
-                ExitStatus.from_record(state.exit)
-                if state is not None and state.exit
-                else self.supervisor.exit_status(c.id) or ExitStatus(exit_code=255, finished_at=now_ns(), lost=True)
-            )
-            log.info("container %s exited while the daemon was away (status %s)", c.short_id, status_.exit_code)
-            await asyncio.to_thread(self.sweep_lost_monitor, c)
-            await self.exited(c.id, status_)
+        """At start-up: follow the monitors of running containers again (``Supervisor.restore``),
+        settle those that exited meanwhile and interrupted removals, and start what the
+        restart policies say should run."""
+        restored = await self.supervisor.restore(self.store.load())
+        for c in restored.removing:
+            try:
+                await asyncio.to_thread(self.cleanup.remove_files, c, volumes=False)
+            except BallenaError:
+                pass
+        for c, status in restored.exited:
+            await self.exited(c.id, status)
         if self.network is not None:
-            await self.network.restore(
-                [c for c in self.store.all() if c.state.running and self.supervisor.running(c.id)]
-            )
+            await self.network.restore([c for c in self.store.all() if self.supervisor.running(c.id)])
         for c in self.store.all():
             policy = c.host_config.restart_policy.name or "no"
-            if (
-                not c.state.running
-                and c.has_been_started
-                and not c.manually_stopped
-                and policy in ("always", "unless-stopped")
-            ):
+            if c.state.running or not c.has_been_started or c.manually_stopped:
+                continue
+            if policy in ("always", "unless-stopped"):
                 try:
                     await self.start(c.id)
                 except BallenaError as e:
@@ -776,20 +589,7 @@ class Lifecycle:
 
     async def shutdown(self) -> None:
         """The daemon stops; containers keep running (live-restore)."""
-        for task in list(self._restarts.values()):
-            task.cancel()
+        self.restarts.cancel_all()
         await self.supervisor.shutdown()
         if self.network is not None:
             await self.network.shutdown()
-
-
-def _rmtree_all(paths: list[Path]) -> None:
-    for p in paths:
-        shutil.rmtree(p, ignore_errors=True)
-
-
-def _is_mountpoint(path: Path) -> bool:
-    try:
-        return os.path.ismount(path)
-    except OSError:
-        return False

@@ -10,20 +10,26 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+import os
+import shutil
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from ballena.core.containers import Container
-from ballena.errors import Conflict, Unavailable
+from ballena.errors import Conflict, SystemFailure, Unavailable
+from ballena.pkg import linux
 from ballena.pkg.atomicfile import read_json
 from ballena.pkg.timeutil import now_ns
+from ballena.runtime import cgroups
 from ballena.services.containers.events import ContainerEvents
 from ballena.services.containers.layout import Paths
 from ballena.shim import messages
 from ballena.shim.task import ExitStatus, Task
 from ballena.stores.containers import ContainerStore
 
-__all__ = ["Subscriber", "Supervisor"]
+__all__ = ["Restored", "Subscriber", "Supervisor"]
 
 log = logging.getLogger("ballena.containers")
 
@@ -54,6 +60,14 @@ class _Live:
     subscribers: set[Subscriber] = field(default_factory=set)
     follower: asyncio.Task[None] | None = None
     exited: asyncio.Event = field(default_factory=asyncio.Event)
+
+
+@dataclass
+class Restored:
+    """What ``Supervisor.restore`` found besides the containers it follows again."""
+
+    exited: list[tuple[Container, ExitStatus]] = field(default_factory=list)
+    removing: list[Container] = field(default_factory=list)
 
 
 class Supervisor:
@@ -215,7 +229,112 @@ class Supervisor:
         except Unavailable:
             raise Conflict(f"Container {c.id} is not running") from None
 
+    # -- freezing -----------------------------------------------------------------------------------
+
+    async def pause(self, c: Container) -> None:
+        """Freeze the container (through its monitor). Raises Conflict (not running, already
+        paused), SystemFailure."""
+        task = self.task(c.id)
+        if not c.state.running or c.state.status == "restarting" or task is None:
+            raise Conflict(f"Container {c.id} is not running")
+        if c.state.status == "paused":
+            raise Conflict(f"Container {c.id} is already paused")
+        try:
+            await task.pause()
+        except (SystemFailure, Unavailable) as e:
+            raise SystemFailure(f"cannot pause container {c.id}: {e.message}") from None
+        c = c.with_state(status="paused")
+        self.store.save(c)
+        self.events.publish(c, "pause")
+
+    async def unpause(self, c: Container) -> None:
+        """Raises Conflict when not paused."""
+        if c.state.status != "paused":
+            raise Conflict(f"Container {c.id} is not paused")
+        await self.thaw(c)
+        self.events.publish(self.store.get(c.id), "unpause")
+
+    async def thaw(self, c: Container) -> None:
+        """Resume a paused container (before a stop or a kill: a frozen process cannot die)."""
+        task = self.task(c.id)
+        if task is not None:
+            try:
+                await task.resume()
+            except (SystemFailure, Unavailable, Conflict):
+                pass
+        self.store.save(self.store.get(c.id).with_state(status="running"))
+
+    @asynccontextmanager
+    async def frozen(self, c: Container) -> AsyncIterator[None]:
+        """Keep a running container frozen for the block (``docker commit --pause``); a
+        stopped or already paused one is left as it is."""
+        task = self.task(c.id)
+        froze = False
+        if task is not None and c.state.status == "running":
+            try:
+                await task.pause()
+                froze = True
+            except (SystemFailure, Unavailable, Conflict):
+                pass
+        try:
+            yield
+        finally:
+            if froze and task is not None:
+                try:
+                    await task.resume()
+                except (SystemFailure, Unavailable, Conflict):
+                    pass
+
     # -- daemon start and stop ---------------------------------------------------------------------
+
+    async def restore(self, records: list[Container]) -> Restored:
+        """At start-up, for the records just loaded: follow again each monitor still running
+        its container, and say which containers exited while the daemon was away (their
+        monitors' leftovers swept) and which were being removed."""
+        out = Restored()
+        if self.paths.state_root.is_dir():
+            leftovers = [Path(e.path) for e in os.scandir(self.paths.state_root) if e.name.startswith(".removing-")]
+            await asyncio.to_thread(_rmtree_all, leftovers)
+        for c in records:
+            if c.state.status == "removing":
+                out.removing.append(c)
+                continue
+            # A record may say "created" although its monitor runs: the daemon died between
+            # starting it and saving that. The monitor's socket tells.
+            if not c.state.running and not self.has_monitor(c.id):
+                continue
+            state = await self.reconnect(c)
+            if state is not None and state.status == "running":
+                status = "paused" if state.paused or c.state.status == "paused" else "running"
+                self.store.update(c.with_state(status=status, pid=state.pid or c.state.pid))
+                log.info("reattached to running container %s (%s)", c.short_id, c.name)
+                continue
+            exit_status = (
+                ExitStatus.from_record(state.exit)
+                if state is not None and state.exit
+                else self.exit_status(c.id) or ExitStatus(exit_code=255, finished_at=now_ns(), lost=True)
+            )
+            log.info("container %s exited while the daemon was away (status %s)", c.short_id, exit_status.exit_code)
+            await asyncio.to_thread(self.sweep_lost_monitor, c)
+            out.exited.append((c, exit_status))
+        return out
+
+    def sweep_lost_monitor(self, c: Container) -> None:
+        """Release what a monitor that is gone without finishing left behind: its rootfs
+        mount and its cgroup (with any process still in it). A monitor owns both while it
+        lives; this does nothing while one does (blocking)."""
+        if self.running(c.id) or self.has_monitor(c.id):
+            return
+        rootfs = self.paths.state_dir(c.id) / "rootfs"
+        if is_mountpoint(rootfs):
+            try:
+                linux.umount(str(rootfs), linux.MNT_DETACH)
+            except OSError:
+                pass
+        cg = cgroups.Cgroup(self.paths.cgroup(c))
+        if cg.exists():
+            cg.kill_all()
+            cg.remove(timeout=1)
 
     def has_monitor(self, cid: str) -> bool:
         return (self.paths.state_dir(cid) / "monitor.sock").exists()
@@ -239,3 +358,16 @@ class Supervisor:
             if live.follower is not None:
                 live.follower.cancel()
             live.task.close()
+
+
+def is_mountpoint(path: Path) -> bool:
+    try:
+        return os.path.ismount(path)
+    except OSError:
+        return False
+
+
+def _rmtree_all(paths: list[Path]) -> None:
+    for p in paths:
+        shutil.rmtree(p, ignore_errors=True)
+
