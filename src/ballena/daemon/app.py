@@ -7,13 +7,11 @@ import asyncio
 import fcntl
 import logging
 import os
-import socket
 import ssl
 from pathlib import Path
-from typing import Any
 
 from ballena import __version__
-from ballena.api.http import Request, Server
+from ballena.api.http import Server
 from ballena.api.router import API_VERSION, Router
 from ballena.api.routes import build as build_routes
 from ballena.api.routes import containers as containers_routes
@@ -49,7 +47,7 @@ from ballena.services.images import ImageService
 from ballena.services.networks import NetworkService
 from ballena.services.registry import RegistryService
 from ballena.services.stats import StatsService
-from ballena.services.system import host_facts
+from ballena.services.system import EngineSettings, SystemService, host_facts
 from ballena.services.volumes import VolumeService
 from ballena.shim.spawner import Zygote
 from ballena.stores.containers import ContainerStore
@@ -139,6 +137,7 @@ class Daemon:
             bip=self.cfg.bip,
             default_bridge=self.cfg.bridge,
         )
+        self.runtimes = runtimes
         self._wire_containers(container_store, runtimes)
         self.images.users = self.queries
         self.volumes.users = self.queries.users_of_volume
@@ -223,9 +222,26 @@ class Daemon:
 
     def _router(self) -> Router:
         router = Router()
-        router.include(
-            system_routes.build(events=self.events, facts=self.facts, info=self.info, disk_usage=self.disk_usage)
+        system = SystemService(
+            facts=self.facts,
+            settings=EngineSettings(
+                engine_id=self.engine_id,
+                data_root=self.cfg.data_root,
+                debug=self.cfg.debug,
+                live_restore=self.cfg.live_restore,
+                log_driver=self.cfg.log_driver,
+                default_runtime=self.cfg.default_runtime,
+                runtimes=self.runtimes,
+                labels=tuple(self.cfg.labels),
+                registry_mirrors=tuple(self.cfg.registry_mirrors),
+            ),
+            queries=self.queries,
+            images=self.image_store,
+            volumes=self.volumes,
+            cache_usage=self.builder.cache_usage,
+            event_listeners=lambda: self.events.listeners,
         )
+        router.include(system_routes.build(events=self.events, system=system))
         router.include(
             images_routes.build(
                 self.images,
@@ -248,7 +264,7 @@ class Daemon:
         router.include(filesystem_routes.build(self.filesystem))
         router.include(volumes_routes.build(self.volumes))
         router.include(networks_routes.build(self.network, self.lifecycle))
-        router.include(build_routes.build(self.builder, self.cfg.data_root / "tmp"))
+        router.include(build_routes.build(self.builder))
         return router
 
     async def start(self) -> None:
@@ -323,143 +339,6 @@ class Daemon:
             ctx.verify_mode = ssl.CERT_REQUIRED
             ctx.load_verify_locations(cfg.tlscacert)
         return ctx
-
-    # -- queries that span services -----------------------------------------------------------
-
-    def info(self) -> dict[str, Any]:
-        f = self.facts
-        images = self.image_store.ids()
-        counts = self.queries.counts()
-        runtimes: dict[str, dict[str, Any]] = {"ballena": {"path": "ballena (native)"}, "runc": {"path": "runc"}}
-        for name, spec in self.cfg.runtimes.items():
-            runtimes[name] = {"path": spec.path, **({"runtimeArgs": list(spec.args)} if spec.args else {})}
-        security = ["name=seccomp,profile=builtin"] if f.seccomp else []
-        if f.apparmor:
-            security.insert(0, "name=apparmor")
-        if f.cgroup_version == "2":
-            security.append("name=cgroupns")
-        warnings = []
-        if not f.apparmor:
-            warnings.append(
-                "WARNING: AppArmor is not available on this host: containers run without an AppArmor profile"
-            )
-        return {
-            "ID": self.engine_id,
-            "Containers": counts["total"],
-            "ContainersRunning": counts["running"],
-            "ContainersPaused": counts["paused"],
-            "ContainersStopped": counts["stopped"],
-            "Images": len(images),
-            "Driver": "overlay2",
-            "DriverStatus": [
-                ["Backing Filesystem", _fs_type(self.cfg.data_root)],
-                ["Supports d_type", "true"],
-                ["Using metacopy", "false"],
-                ["Native Overlay Diff", "true"],
-                ["userxattr", "false"],
-            ],
-            "Plugins": {
-                "Volume": ["local"],
-                "Network": ["bridge", "host", "none"],
-                "Authorization": None,
-                "Log": ["json-file"],
-            },
-            "MemoryLimit": True,
-            "SwapLimit": True,
-            "KernelMemoryTCP": False,
-            "CpuCfsPeriod": True,
-            "CpuCfsQuota": True,
-            "CPUShares": True,
-            "CPUSet": True,
-            "PidsLimit": True,
-            "IPv4Forwarding": True,
-            "Debug": self.cfg.debug,
-            "NFd": len(os.listdir("/proc/self/fd")),
-            "OomKillDisable": True,
-            "NGoroutines": 0,
-            "SystemTime": system_routes.now_text(),
-            "LoggingDriver": self.cfg.log_driver,
-            "CgroupDriver": "cgroupfs",
-            "CgroupVersion": f.cgroup_version,
-            "NEventsListener": self.events.listeners,
-            "KernelVersion": f.kernel,
-            "OperatingSystem": f.operating_system,
-            "OSVersion": f.os_version,
-            "OSType": "linux",
-            "Architecture": f.architecture,
-            "IndexServerAddress": "https://index.docker.io/v1/",
-            "RegistryConfig": {
-                "IndexConfigs": {
-                    "docker.io": {
-                        "Name": "docker.io",
-                        "Mirrors": list(self.cfg.registry_mirrors),
-                        "Secure": True,
-                        "Official": True,
-                    }
-                },
-                "InsecureRegistryCIDRs": ["::1/128", "127.0.0.0/8"],
-                "Mirrors": list(self.cfg.registry_mirrors),
-            },
-            "NCPU": f.ncpu,
-            "MemTotal": f.mem_total,
-            "GenericResources": None,
-            "DockerRootDir": str(self.cfg.data_root),
-            "HttpProxy": os.environ.get("HTTP_PROXY", ""),
-            "HttpsProxy": os.environ.get("HTTPS_PROXY", ""),
-            "NoProxy": os.environ.get("NO_PROXY", ""),
-            "Name": socket.gethostname(),
-            "Labels": list(self.cfg.labels),
-            "ExperimentalBuild": False,
-            "ServerVersion": __version__,
-            "Runtimes": runtimes,
-            "DefaultRuntime": self.cfg.default_runtime,
-            "Swarm": {
-                "NodeID": "",
-                "NodeAddr": "",
-                "LocalNodeState": "inactive",
-                "ControlAvailable": False,
-                "Error": "",
-                "RemoteManagers": None,
-            },
-            "LiveRestoreEnabled": self.cfg.live_restore,
-            "Isolation": "",
-            "InitBinary": "ballena-init",
-            "ContainerdCommit": {"ID": ""},
-            "RuncCommit": {"ID": ""},
-            "InitCommit": {"ID": ""},
-            "SecurityOptions": security,
-            "CDISpecDirs": [],
-            "Warnings": warnings or None,
-        }
-
-    async def disk_usage(self, req: Request) -> dict[str, Any]:
-        """``/system/df``: every image, container, volume and cache entry with honest sizes."""
-        return await asyncio.to_thread(self._disk_usage, req)
-
-    def _disk_usage(self, req: Request) -> dict[str, Any]:
-        imgs = self.image_store.all()
-        users: dict[str, int] = {}
-        users.update(self.queries.image_counts())
-        layer_users: dict[str, int] = {}
-        for img in imgs:
-            for chain in img.chain_ids:
-                layer_users[chain] = layer_users.get(chain, 0) + 1
-        layer_sizes = {chain: (layer.size if (layer := self.image_store.layer(chain)) else 0) for chain in layer_users}
-        images = []
-        for img in imgs:
-            summary = images_routes.summary(img, req, users.get(img.id, 0))
-            summary["SharedSize"] = sum(layer_sizes[c] for c in img.chain_ids if layer_users[c] > 1)
-            images.append(summary)
-        containers = [containers_routes.summary(self.queries, c, req, size=True) for c in self.queries.all()]
-        volumes = [volumes_routes.volume_json(v, self.volumes.usage(v)) for v in self.volume_store.all()]
-        cache = self.builder.cache_usage()
-        return {
-            "LayersSize": sum(layer_sizes.values()),
-            "Images": images,
-            "Containers": containers,
-            "Volumes": volumes,
-            "BuildCache": cache,
-        }
 
     # -- shutdown -----------------------------------------------------------------------------
 

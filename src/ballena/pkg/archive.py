@@ -46,6 +46,9 @@ def clean_path(name: str) -> str:
     return "/".join(parts)
 
 
+_MAX_SYMLINKS = 255
+
+
 def _is_whiteout_device(st: os.stat_result) -> bool:
     return stat.S_ISCHR(st.st_mode) and st.st_rdev == 0
 
@@ -416,45 +419,113 @@ def overlay_changes(upper: str, lowers: list[str]) -> list[Change]:
     return out
 
 
-def lookup_in_layers(layers: list[str], rel: str) -> str | None:
+def lookup_in_layers(layers: list[str], rel: str, *, follow: bool = False) -> str | None:
     """The real path of ``rel`` in a stack of overlay directories (top first), or None when it
-    is absent or deleted. Symlinks in the final component are not followed."""
-    rel = clean_path(rel)
-    if not rel:
+    is absent or deleted.
+
+    Symlinks on the way are resolved inside the stack, as if its merged view were ``/`` (the
+    securejoin rule): an image's ``/etc/x -> /root`` leads to the image's /root, never the
+    host's. The final component is followed too with ``follow``."""
+    parts = resolve_in_layers(layers, rel, follow=follow)
+    if parts is None:
+        return None
+    if not parts:
         return layers[0] if layers else None
-    parts = rel.split("/")
+    return _union_entry(layers, parts)
+
+
+def resolve_in_layers(layers: list[str], rel: str, *, follow: bool = False) -> list[str] | None:
+    """The components of ``rel`` in the merged view of ``layers`` with every symlink resolved
+    inside it (``..`` never climbs above its root); None when a component does not exist."""
+    todo = [p for p in clean_path(rel).split("/") if p]
+    done: list[str] = []
+    links = 0
+    while todo:
+        part = todo.pop(0)
+        if part == "..":
+            if done:
+                done.pop()
+            continue
+        if part == ".":
+            continue
+        real = _union_entry(layers, [*done, part])
+        if real is None:
+            return None
+        if (todo or follow) and stat.S_ISLNK(os.lstat(real).st_mode):
+            links += 1
+            if links > _MAX_SYMLINKS:
+                return None
+            target = os.readlink(real)
+            if target.startswith("/"):
+                done = []
+            todo = [p for p in target.split("/") if p] + todo
+            continue
+        done.append(part)
+    return done
+
+
+def _union_entry(layers: list[str], parts: list[str]) -> str | None:
+    """The real path of the merged entry at ``parts`` (components with no symlink among them),
+    as overlayfs finds it: the topmost layer that has it, unless a whiteout, a non-directory or
+    an opaque directory on the way hides it. Each component is checked with lstat, so no
+    symlink in a layer is ever followed on the host."""
     for layer in layers:
-        path = os.path.join(layer, rel)
-        try:
-            st = os.lstat(path)
-            return None if _is_whiteout_device(st) else path
-        except (FileNotFoundError, NotADirectoryError):
-            pass
         acc = layer
-        for part in parts[:-1]:
+        opaque = False
+        for i, part in enumerate(parts):
             acc = os.path.join(acc, part)
             try:
                 st = os.lstat(acc)
             except (FileNotFoundError, NotADirectoryError):
                 break
-            if _is_whiteout_device(st) or not stat.S_ISDIR(st.st_mode) or _is_opaque(acc):
+            if _is_whiteout_device(st):
                 return None
+            if i == len(parts) - 1:
+                return acc
+            if not stat.S_ISDIR(st.st_mode):
+                return None  # a file or a link here hides whatever lower layers have below
+            if _is_opaque(acc):
+                opaque = True
+        if opaque:
+            return None
     return None
 
 
-def walk_union(layers: list[str], rel: str = "") -> Iterator[tuple[str, str, os.stat_result]]:
-    """The merged view of overlay layers (top first) under ``rel``, as overlayfs shows it:
-    (relative path, real path, lstat), parents before children, names sorted."""
-    rel = clean_path(rel)
-    start: list[str | None] = []
+def _layer_dirs(layers: list[str], parts: list[str]) -> list[str | None]:
+    """The real directory at ``parts`` in each layer that contributes to the merged one."""
+    out: list[str | None] = []
     for layer in layers:
-        d = os.path.join(layer, rel) if rel else layer
-        if os.path.lexists(d) and not os.path.isdir(d):
-            break  # a file here hides everything below
-        start.append(d if os.path.isdir(d) else None)
-        if start[-1] is not None and _is_opaque(d):
+        acc, ok = layer, True
+        for part in parts:
+            acc = os.path.join(acc, part)
+            try:
+                st = os.lstat(acc)
+            except (FileNotFoundError, NotADirectoryError):
+                ok = False
+                break
+            if not stat.S_ISDIR(st.st_mode):
+                return out  # hides everything below
+        if not ok:
+            out.append(None)
+            continue
+        out.append(acc)
+        if _is_opaque(acc):
             break
-    yield from _merge(start, rel)
+    return out
+
+
+def walk_union(layers: list[str], rel: str = "") -> Iterator[tuple[str, str, os.stat_result]]:
+    """The merged view of overlay layers (top first) under the directory ``rel`` (resolved
+    inside the stack, final symlink followed), as overlayfs shows it: (relative path, real
+    path, lstat), parents before children, names sorted. Paths are relative to the stack's
+    root as ``rel`` resolved."""
+    parts = resolve_in_layers(layers, rel, follow=True)
+    if parts is None:
+        return
+    found = _union_entry(layers, parts) if parts else (layers[0] if layers else None)
+    if found is None or not stat.S_ISDIR(os.lstat(found).st_mode):
+        return
+    yield from _merge(_layer_dirs(layers, parts), "/".join(parts))
 
 
 def _merge(dirs: list[str | None], rel: str) -> Iterator[tuple[str, str, os.stat_result]]:
@@ -494,19 +565,24 @@ def copy_from_layers(layers: list[str], rel: str, dest: str) -> bool:
     """Copy the merged content of ``rel`` into the empty directory ``dest`` (Docker fills a new
     volume from the image this way). Owners, modes, times and links are kept. Returns whether
     the image had anything there."""
-    rel = clean_path(rel)
-    found = lookup_in_layers(layers, rel)
-    if found is None or not os.path.isdir(found):
+    parts = resolve_in_layers(layers, rel, follow=True)  # the image's symlinks, inside the image
+    if parts is None:
+        return False
+    base = "/".join(parts)
+    found = _union_entry(layers, parts) if parts else (layers[0] if layers else None)
+    if found is None:
         return False
     st = os.lstat(found)
+    if not stat.S_ISDIR(st.st_mode):
+        return False
     os.chown(dest, st.st_uid, st.st_gid)
     os.chmod(dest, stat.S_IMODE(st.st_mode))
     links: dict[tuple[int, int], str] = {}
     dir_times: list[tuple[str, os.stat_result]] = []
     copied = False
-    for path, real, est in walk_union(layers, rel):
+    for path, real, est in walk_union(layers, base):
         copied = True
-        sub = path[len(rel) + 1 :] if rel else path
+        sub = path[len(base) + 1 :] if base else path
         target = os.path.join(dest, sub)
         mode = est.st_mode
         if stat.S_ISDIR(mode):

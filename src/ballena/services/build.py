@@ -11,36 +11,28 @@ a layer directly from the context, without a container.
 from __future__ import annotations
 
 import asyncio
-import fnmatch
-import hashlib
-import io
 import json
 import os
 import posixpath
 import shutil
-import stat
-import tarfile
 import tempfile
-import time
-import urllib.parse
-import urllib.request
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field, replace
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from ballena.builder import parser as dfparser
-from ballena.builder.dockerignore import Matcher
-from ballena.builder.dockerignore import parse as parse_ignore
+from ballena.builder.cache import BuildCache, CacheRecord, step_key
+from ballena.builder.context import BuildContext
+from ballena.builder.copying import COPY_FLAGS, CopyEntries, Source, collect, write_layer
 from ballena.builder.metadata import MetadataState
 from ballena.builder.parser import Node, ParseError
 from ballena.builder.shell import Lexer, ShellError
 from ballena.builder.stages import PREDEFINED_ARGS, Plan, Stage, plan, stage_ref
 from ballena.core.containerconfig import ContainerConfig, HostConfig
 from ballena.errors import BallenaError, CommandNotRunnable, InvalidArgument, NotFound, RuntimeFailure
-from ballena.pkg import archive, reference, users
+from ballena.pkg import archive, reference
 from ballena.pkg import digest as dg
-from ballena.pkg.compression import detect, open_decompressed
 from ballena.pkg.timeutil import now_ns, rfc3339nano
 from ballena.services.containers import ContainerQueries, Lifecycle, Supervisor
 from ballena.services.events import EventBus
@@ -82,7 +74,7 @@ class _Build:
     plan: Plan
     opts: BuildOptions
     emit: Emit
-    context: Path
+    context: BuildContext
     escape: str
     results: dict[int, asyncio.Future[_State]]
     used_args: set[str] = field(default_factory=set)
@@ -123,62 +115,23 @@ class BuildService:
         self.events = events
         self.tmp_dir = tmp_dir
         self.pull = pull
-
-    # -- the context --------------------------------------------------------------------------
-
-    def unpack_context(self, spooled: Path, dest: Path) -> str | None:
-        """Extract a context archive (any compression) into ``dest``; a body that is not an
-        archive is a Dockerfile with an empty context (``docker build - < Dockerfile``): its
-        text is returned. Blocking."""
-        with open(spooled, "rb") as f:
-            head = f.read(512)
-        kind = detect(head)
-        if kind == "none" and not _looks_like_tar(head):
-            return spooled.read_text(encoding="utf-8", errors="replace")
-        dest.mkdir(parents=True, exist_ok=True)
-        with open(spooled, "rb") as raw:
-            stream, _ = open_decompressed(raw)
-            try:
-                archive.apply_layer(stream, str(dest))  # path checks included; whiteouts are unlikely
-            except InvalidArgument as e:
-                raise InvalidArgument(f"failed to read the build context: {e.message}") from None
-        return None
-
-    @staticmethod
-    def apply_dockerignore(context: Path, dockerfile: str) -> None:
-        ignore = context / (dockerfile + ".dockerignore")
-        if not ignore.is_file():
-            ignore = context / ".dockerignore"
-        if not ignore.is_file():
-            return
-        matcher = Matcher(parse_ignore(ignore.read_text(errors="replace")))
-        keep = {posixpath.normpath(dockerfile), ".dockerignore"}
-        for root, dirs, files in os.walk(context, topdown=True):
-            rel_root = os.path.relpath(root, context)
-            for name in list(dirs):
-                rel = name if rel_root == "." else f"{rel_root}/{name}"
-                if matcher.excluded(rel) and not matcher.has_exclusions():
-                    shutil.rmtree(os.path.join(root, name))
-                    dirs.remove(name)
-            for name in files:
-                rel = name if rel_root == "." else f"{rel_root}/{name}"
-                if rel not in keep and matcher.excluded(rel):
-                    os.unlink(os.path.join(root, name))
+        self.cache = BuildCache(store)
 
     # -- the build ------------------------------------------------------------------------------
 
-    async def build(self, *, context: Path, dockerfile_text: str | None, opts: BuildOptions, emit: Emit) -> str:
+    async def receive_context(self, chunks: AsyncIterator[bytes]) -> BuildContext:
+        """The uploaded context, unpacked under the daemon's temporary directory (the caller
+        closes it). Raises InvalidArgument for a body that is neither a tar nor a Dockerfile."""
+        return await BuildContext.receive(chunks, self.tmp_dir)
+
+    async def build(self, *, context: BuildContext, opts: BuildOptions, emit: Emit) -> str:
         """Build, streaming Docker's messages through ``emit``. Returns the image ID.
 
-        Raises BuildError (step failures), InvalidArgument (bad Dockerfile or options).
+        Raises BuildError (step failures), InvalidArgument (bad Dockerfile or options),
+        CopyFailed (a COPY/ADD source that cannot be had).
         """
-        if dockerfile_text is None:
-            path = context / opts.dockerfile
-            try:
-                dockerfile_text = path.read_text(encoding="utf-8")
-            except (FileNotFoundError, IsADirectoryError):
-                raise InvalidArgument(f"Cannot locate specified Dockerfile: {opts.dockerfile}") from None
-        parsed = dfparser.parse(dockerfile_text)
+        await asyncio.to_thread(context.apply_dockerignore, opts.dockerfile)
+        parsed = dfparser.parse(await asyncio.to_thread(context.dockerfile, opts.dockerfile))
         p = plan(parsed.nodes, build_args=opts.build_args, target=opts.target, escape=parsed.escape)
         total = 0
         step_of: dict[int, int] = {}
@@ -366,30 +319,16 @@ class BuildService:
         await self._commit_config(state, text, empty=True, cache_key=key)
 
     def _key(self, state: _State, text: str, extra: Any = None) -> str:
-        payload = json.dumps(
-            {
-                "parent": state.image_id or "scratch",
-                "text": text,
-                "extra": extra,
-                "config": state.config,
-                "args": {k: v for k, v in state.args.items()},
-            },
-            sort_keys=True,
-            default=str,
-        )
-        return "sha256:" + hashlib.sha256(payload.encode()).hexdigest()
+        return step_key(parent=state.image_id, text=text, config=state.config, args=dict(state.args), extra=extra)
 
     async def _cached(self, state: _State, key: str, opts: BuildOptions, emit: Emit) -> bool:
         if opts.no_cache or not state.cache:
             state.cache = False
             return False
-        rows = self.store.db.query("SELECT image_id FROM build_cache WHERE key=?", (key,))
-        if not rows or not self.store.exists(str(rows[0][0])):
+        image_id = self.cache.lookup(key)
+        if image_id is None:
             state.cache = False
             return False
-        image_id = str(rows[0][0])
-        with self.store.db.tx() as conn:
-            conn.execute("UPDATE build_cache SET last_used=? WHERE key=?", (now_ns(), key))
         img = self.store.get(image_id)
         state.image_id = image_id
         state.config = json.loads(json.dumps(dict(img.run_config)))
@@ -397,13 +336,6 @@ class BuildService:
         state.history = list(img.config.get("history") or [])
         await self._say(emit, opts, " ---> Using cache\n")
         return True
-
-    def _remember(self, key: str, image_id: str) -> None:
-        with self.store.db.tx() as conn:
-            conn.execute(
-                "INSERT OR REPLACE INTO build_cache(key, image_id, created, last_used) VALUES (?,?,?,?)",
-                (key, image_id, now_ns(), now_ns()),
-            )
 
     async def _commit_config(
         self,
@@ -437,7 +369,7 @@ class BuildService:
         state.diff_ids = diff_ids
         state.history = doc["history"]
         if cache_key:
-            self._remember(cache_key, image_id)
+            self.cache.remember(cache_key, image_id)
         return state
 
     # -- RUN ---------------------------------------------------------------------------------------
@@ -517,7 +449,7 @@ class BuildService:
         opts, emit = b.opts, b.emit
         flags = {f.split("=", 1)[0][2:]: (f.split("=", 1)[1] if "=" in f else "true") for f in node.flags}
         for name in flags:
-            if name not in ("from", "chown", "chmod", "link", "checksum", "keep-git-dir", "exclude", "parents"):
+            if name not in COPY_FLAGS:
                 raise InvalidArgument(f"Unknown flag: {name}")
         if len(node.args) < 2:
             raise InvalidArgument(
@@ -534,7 +466,7 @@ class BuildService:
         workdir = state.config.get("WorkingDir") or "/"
         if not dest.startswith("/"):
             dest = posixpath.join(workdir, dest) + ("/" if dest.endswith("/") or dest in (".", "./") else "")
-        src_root, layers = await self._source(b, flags.get("from"))
+        src = await self._source(b, flags.get("from"))
         inline = {f"<<{d.name}": d for d in node.heredocs}
         if inline and any(s in inline for s in sources):
             if not all(s in inline for s in sources) or flags.get("from"):
@@ -547,8 +479,10 @@ class BuildService:
                 doc = inline[word]
                 text = lexer.process_word(doc.content, env) if doc.expand else doc.content
                 (docs_dir / doc.name).write_text(text)
-            src_root, sources = str(docs_dir), [inline[w].name for w in sources]
-        entries = await asyncio.to_thread(self._collect, node.cmd, src_root, layers, sources, dest, flags, state)
+            src, sources = Source(root=str(docs_dir)), [inline[w].name for w in sources]
+        entries = await asyncio.to_thread(
+            collect, node.cmd, src, sources, dest, flags, image_layers=self._layers(state)
+        )
         key = self._key(state, f"{node.cmd.upper()} {node.flags} {dest}", extra=entries.content_hash)
         if await self._cached(state, key, opts, emit):
             return
@@ -557,10 +491,10 @@ class BuildService:
         created_by = f"{NOP}{node.cmd.upper()} {'dir' if entries.dirs else 'file'}:{short} in {dest} "
         await self._commit_config(state, created_by, empty=False, cache_key=key, layer_diff=layer)
 
-    async def _source(self, b: _Build, from_value: str | None) -> tuple[str | None, list[str]]:
-        """Where COPY reads: the context (a directory), or another stage's or an image's layers."""
+    async def _source(self, b: _Build, from_value: str | None) -> Source:
+        """Where COPY reads: the context, or another stage's or an image's layers."""
         if from_value is None:
-            return str(b.context), []
+            return Source(root=str(b.context.root))
         idx = stage_ref(from_value, b.plan.stages)
         if idx is not None:
             st = await b.results[idx]
@@ -568,225 +502,15 @@ class BuildService:
         else:
             image_id = await self._resolve_image(from_value, b.opts, b.emit)
             chains = list(self.store.get(image_id).chain_ids)
-        return None, [str(self.store.snapshots.upper_dir(c)) for c in reversed(chains)]
+        return Source(layers=tuple(str(self.store.snapshots.upper_dir(c)) for c in reversed(chains)))
 
-    def _collect(
-        self,
-        cmd: str,
-        root: str | None,
-        layers: list[str],
-        sources: list[str],
-        dest: str,
-        flags: dict[str, str],
-        state: _State,
-    ) -> _Entries:
-        out = _Entries()
-        matched: list[tuple[str, str, os.stat_result]] = []  # (relative source, real path, stat)
-        remote: list[str] = []
-        for src in sources:
-            if cmd == "add" and urllib.parse.urlparse(src).scheme in ("http", "https"):
-                remote.append(src)
-                continue
-            if urllib.parse.urlparse(src).scheme in ("http", "https"):
-                raise InvalidArgument("source can't be a URL for COPY")
-            clean = posixpath.normpath("/" + src).lstrip("/")
-            if src.startswith("..") or posixpath.normpath(src).startswith(".."):
-                raise InvalidArgument(f"Forbidden path outside the build context: {src} ()")
-            found = self._glob(root, layers, clean)
-            if not found:
-                raise BuildError(
-                    f"COPY failed: file not found in build context or excluded by .dockerignore: stat "
-                    f"{src}: file does not exist"
-                    if root is not None
-                    else f"COPY failed: stat {src}: file does not exist"
-                )
-            matched.extend(found)
-        if len(matched) + len(remote) > 1 and not dest.endswith("/"):
-            raise InvalidArgument(
-                f"When using {cmd.upper()} with more than one source file, the destination must be "
-                "a directory and end with a /"
-            )
-        uid = gid = 0
-        if flags.get("chown"):
-            uid, gid = self._chown(flags["chown"], state)
-        mode = int(flags["chmod"], 8) if flags.get("chmod") else None
-        dest_is_dir = dest.endswith("/") or len(matched) + len(remote) > 1
-        dest_clean = posixpath.normpath(dest)
-        existing = self._exists_dir(state, dest_clean)
-        h = hashlib.sha256()
-        h.update(json.dumps([dest, uid, gid, mode]).encode())
-        for rel, real, st in matched:
-            if stat.S_ISDIR(st.st_mode):
-                out.dirs = True
-                base = dest_clean
-                if not self._exists_dir(state, base):
-                    out.new_dir(base, uid, gid, mode)
-                for sub_rel, sub_real, sub_st in self._walk(root, layers, rel, real):
-                    target = posixpath.join(base, sub_rel)
-                    out.add(target, sub_real, sub_st, uid, gid, mode, h)
-            else:
-                is_archive = cmd == "add" and stat.S_ISREG(st.st_mode) and _is_archive(real)
-                if is_archive:
-                    out.archives.append((real, dest_clean))
-                    with open(real, "rb") as f:
-                        while chunk := f.read(1 << 20):
-                            h.update(chunk)
-                    continue
-                if dest_is_dir or existing:
-                    target = posixpath.join(dest_clean, posixpath.basename(rel))
-                else:
-                    target = dest_clean
-                out.add(target, real, st, uid, gid, mode, h)
-        for url in remote:
-            data, name, mtime = _download(url, flags.get("checksum"))
-            h.update(url.encode())
-            h.update(hashlib.sha256(data).digest())
-            target = posixpath.join(dest_clean, name) if (dest_is_dir or existing) else dest_clean
-            out.blobs.append((target, data, mode if mode is not None else 0o600, uid, gid, mtime))
-        out.content_hash = h.hexdigest()
-        return out
+    def _layers(self, state: _State) -> list[str]:
+        """The stage's current image as layer directories, top first."""
+        return [str(self.store.snapshots.upper_dir(c)) for c in reversed(dg.chain_ids(state.diff_ids))]
 
-    def _glob(self, root: str | None, layers: list[str], pattern: str) -> list[tuple[str, str, os.stat_result]]:
-        if root is not None:
-            if not any(c in pattern for c in "*?["):
-                path = os.path.join(root, pattern) if pattern else root
-                try:
-                    return [(pattern, path, os.lstat(path))] if pattern else [("", root, os.stat(root))]
-                except FileNotFoundError:
-                    return []
-            out = []
-            for dirpath, dirnames, filenames in os.walk(root):
-                for name in dirnames + filenames:
-                    rel = os.path.relpath(os.path.join(dirpath, name), root)
-                    if fnmatch.fnmatchcase(rel, pattern) and rel.count("/") == pattern.count("/"):
-                        full = os.path.join(dirpath, name)
-                        out.append((rel, full, os.lstat(full)))
-            return sorted(out)
-        found = archive.lookup_in_layers(layers, pattern)
-        return [(pattern, found, os.lstat(found))] if found else []
-
-    @staticmethod
-    def _walk(root: str | None, layers: list[str], rel: str, real: str) -> list[tuple[str, str, os.stat_result]]:
-        out = []
-        if root is not None:
-            for dirpath, dirnames, filenames in os.walk(real):
-                dirnames.sort()
-                for name in sorted(dirnames) + sorted(filenames):
-                    full = os.path.join(dirpath, name)
-                    out.append((os.path.relpath(full, real), full, os.lstat(full)))
-            return out
-        for path, r, st in archive.walk_union(layers, rel):
-            out.append((path[len(rel) :].lstrip("/") if rel else path, r, st))
-        return out
-
-    def _chown(self, spec: str, state: _State) -> tuple[int, int]:
-        layers = [str(self.store.snapshots.upper_dir(c)) for c in reversed(dg.chain_ids(state.diff_ids))]
-
-        def read(rel: str) -> str | None:
-            found = archive.lookup_in_layers(layers, rel)
-            if found is None:
-                return None
-            with open(found, errors="replace") as f:
-                return f.read()
-
-        user, _, group = spec.partition(":")
-        try:
-            u = users.resolve(
-                f"{user}:{group or user}" if group or not user.isdigit() else user,
-                read("etc/passwd"),
-                read("etc/group"),
-            )
-        except InvalidArgument:
-            if user.isdigit() and (not group or group.isdigit()):
-                return int(user), int(group or user)
-            raise
-        return u.uid, u.gid if group or not user.isdigit() else int(user)
-
-    def _exists_dir(self, state: _State, path: str) -> bool:
-        layers = [str(self.store.snapshots.upper_dir(c)) for c in reversed(dg.chain_ids(state.diff_ids))]
-        found = archive.lookup_in_layers(layers, path.lstrip("/"))
-        return bool(found) and os.path.isdir(found)  # type: ignore[arg-type]
-
-    def _write_layer(self, entries: _Entries, state: _State) -> str:
-        """A layer tarball of the copied files, with the parents they need (keeping the metadata
-        the image already gives those directories)."""
-        layers = [str(self.store.snapshots.upper_dir(c)) for c in reversed(dg.chain_ids(state.diff_ids))]
-        now = int(time.time())
-        written: set[str] = set()
+    def _write_layer(self, entries: CopyEntries, state: _State) -> str:
         with self.store.content.writer() as w:
-            with archive.tar_writer(w) as tf:
-
-                def parents(path: str) -> None:
-                    parts = path.strip("/").split("/")[:-1]
-                    for i in range(1, len(parts) + 1):
-                        d = "/".join(parts[:i])
-                        if d in written:
-                            continue
-                        written.add(d)
-                        ti = tarfile.TarInfo(d + "/")
-                        ti.type = tarfile.DIRTYPE
-                        lower = archive.lookup_in_layers(layers, d)
-                        if lower is not None and os.path.isdir(lower):
-                            st = os.lstat(lower)
-                            ti.mode, ti.uid, ti.gid, ti.mtime = (
-                                stat.S_IMODE(st.st_mode),
-                                st.st_uid,
-                                st.st_gid,
-                                int(st.st_mtime),
-                            )
-                        else:
-                            ti.mode, ti.mtime = 0o755, now
-                        tf.addfile(ti)
-
-                for target, duid, dgid, dmode in entries.created_dirs:
-                    rel = target.strip("/")
-                    if rel and rel not in written:
-                        parents(target)
-                        written.add(rel)
-                        ti = tarfile.TarInfo(rel + "/")
-                        ti.type, ti.mode, ti.uid, ti.gid, ti.mtime = tarfile.DIRTYPE, dmode, duid, dgid, now
-                        tf.addfile(ti)
-                for target, real, st, uid, gid, mode in entries.files:
-                    rel = target.strip("/")
-                    if not rel:
-                        continue
-                    parents(target)
-                    if rel in written and stat.S_ISDIR(st.st_mode):
-                        continue
-                    ti = tarfile.TarInfo(rel)
-                    ti.uid, ti.gid, ti.mtime = uid, gid, int(st.st_mtime)
-                    ti.mode = mode if mode is not None else stat.S_IMODE(st.st_mode)
-                    if stat.S_ISDIR(st.st_mode):
-                        ti.type = tarfile.DIRTYPE
-                        written.add(rel)
-                        tf.addfile(ti)
-                    elif stat.S_ISLNK(st.st_mode):
-                        ti.type, ti.linkname = tarfile.SYMTYPE, os.readlink(real)
-                        tf.addfile(ti)
-                    elif stat.S_ISREG(st.st_mode):
-                        ti.size = st.st_size
-                        with open(real, "rb") as f:
-                            tf.addfile(ti, f)
-                for target, data, mode, uid, gid, mtime in entries.blobs:
-                    parents(target)
-                    ti = tarfile.TarInfo(target.strip("/"))
-                    ti.size, ti.mode, ti.uid, ti.gid, ti.mtime = len(data), mode, uid, gid, mtime
-                    tf.addfile(ti, io.BytesIO(data))
-                for src, dest in entries.archives:
-                    d = dest.strip("/")
-                    if d:
-                        parents(d + "/x")
-                    with open(src, "rb") as raw:
-                        stream, _ = open_decompressed(raw)
-                        with tarfile.open(fileobj=stream, mode="r|") as inner:
-                            for m in inner:
-                                name = archive.clean_path(m.name)
-                                if not name:
-                                    continue
-                                m.name = f"{d}/{name}" if d else name
-                                if m.islnk():
-                                    m.linkname = f"{d}/{archive.clean_path(m.linkname)}" if d else m.linkname
-                                tf.addfile(m, inner.extractfile(m) if m.isreg() else None)
+            write_layer(entries, w, image_layers=self._layers(state))  # type: ignore[arg-type]
             blob = w.commit()
         parent = dg.chain_ids(state.diff_ids)[-1] if state.diff_ids else None
         return self.store.register_layer(blob, parent_chain=parent).diff_id
@@ -801,47 +525,16 @@ class BuildService:
 
     # -- the cache ------------------------------------------------------------------------------
 
-    def cache_usage(self) -> list[dict[str, Any]]:
-        """``system df``'s build cache: steps whose image nothing else keeps alive."""
-        out = []
-        for key, image_id, created, last_used in self.store.db.query(
-            "SELECT key, image_id, created, last_used FROM build_cache"
-        ):
-            try:
-                img = self.store.get(str(image_id))
-            except NotFound:
-                continue
-            in_use = bool(img.repo_tags)
-            out.append(
-                {
-                    "ID": str(key)[7:19],
-                    "Parents": [img.parent[7:19]] if img.parent else None,
-                    "Type": "regular",
-                    "Description": (img.config.get("history") or [{}])[-1].get("created_by", ""),
-                    "InUse": in_use,
-                    "Shared": False,
-                    "Size": 0 if img.config.get("history", [{}])[-1].get("empty_layer") else self._top_size(img.id),
-                    "CreatedAt": rfc3339nano(int(created)),
-                    "LastUsedAt": rfc3339nano(int(last_used)),
-                    "UsageCount": 1,
-                }
-            )
-        return out
-
-    def _top_size(self, image_id: str) -> int:
-        img = self.store.get(image_id)
-        layer = self.store.layer(img.chain_ids[-1]) if img.chain_ids else None
-        return layer.size if layer else 0
+    def cache_usage(self) -> list[CacheRecord]:
+        return self.cache.usage()
 
     def prune(self, *, all_: bool, filters: Any = None) -> tuple[list[str], int]:
         """Forget cache entries and remove the images only the cache kept."""
         removed: list[str] = []
         reclaimed = 0
-        for key, image_id in self.store.db.query("SELECT key, image_id FROM build_cache"):
-            image_id = str(image_id)
-            with self.store.db.tx() as conn:
-                conn.execute("DELETE FROM build_cache WHERE key=?", (key,))
-            removed.append(str(key)[7:19])
+        for key, image_id in self.cache.entries():
+            self.cache.forget(key)
+            removed.append(key[7:19])
             if not self.store.exists(image_id):
                 continue
             img = self.store.get(image_id)
@@ -852,7 +545,7 @@ class BuildService:
                 or self.images.users.users_of(image_id)
             ):
                 continue
-            size = self._top_size(image_id)
+            size = self.cache.top_size(image_id)
             try:
                 self.images.remove(image_id, force=False, prune=True)
                 reclaimed += size
@@ -861,75 +554,12 @@ class BuildService:
         return removed, reclaimed
 
 
-@dataclass
-class _Entries:
-    files: list[tuple[str, str, os.stat_result, int, int, int | None]] = field(default_factory=list)
-    blobs: list[tuple[str, bytes, int, int, int, int]] = field(default_factory=list)
-    archives: list[tuple[str, str]] = field(default_factory=list)
-    created_dirs: list[tuple[str, int, int, int]] = field(default_factory=list)
-    dirs: bool = False
-    content_hash: str = ""
-
-    def new_dir(self, target: str, uid: int, gid: int, mode: int | None) -> None:
-        """A destination directory COPY creates (0755, or --chmod; owned by --chown)."""
-        self.created_dirs.append((target, uid, gid, mode if mode is not None else 0o755))
-
-    def add(self, target: str, real: str, st: os.stat_result, uid: int, gid: int, mode: int | None, h: Any) -> None:
-        self.files.append((target, real, st, uid, gid, mode))
-        h.update(target.encode())
-        h.update(f"{stat.S_IFMT(st.st_mode)}:{stat.S_IMODE(st.st_mode)}:{st.st_size}".encode())
-        if stat.S_ISREG(st.st_mode):
-            with open(real, "rb") as f:
-                for chunk in iter(lambda: f.read(1 << 20), b""):
-                    h.update(chunk)
-        elif stat.S_ISLNK(st.st_mode):
-            h.update(os.readlink(real).encode())
-
-
 def _nop_text(node: Node) -> str:
     rest = node.original.strip()[len(node.value) :].strip()
     return f"{NOP} {node.value.upper()} {rest}"
 
 
-def _looks_like_tar(head: bytes) -> bool:
-    return len(head) >= 262 and head[257:262] == b"ustar"
-
-
-def _is_archive(path: str) -> bool:
-    try:
-        with open(path, "rb") as f:
-            head = f.read(512)
-    except OSError:
-        return False
-    if detect(head) != "none" or head[:3] == b"BZh" or head[:6] == b"\xfd7zXZ\x00":
-        return tarfile.is_tarfile(path)
-    return _looks_like_tar(head)
-
-
-def _download(url: str, checksum: str | None) -> tuple[bytes, str, int]:
-    try:
-        with urllib.request.urlopen(url, timeout=60) as resp:
-            data = resp.read()
-            modified = resp.headers.get("Last-Modified")
-    except OSError as e:
-        raise BuildError(f"failed to download {url}: {e}") from None
-    if checksum:
-        algo, _, expected = checksum.partition(":")
-        if algo != "sha256" or hashlib.sha256(data).hexdigest() != expected:
-            raise BuildError(
-                f"checksum mismatch for {url}: expected {checksum}, got sha256:{hashlib.sha256(data).hexdigest()}"
-            )
-    name = posixpath.basename(urllib.parse.urlparse(url).path) or "index.html"
-    mtime = int(time.time())
-    if modified:
-        import email.utils
-
-        parsed = email.utils.parsedate_to_datetime(modified)
-        mtime = int(parsed.timestamp())
-    return data, name, mtime
-
-
-__all__ = ["BuildError", "BuildOptions", "BuildService", "ParseError", "replace"]
+__all__ = ["BuildError", "BuildOptions", "BuildService", "ParseError"]
 
 
 def _with_heredocs(node: Node) -> str:

@@ -4,10 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-import shutil
-import tempfile
 from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 from ballena.api.http import Request, Response, StreamResponse, json_response
@@ -28,7 +25,7 @@ def _json_param(req: Request, name: str) -> Any:
         raise InvalidArgument(f"invalid {name} JSON: {raw}") from None
 
 
-def build(builder: BuildService, tmp_root: Path) -> Router:
+def build(builder: BuildService) -> Router:
     r = Router()
 
     @r.route("POST", "/build")
@@ -53,22 +50,7 @@ def build(builder: BuildService, tmp_root: Path) -> Router:
         )
         if req.param("remote"):
             raise InvalidArgument("remote build contexts are not supported; send the context as the body")
-        tmp_root.mkdir(parents=True, exist_ok=True)
-        work = Path(tempfile.mkdtemp(prefix="build-", dir=tmp_root))
-        spooled = work / "context.upload"
-        try:
-            with open(spooled, "wb") as f:
-                async for chunk in req.chunks():
-                    f.write(chunk)
-            context = work / "context"
-            text = await asyncio.to_thread(builder.unpack_context, spooled, context)
-            spooled.unlink()
-            context.mkdir(exist_ok=True)
-            if text is None:
-                await asyncio.to_thread(builder.apply_dockerignore, context, opts.dockerfile)
-        except BaseException:
-            shutil.rmtree(work, ignore_errors=True)
-            raise
+        context = await builder.receive_context(req.chunks())
 
         async def stream() -> AsyncIterator[bytes]:
             queue: asyncio.Queue[dict[str, Any] | None] = asyncio.Queue()
@@ -78,14 +60,15 @@ def build(builder: BuildService, tmp_root: Path) -> Router:
 
             async def run() -> None:
                 try:
-                    await builder.build(context=context, dockerfile_text=text, opts=opts, emit=emit)
+                    await builder.build(context=context, opts=opts, emit=emit)
                 except BuildError as e:
                     queue.put_nowait({"errorDetail": {"code": e.code, "message": e.message}, "error": e.message})
                 except BallenaError as e:
                     queue.put_nowait({"errorDetail": {"message": e.message}, "error": e.message})
                 finally:
                     queue.put_nowait(None)
-                    await asyncio.to_thread(shutil.rmtree, work, True)
+                    # Not awaited: a cancelled build (the client went away) still removes it.
+                    asyncio.get_running_loop().run_in_executor(None, context.close)
 
             task = asyncio.ensure_future(run())
             try:

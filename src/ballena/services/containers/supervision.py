@@ -370,4 +370,3 @@ def is_mountpoint(path: Path) -> bool:
 def _rmtree_all(paths: list[Path]) -> None:
     for p in paths:
         shutil.rmtree(p, ignore_errors=True)
-
