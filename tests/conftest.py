@@ -21,12 +21,18 @@ BIN = Path(sys.executable).parent
 IS_ROOT = os.geteuid() == 0
 
 
+# Where a test lives says what it needs: tests/unit runs anywhere; the others need root (and
+# e2e ones a daemon). A conftest's pytestmark would mark nothing, so the path decides here.
+_NEEDS = {"e2e": ("e2e", "root"), "security": ("e2e", "root"), "integration": ("root",), "course": ("e2e", "root")}
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    if IS_ROOT:
-        return
     skip = pytest.mark.skip(reason="needs root (namespaces, mounts, cgroups)")
     for item in items:
-        if "root" in item.keywords or "e2e" in item.keywords:
+        parts = Path(str(item.path)).relative_to(ROOT / "tests").parts
+        for marker in _NEEDS.get(parts[0], ()) if len(parts) > 1 else ():
+            item.add_marker(getattr(pytest.mark, marker))
+        if not IS_ROOT and ("root" in item.keywords or "e2e" in item.keywords):
             item.add_marker(skip)
 
 
@@ -165,6 +171,24 @@ def _mounts_under(path: Path) -> list[str]:
         return [line.split()[1] for line in f if line.split()[1].startswith(str(path))]
 
 
+def monitors_of(root: Path) -> list[int]:
+    """The PIDs of monitors (and file helpers) working for the daemon under ``root``: processes
+    named ``ballena-shim``/``ballena-fsop`` whose working directory is inside it. The name is
+    what the monitor sets with PR_SET_NAME; its command line is still the zygote's."""
+    out = []
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            comm = Path(entry.path, "comm").read_text().strip()
+            cwd = os.readlink(os.path.join(entry.path, "cwd"))
+        except OSError:
+            continue
+        if comm in ("ballena-shim", "ballena-fsop") and cwd.startswith(str(root) + "/"):
+            out.append(int(entry.name))
+    return out
+
+
 def _our_interfaces() -> set[str]:
     """Interfaces named as ballenad names them (bridges and host ends of veths)."""
     return {n for n in os.listdir("/sys/class/net") if n.startswith(("blna-", "blnv", "blt"))}
@@ -197,6 +221,12 @@ def destroy_daemon(d: Daemon) -> list[str]:
     except Exception as e:
         leaks.append(f"cleanup failed: {e}")
     d.stop()
+    for pid in monitors_of(d.root):
+        leaks.append(f"monitor {pid}")
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
     for m in reversed(_mounts_under(d.root)):
         leaks.append(f"mount {m}")
         subprocess.run(["umount", "-l", m], check=False)

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import Daemon
+from tests.conftest import Daemon, monitors_of
 
 
 def _our_mounts(d: Daemon) -> list[str]:
@@ -38,10 +38,25 @@ def test_run_rm_echo_leaves_nothing(clean: Daemon) -> None:
     assert _our_mounts(d) == [] or all("d.sock" in m for m in _our_mounts(d))
     assert set(_our_cgroups(d)) <= before_cg
     assert not list((d.exec_root / "containers").glob("*"))
-    time.sleep(0.2)
-    procs = subprocess.run(["pgrep", "-f", "ballena-shim"], capture_output=True, text=True).stdout.split()
-    shims = [p for p in procs if str(d.root) in Path(f"/proc/{p}/cmdline").read_text(errors="replace")]
-    assert shims == []
+    deadline = time.monotonic() + 2
+    while monitors_of(d.root) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert monitors_of(d.root) == []
+
+
+def test_the_monitor_check_finds_a_live_monitor(clean: Daemon) -> None:
+    """The check above would pass vacuously if it could not see monitors: a running
+    container's monitor, deliberately left running, must be found, and only while it runs."""
+    d = clean
+    cid = d.docker("run", "-d", "busybox", "sleep", "60", check=True).stdout.strip()
+    found = monitors_of(d.root)
+    assert len(found) == 1
+    assert os.readlink(f"/proc/{found[0]}/cwd").endswith(cid)
+    d.docker("rm", "-f", cid, check=True)
+    deadline = time.monotonic() + 2
+    while monitors_of(d.root) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert monitors_of(d.root) == []
 
 
 def test_exit_codes(clean: Daemon) -> None:

@@ -7,6 +7,7 @@ import asyncio
 import fcntl
 import logging
 import os
+import shutil
 import ssl
 from pathlib import Path
 
@@ -106,6 +107,15 @@ class Daemon:
             d.mkdir(parents=True, exist_ok=True)
             os.chmod(d, 0o711)
         self.lock.acquire()
+        # Nothing is live before the daemon serves: what a killed daemon left in its temporary
+        # directory (a half-uploaded load, a build context) belongs to nobody.
+        tmp = self.cfg.data_root / "tmp"
+        if tmp.is_dir():
+            for entry in os.scandir(tmp):
+                if entry.is_dir(follow_symlinks=False):
+                    shutil.rmtree(entry.path, ignore_errors=True)
+                else:
+                    os.unlink(entry.path)
         id_file = self.cfg.data_root / "engine-id"
         if not id_file.exists():
             id_file.write_text(generate_id()[:12].upper() + generate_id()[:24].upper())
@@ -364,16 +374,3 @@ class Daemon:
             pass
         self.lock.release()
         log.info("ballenad stopped")
-
-
-def _fs_type(path: Path) -> str:
-    best, kind = "", "unknown"
-    try:
-        with open("/proc/self/mounts") as f:
-            for line in f:
-                parts = line.split()
-                if len(parts) >= 3 and str(path).startswith(parts[1]) and len(parts[1]) > len(best):
-                    best, kind = parts[1], parts[2]
-    except OSError:
-        pass
-    return {"ext4": "extfs", "ext3": "extfs", "ext2": "extfs"}.get(kind, kind)

@@ -155,7 +155,7 @@ class Puller:
         chains: list[str] = []
         parent: str | None = None
         for diff_id in diff_ids:
-            parent = diff_id if parent is None else dg.of_bytes(f"{parent} {diff_id}".encode())
+            parent = dg.chain_id(parent, diff_id)
             chains.append(parent)
         missing = [i for i, chain in enumerate(chains) if self.store.layer(chain) is None]
         for i, layer in enumerate(layers):

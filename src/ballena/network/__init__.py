@@ -1,1 +1,3 @@
-"""Networks: bridge driver, IPAM, NAT and published ports, embedded DNS."""
+"""Networks: the bridge driver (``bridge``: bridges, veth pairs, the nftables table), IPAM
+(``ipam``), published ports (``ports``, ``portproxy``), the embedded DNS server (``dns``)
+answering from ``resolver``, and netlink on one checked thread (``netlink``)."""

@@ -95,6 +95,11 @@ class BackgroundHasher:
             self._thread.join()
 
 
+def chain_id(parent_chain: str | None, diff_id: str) -> str:
+    """The chain ID of a layer on the stack ``parent_chain`` (None: the bottom layer)."""
+    return diff_id if parent_chain is None else of_bytes(f"{parent_chain} {diff_id}".encode())
+
+
 def chain_ids(diff_ids: list[str]) -> list[str]:
     """The chain ID of each layer: the identity of a layer *stack*, as the OCI image spec defines.
 
@@ -102,8 +107,5 @@ def chain_ids(diff_ids: list[str]) -> list[str]:
     """
     out: list[str] = []
     for diff_id in diff_ids:
-        if not out:
-            out.append(diff_id)
-        else:
-            out.append(of_bytes(f"{out[-1]} {diff_id}".encode()))
+        out.append(chain_id(out[-1] if out else None, diff_id))
     return out

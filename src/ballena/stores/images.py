@@ -83,7 +83,7 @@ class ImageStore:
         )  # type: ignore[arg-type]
 
     def layer_by_diff(self, parent_chain: str | None, diff_id: str) -> Layer | None:
-        chain = diff_id if parent_chain is None else dg.of_bytes(f"{parent_chain} {diff_id}".encode())
+        chain = dg.chain_id(parent_chain, diff_id)
         return self.layer(chain)
 
     def _lock_for(self, key: str) -> threading.Lock:
@@ -145,7 +145,7 @@ class ImageStore:
                 raise InvalidArgument(f"layer {blob}: diff ID {diff_id} does not match {expected_diff_id}")
             if before_commit is not None:
                 blob = before_commit() or blob
-            chain_id = diff_id if parent_chain is None else dg.of_bytes(f"{parent_chain} {diff_id}".encode())
+            chain_id = dg.chain_id(parent_chain, diff_id)
             with self._lock_for(chain_id):
                 existing = self.layer(chain_id)
                 if existing is not None:
@@ -171,7 +171,7 @@ class ImageStore:
     ) -> Layer:
         """Commit an active snapshot (a container's upper directory, already packed into
         ``blob``) as a layer, without unpacking anything again."""
-        chain_id = diff_id if parent_chain is None else dg.of_bytes(f"{parent_chain} {diff_id}".encode())
+        chain_id = dg.chain_id(parent_chain, diff_id)
         with self._lock_for(chain_id):
             existing = self.layer(chain_id)
             if existing is not None:
