@@ -207,9 +207,15 @@ class Puller:
                 before_commit=download.result,
             )
         except InvalidArgument as e:
-            # A blob that failed its digest makes a garbled archive: say what really happened.
-            if download.done() and download.exception() is not None:
-                raise download.exception() from None  # type: ignore[misc]
+            # A blob that fails its digest makes a garbled archive, or the wrong diff ID, often
+            # noticed here before the download has finished checking: wait for its verdict and
+            # say what really happened.
+            try:
+                failure = download.exception(timeout=60)
+            except (concurrent.futures.TimeoutError, concurrent.futures.CancelledError):
+                failure = None
+            if failure is not None:
+                raise failure from None
             raise InvalidArgument(f"failed to register layer: {e.message}") from None
         finally:
             reader.close()

@@ -437,7 +437,7 @@ def lookup_in_layers(layers: list[str], rel: str, *, follow: bool = False) -> st
 def resolve_in_layers(layers: list[str], rel: str, *, follow: bool = False) -> list[str] | None:
     """The components of ``rel`` in the merged view of ``layers`` with every symlink resolved
     inside it (``..`` never climbs above its root); None when a component does not exist."""
-    todo = [p for p in clean_path(rel).split("/") if p]
+    todo = [p for p in rel.replace("\\", "/").split("/") if p]
     done: list[str] = []
     links = 0
     while todo:

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import io
-from typing import BinaryIO
+import zlib
+from typing import Any, BinaryIO
+
+from ballena.errors import InvalidArgument, Unsupported
 
 GZIP_MAGIC = b"\x1f\x8b"
 ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
@@ -38,8 +41,33 @@ class _Peekable(io.RawIOBase):
         return n
 
 
+class _Checked(io.RawIOBase):
+    """A decompressing reader whose corrupt-data errors (each library has its own) become
+    InvalidArgument, so that garbage sent as an archive is a 400, never a 500."""
+
+    def __init__(self, inner: Any, kind: str) -> None:
+        self._inner = inner
+        self._kind = kind
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, b: bytearray | memoryview) -> int:  # type: ignore[override]
+        try:
+            data = self._inner.read(len(b))
+        except (EOFError, zlib.error, OSError, ValueError) as e:
+            raise InvalidArgument(f"invalid {self._kind} data: {e}") from None
+        except Exception as e:  # isal's IsalError, zstandard's ZstdError: neither is an OSError
+            raise InvalidArgument(f"invalid {self._kind} data: {e}") from None
+        n = len(data)
+        b[:n] = data
+        return n
+
+
 def open_decompressed(stream: BinaryIO) -> tuple[BinaryIO, str]:
-    """Wrap ``stream`` so that reads yield the uncompressed bytes; also say what it was."""
+    """Wrap ``stream`` so that reads yield the uncompressed bytes; also say what it was.
+    Reads raise InvalidArgument on corrupt data; a zstd stream without the ``zstandard``
+    package raises Unsupported."""
     head = stream.read(4)
     kind = detect(head)
     raw: BinaryIO = io.BufferedReader(_Peekable(head, stream), 1 << 20)  # type: ignore[arg-type]
@@ -47,17 +75,19 @@ def open_decompressed(stream: BinaryIO) -> tuple[BinaryIO, str]:
         try:
             from isal import igzip
 
-            return igzip.IGzipFile(fileobj=raw, mode="rb"), kind  # type: ignore[return-value]
+            inner: Any = igzip.IGzipFile(fileobj=raw, mode="rb")
         except ImportError:  # pragma: no cover - isal is a pinned dependency
             import gzip
 
-            return gzip.GzipFile(fileobj=raw, mode="rb"), kind  # type: ignore[return-value]
+            inner = gzip.GzipFile(fileobj=raw, mode="rb")
+        return io.BufferedReader(_Checked(inner, kind), 1 << 20), kind  # type: ignore[return-value]
     if kind == "zstd":
         try:
             import zstandard
         except ImportError:
-            raise NotImplementedError("zstd-compressed layers need the 'zstandard' package") from None
-        return zstandard.ZstdDecompressor().stream_reader(raw), kind  # type: ignore[no-any-return]
+            raise Unsupported("zstd-compressed layers need the 'zstandard' package") from None
+        reader = zstandard.ZstdDecompressor().stream_reader(raw)
+        return io.BufferedReader(_Checked(reader, kind), 1 << 20), kind  # type: ignore[return-value]
     return raw, kind
 
 

@@ -56,7 +56,7 @@ def parse_go_duration(value: str) -> int:
     """A Go duration (``10m``, ``1h30m``, ``1.5s``, ``-2m``) in nanoseconds. Raises InvalidArgument."""
     text = value.strip()
     sign = 1
-    if text[:1] in "+-":
+    if text[:1] in ("+", "-"):
         sign = -1 if text[0] == "-" else 1
         text = text[1:]
     if text == "0":

@@ -67,6 +67,8 @@ class NetworkService:
         daemon_dns: tuple[str, ...] = (),
         bip: str = "",
         default_bridge: str = DEFAULT_BRIDGE,
+        driver: BridgeDriver | None = None,
+        ports: PortPublisher | None = None,
     ) -> None:
         self.store = store
         self.events = events
@@ -76,8 +78,8 @@ class NetworkService:
         # One nftables table per default bridge, so that two daemons on one host (a test
         # daemon beside the system one) never rewrite each other's rules.
         suffix = "" if default_bridge == DEFAULT_BRIDGE else "_" + re.sub(r"[^A-Za-z0-9_]", "_", default_bridge)
-        self.driver = BridgeDriver(netlink=Netlink(), firewall=Firewall(table="ballena" + suffix))
-        self.ports = PortPublisher()
+        self.driver = driver or BridgeDriver(netlink=Netlink(), firewall=Firewall(table="ballena" + suffix))
+        self.ports = ports or PortPublisher()
         self.resolver = Resolver(store, network_name=self._user_network_name)
         self.dns = DNSServer(lookup=self.resolver.lookup, reverse=self.resolver.reverse, upstreams=self._upstreams)
         self._sandboxes: dict[str, Sandbox] = {}

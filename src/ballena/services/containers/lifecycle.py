@@ -13,8 +13,9 @@ import logging
 import shutil
 import signal as _signal
 import socket
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import replace
+from functools import partial
 from typing import Any
 
 from ballena.core.containerconfig import ContainerConfig, EndpointSettings, HostConfig, NetworkingConfig, UpdateConfig
@@ -49,6 +50,7 @@ from ballena.services.containers.supervision import Subscriber, Supervisor
 from ballena.services.containers.waits import Waiters
 from ballena.services.networks import NetworkService
 from ballena.services.volumes import VolumeService
+from ballena.shim.config import MonitorConfig
 from ballena.shim.spawner import Zygote
 from ballena.shim.task import ExitStatus, Task
 from ballena.stores.containers import ContainerStore
@@ -70,7 +72,8 @@ class Lifecycle:
         images: ImageStore,
         bundles: Bundles,
         supervisor: Supervisor,
-        zygote: Zygote,
+        zygote: Zygote | None = None,
+        spawn: Callable[[MonitorConfig], Awaitable[Task]] | None = None,
         paths: Paths,
         events: ContainerEvents,
         defaults: HostDefaults,
@@ -82,7 +85,11 @@ class Lifecycle:
         self.images = images
         self.bundles = bundles
         self.supervisor = supervisor
-        self.zygote = zygote
+        # How a container gets its task: a monitor forked by the zygote (tests give a fake).
+        if spawn is None:
+            assert zygote is not None, "a zygote or a spawn function"
+            spawn = partial(Task.create, zygote)
+        self.spawn = spawn
         self.paths = paths
         self.events = events
         self.defaults = defaults
@@ -220,7 +227,7 @@ class Lifecycle:
                 autostart=not wire,
             )
             trace.mark("daemon: bundle written")
-            task = await Task.create(self.zygote, cfg)
+            task = await self.spawn(cfg)
         except BallenaError as e:
             if self.network is not None:
                 await self.network.release(c)

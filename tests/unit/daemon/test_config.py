@@ -1,0 +1,54 @@
+import json
+from pathlib import Path
+
+import pytest
+
+from ballena.daemon.config import load
+from ballena.errors import InvalidArgument
+
+
+def test_defaults() -> None:
+    cfg, _ = load([])
+    assert cfg.hosts == ("unix:///run/ballena/ballena.sock",) and cfg.bridge == "ballena0" and cfg.live_restore
+    assert cfg.default_runtime == "ballena" and cfg.log_driver == "json-file"
+
+
+def test_flags() -> None:
+    cfg, _ = load(["-H", "unix:///tmp/x.sock", "-H", "tcp://127.0.0.1:2375", "--dns", "1.1.1.1", "--bridge", "br9",
+                   "--log-opt", "max-size=1m", "--add-runtime", "crun=/usr/bin/crun", "--data-root", "/tmp/d"])  # fmt: skip
+    assert cfg.hosts == ("unix:///tmp/x.sock", "tcp://127.0.0.1:2375") and cfg.dns == ("1.1.1.1",)
+    assert cfg.bridge == "br9" and cfg.log_opts == {"max-size": "1m"} and cfg.runtimes["crun"].path == "/usr/bin/crun"
+    assert cfg.data_root == Path("/tmp/d")
+
+
+def test_daemon_json(tmp_path: Path) -> None:
+    f = tmp_path / "daemon.json"
+    f.write_text(
+        json.dumps({"dns": ["9.9.9.9"], "runtimes": {"x": {"path": "/x", "runtimeArgs": ["--a"]}}, "debug": True})
+    )
+    cfg, _ = load(["--config-file", str(f)])
+    assert cfg.dns == ("9.9.9.9",) and cfg.runtimes["x"].args == ("--a",) and cfg.debug
+
+
+@pytest.mark.parametrize(
+    ("content", "flags", "message"),
+    [
+        ('{"nope": 1}', [], "the following directives don't match any configuration option: nope"),
+        ('{"dns": ["1.1.1.1"]}', ["--dns", "8.8.8.8"], "the following directives are specified both as a flag and in the configuration file"),
+        ("{bad", [], "unable to configure the daemon with file"),
+        ('{"runtimes": {"x": {}}}', [], "runtime x: a path is required"),
+        ('{"default-runtime": "kata"}', [], "default runtime kata is not configured"),
+        ('{"bridge": "a-very-long-bridge-name"}', [], "invalid bridge name"),
+    ],
+)  # fmt: skip
+def test_refusals(tmp_path: Path, content: str, flags: list[str], message: str) -> None:
+    f = tmp_path / "daemon.json"
+    f.write_text(content)
+    with pytest.raises(InvalidArgument) as e:
+        load(["--config-file", str(f), *flags])
+    assert e.value.message.startswith(message)
+
+
+def test_a_missing_config_file(tmp_path: Path) -> None:
+    with pytest.raises(InvalidArgument):
+        load(["--config-file", str(tmp_path / "none.json")])
