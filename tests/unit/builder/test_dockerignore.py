@@ -38,3 +38,22 @@ def test_matching(patterns: list[str], path: str, excluded: bool) -> None:
 def test_has_exclusions() -> None:
     assert not Matcher(["a", "b"]).has_exclusions()
     assert Matcher(["a", "!a/b"]).has_exclusions()
+
+
+@pytest.mark.parametrize(
+    ("patterns", "path", "excluded"),
+    [
+        (["with space.txt"], "with space.txt", True),
+        (["\\#hash"], "#hash", True),
+        (["node_modules", "!node_modules/keep"], "node_modules/keep", False),
+        (["node_modules", "!node_modules/keep"], "node_modules/other", True),
+        (["**"], "anything/at/all", True),
+        (["a/**/b"], "a/x/y/b", True),
+        (["a/**/b"], "a/b", True),
+        (["*/temp*"], "somedir/temporary.txt", True),
+        (["*/*/temp*"], "somedir/subdir/temporary.txt", True),
+        (["temp?"], "temp1", True),
+    ],
+)
+def test_more_of_dockers_examples(patterns: list[str], path: str, excluded: bool) -> None:
+    assert Matcher(parse("\n".join(patterns))).excluded(path) is excluded

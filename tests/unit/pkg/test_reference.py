@@ -44,3 +44,49 @@ def test_tagged_or_latest_and_repo_tag_pairs() -> None:
     assert str(parse_repository_and_tag("me/app", "2")) == "docker.io/me/app:2"
     with pytest.raises(InvalidArgument):
         parse_repository_and_tag("me/app", "bad tag")
+
+
+@pytest.mark.parametrize(
+    ("text", "domain", "path", "tag"),
+    [
+        ("ubuntu:22.04", "docker.io", "library/ubuntu", "22.04"),
+        ("quay.io/coreos/etcd:v3", "quay.io", "coreos/etcd", "v3"),
+        ("my-registry.local:8443/team/app", "my-registry.local:8443", "team/app", None),
+        ("localhost/app", "localhost", "app", None),
+        ("a.b.c/d_e.f-g__h", "a.b.c", "d_e.f-g__h", None),
+        ("[::1]:5000/app:1", "[::1]:5000", "app", "1"),
+        ("x" * 10 + "/y:" + "t" * 128, "docker.io", "x" * 10 + "/y", "t" * 128),
+    ],
+)
+def test_parts(text: str, domain: str, path: str, tag: str | None) -> None:
+    ref = parse_normalized(text)
+    assert ref.domain == domain and ref.path == path and ref.tag == tag
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "app:" + "t" * 129,
+        "app@sha256:short",
+        "me/UPPER",
+        "app:tag:more",
+        "-app",
+        "app-",
+        "a//b",
+        "a/b/",
+        ":tag",
+        "@sha256:" + "a" * 64,
+    ],
+)
+def test_malformed(text: str) -> None:
+    with pytest.raises(InvalidArgument):
+        parse_normalized(text)
+
+
+def test_with_and_without_parts() -> None:
+    ref = parse_normalized("me/app:1")
+    assert str(ref.name_only()) == "docker.io/me/app"
+    assert str(ref.with_tag("2")) == "docker.io/me/app:2"
+    d = "sha256:" + "b" * 64
+    assert ref.with_digest(d).familiar() == f"me/app@{d}"  # a digest names the content: the tag goes
+    assert ref.familiar_name == "me/app" and ref.name == "docker.io/me/app"
