@@ -27,7 +27,7 @@ from typing import Any, BinaryIO
 
 from ballena.builder.context import looks_like_tar
 from ballena.errors import BallenaError, InvalidArgument
-from ballena.pkg import archive, users
+from ballena.pkg import archive, overlay, users
 from ballena.pkg.compression import detect, open_decompressed
 from ballena.pkg.securejoin import secure_join
 
@@ -168,7 +168,7 @@ def _glob(src: Source, pattern: str) -> list[tuple[str, str, os.stat_result]]:
                     except (FileNotFoundError, NotADirectoryError):
                         continue  # a link leading nowhere inside the context
         return sorted(out)
-    found = archive.lookup_in_layers(list(src.layers), pattern, follow=True)
+    found = overlay.lookup_in_layers(list(src.layers), pattern, follow=True)
     return [(pattern, found, os.lstat(found))] if found else []
 
 
@@ -182,9 +182,9 @@ def _walk(src: Source, rel: str, real: str) -> list[tuple[str, str, os.stat_resu
                 full = os.path.join(dirpath, name)
                 out.append((os.path.relpath(full, real), full, os.lstat(full)))
         return out
-    parts = archive.resolve_in_layers(list(src.layers), rel, follow=True) or []
+    parts = overlay.resolve_in_layers(list(src.layers), rel, follow=True) or []
     base = "/".join(parts)
-    for path, r, st in archive.walk_union(list(src.layers), base):
+    for path, r, st in overlay.walk_union(list(src.layers), base):
         out.append((path[len(base) :].lstrip("/") if base else path, r, st))
     return out
 
@@ -194,7 +194,7 @@ def owner(spec: str, image_layers: list[str]) -> tuple[int, int]:
     InvalidArgument for a name the image does not have."""
 
     def read(rel: str) -> str | None:
-        found = archive.lookup_in_layers(image_layers, rel, follow=True)
+        found = overlay.lookup_in_layers(image_layers, rel, follow=True)
         if found is None:
             return None
         with open(found, errors="replace") as f:
@@ -213,7 +213,7 @@ def owner(spec: str, image_layers: list[str]) -> tuple[int, int]:
 
 
 def _is_dir_in(layers: list[str], path: str) -> bool:
-    found = archive.lookup_in_layers(layers, path.lstrip("/"), follow=True)
+    found = overlay.lookup_in_layers(layers, path.lstrip("/"), follow=True)
     return found is not None and stat.S_ISDIR(os.lstat(found).st_mode)
 
 
@@ -233,7 +233,7 @@ def write_layer(entries: CopyEntries, out: BinaryIO, *, image_layers: list[str])
                 written.add(d)
                 ti = tarfile.TarInfo(d + "/")
                 ti.type = tarfile.DIRTYPE
-                lower = archive.lookup_in_layers(image_layers, d)
+                lower = overlay.lookup_in_layers(image_layers, d)
                 if lower is not None and stat.S_ISDIR(os.lstat(lower).st_mode):
                     st = os.lstat(lower)
                     ti.mode, ti.uid, ti.gid, ti.mtime = stat.S_IMODE(st.st_mode), st.st_uid, st.st_gid, int(st.st_mtime)

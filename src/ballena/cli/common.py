@@ -46,6 +46,20 @@ def out(text: str = "") -> None:
 # -- tables -------------------------------------------------------------------------------------
 
 
+def for_each(names: list[str], fn: Callable[[str], object], *, echo: bool = True) -> int:
+    """Apply `fn` to each name as docker does for stop/rm/kill: go on after a failure, exit 1 if any failed."""
+    code = 0
+    for n in names:
+        try:
+            fn(n)
+            if echo:
+                out(n)
+        except APIError as e:
+            print(f"Error response from daemon: {e.message}", file=sys.stderr)
+            code = 1
+    return code
+
+
 def tabwrite(rows: Sequence[Sequence[str]], *, minwidth: int = 10, padding: int = 3) -> str:
     """Go's text/tabwriter with docker's settings; the last column is not padded."""
     if not rows:

@@ -38,15 +38,18 @@ from ballena.services.containers import (
     Lifecycle,
     LogDefaults,
     Logs,
+    NetworkAttachments,
     Paths,
     RuntimeInfo,
     Supervisor,
 )
 from ballena.services.events import EventBus
 from ballena.services.filesystem import FilesystemService
+from ballena.services.imagearchives import ImageArchives
 from ballena.services.images import ImageService
 from ballena.services.networks import NetworkService
 from ballena.services.registry import RegistryService
+from ballena.services.sandboxes import Sandboxes
 from ballena.services.stats import StatsService
 from ballena.services.system import EngineSettings, SystemService, host_facts
 from ballena.services.volumes import VolumeService
@@ -128,7 +131,8 @@ class Daemon:
         self.snapshots = OverlaySnapshotter(root / "snapshots", self.db)
         self.image_store = ImageStore(db=self.db, content=self.content, snapshots=self.snapshots)
         self.image_store.gc()
-        self.images = ImageService(store=self.image_store, events=self.events, tmp_dir=root / "tmp")
+        self.images = ImageService(store=self.image_store, events=self.events)
+        self.archives = ImageArchives(store=self.image_store, events=self.events, tmp_dir=root / "tmp")
         runtimes = {
             "ballena": RuntimeInfo(name="ballena", path="native"),
             "runc": RuntimeInfo(name="runc", path="runc"),
@@ -143,10 +147,10 @@ class Daemon:
         self.network = NetworkService(
             store=NetworkStore(self.db),
             events=self.events,
-            daemon_dns=self.cfg.dns,
             bip=self.cfg.bip,
             default_bridge=self.cfg.bridge,
         )
+        self.sandboxes = Sandboxes(networks=self.network, daemon_dns=self.cfg.dns)
         self.runtimes = runtimes
         self._wire_containers(container_store, runtimes)
         self.images.users = self.queries
@@ -201,7 +205,7 @@ class Daemon:
             runtimes=runtimes,
             lookup=self.queries.get,
             volumes=self.volumes,
-            network=self.network,
+            sandboxes=self.sandboxes,
             dns=DnsDefaults(servers=cfg.dns, search=cfg.dns_search, options=cfg.dns_opts),
             logs=log_defaults,
         )
@@ -222,12 +226,19 @@ class Daemon:
                 cgroupns_mode="private" if cgroups.layout().version == "2" else "host",
             ),
             volumes=self.volumes,
-            network=self.network,
+            sandboxes=self.sandboxes,
         )
         self.execs = Execs(
             store=store, queries=self.queries, bundles=self.bundles, supervisor=self.supervisor, events=events
         )
         self.lifecycle.on_removed.append(self.execs.forget)
+        self.attachments = NetworkAttachments(
+            store=store,
+            queries=self.queries,
+            sandboxes=self.sandboxes,
+            etc=self.bundles.etc,
+            locks=self.lifecycle.locks,
+        )
         self.logs = Logs(store=store, queries=self.queries, driver_of=self.bundles.log_driver)
 
     def _router(self) -> Router:
@@ -255,6 +266,7 @@ class Daemon:
         router.include(
             images_routes.build(
                 self.images,
+                self.archives,
                 containers_count=self.queries.image_counts,
                 pull=registry_routes.pull_handler(self.registry),
             )
@@ -273,7 +285,7 @@ class Daemon:
         )
         router.include(filesystem_routes.build(self.filesystem))
         router.include(volumes_routes.build(self.volumes))
-        router.include(networks_routes.build(self.network, self.lifecycle))
+        router.include(networks_routes.build(self.network, self.attachments))
         router.include(build_routes.build(self.builder))
         return router
 
@@ -357,6 +369,7 @@ class Daemon:
             await self.server.close()
         if hasattr(self, "lifecycle"):
             await self.lifecycle.shutdown()
+            await self.network.shutdown()
             self.zygote.stop()
         for p in self._unix_paths:
             try:

@@ -4,11 +4,11 @@ the Docker schema 2 manifest a push writes."""
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass
 from typing import Any
 
 from ballena.errors import InvalidArgument, NotFound
+from ballena.pkg.platforms import go_arch
 
 DOCKER_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json"
 DOCKER_LIST = "application/vnd.docker.distribution.manifest.list.v2+json"
@@ -98,10 +98,7 @@ def parse_image(body: bytes, media_type: str) -> ImageManifest:
 
 
 def host_platform() -> tuple[str, str, str]:
-    machine = os.uname().machine
-    arch = {"x86_64": "amd64", "aarch64": "arm64", "armv7l": "arm", "i686": "386", "ppc64le": "ppc64le"}.get(
-        machine, machine
-    )
+    arch = go_arch()
     variant = {"arm64": "v8", "arm": "v7"}.get(arch, "")
     return "linux", arch, variant
 

@@ -4,7 +4,8 @@ An OCI layer marks a deleted path ``d/x`` with an empty entry ``d/.wh.x`` and a 
 lower content is hidden with ``d/.wh..wh..opq``. overlayfs marks the same with a character
 device 0:0 at ``d/x`` and the xattr ``trusted.overlay.opaque=y`` on ``d``. A layer is unpacked
 into an empty directory that becomes an overlay lower (or upper) directory as it is; a container's
-upper directory is packed back into an OCI layer for commit and build.
+upper directory is packed back into an OCI layer for commit and build. Reading a stack of such
+directories as one tree is `pkg/overlay.py`.
 
 Paths in a tarball are untrusted: ``..``, absolute names and writes through symlinks never leave
 the destination.
@@ -22,11 +23,11 @@ from dataclasses import dataclass
 from typing import BinaryIO, Protocol
 
 from ballena.errors import InvalidArgument
+from ballena.pkg.overlay import OPAQUE_XATTR, content_xattrs, is_opaque, is_whiteout_device, lookup_in_layers
 
 WHITEOUT_PREFIX = ".wh."
 WHITEOUT_OPAQUE = ".wh..wh..opq"
 WHITEOUT_META_PREFIX = ".wh..wh."
-OPAQUE_XATTR = "trusted.overlay.opaque"
 _PAX_XATTR = "SCHILY.xattr."
 _COPY_CHUNK = 1 << 20
 
@@ -44,13 +45,6 @@ def clean_path(name: str) -> str:
             raise InvalidArgument(f"invalid path in layer: {name!r} climbs out of the root")
         parts.append(part)
     return "/".join(parts)
-
-
-_MAX_SYMLINKS = 255
-
-
-def _is_whiteout_device(st: os.stat_result) -> bool:
-    return stat.S_ISCHR(st.st_mode) and st.st_rdev == 0
 
 
 def _remove_any(path: str) -> None:
@@ -279,27 +273,10 @@ def _tarinfo_for(path: str, arcname: str, st: os.stat_result) -> tarfile.TarInfo
         ti.type = tarfile.FIFOTYPE
     else:
         raise ValueError("socket")
-    xattrs = _read_xattrs(path)
+    xattrs = content_xattrs(path)
     if xattrs:
         ti.pax_headers = {_PAX_XATTR + k: v.decode("utf-8", "surrogateescape") for k, v in xattrs.items()}
     return ti
-
-
-def _read_xattrs(path: str) -> dict[str, bytes]:
-    out: dict[str, bytes] = {}
-    try:
-        names = os.listxattr(path, follow_symlinks=False)
-    except OSError:
-        return out
-    for name in names:
-        if name.startswith("trusted.overlay.") or name.startswith("system."):
-            continue  # overlay's bookkeeping and ACL internals are not image content
-        if name == "security.capability" or name.startswith("user.") or name.startswith("security."):
-            try:
-                out[name] = os.getxattr(path, name, follow_symlinks=False)
-            except OSError:
-                pass
-    return out
 
 
 @dataclass(frozen=True, slots=True)
@@ -324,20 +301,13 @@ def _walk(root: str, rel: str = "") -> Iterator[_Entry]:
             yield from _walk(root, child_rel)
 
 
-def _is_opaque(path: str) -> bool:
-    try:
-        return os.getxattr(path, OPAQUE_XATTR, follow_symlinks=False) == b"y"
-    except OSError:
-        return False
-
-
 def write_layer_from_upper(upper: str, out: BinaryIO) -> int:
     """Pack an overlay upper directory as an OCI layer into ``out``. Returns the content size."""
     size = 0
     hardlinks: dict[tuple[int, int], str] = {}
     with tar_writer(out) as tf:
         for e in _walk(upper):
-            if _is_whiteout_device(e.st):
+            if is_whiteout_device(e.st):
                 parent, _, name = e.rel.rpartition("/")
                 wh = tarfile.TarInfo(f"{parent}/{WHITEOUT_PREFIX}{name}" if parent else WHITEOUT_PREFIX + name)
                 wh.mtime = int(e.st.st_mtime)
@@ -363,7 +333,7 @@ def write_layer_from_upper(upper: str, out: BinaryIO) -> int:
                 size += ti.size
             else:
                 tf.addfile(ti)
-            if stat.S_ISDIR(e.st.st_mode) and _is_opaque(e.path):
+            if stat.S_ISDIR(e.st.st_mode) and is_opaque(e.path):
                 op = tarfile.TarInfo(f"{e.rel}/{WHITEOUT_OPAQUE}")
                 op.mtime = int(e.st.st_mtime)
                 op.mode = 0o600
@@ -411,209 +381,9 @@ def overlay_changes(upper: str, lowers: list[str]) -> list[Change]:
     out: list[Change] = []
     for e in _walk(upper):
         path = "/" + e.rel
-        if _is_whiteout_device(e.st):
+        if is_whiteout_device(e.st):
             out.append(Change(path=path, kind=2))
             continue
         out.append(Change(path=path, kind=0 if lookup_in_layers(lowers, e.rel) is not None else 1))
     out.sort(key=lambda c: c.path)
     return out
-
-
-def lookup_in_layers(layers: list[str], rel: str, *, follow: bool = False) -> str | None:
-    """The real path of ``rel`` in a stack of overlay directories (top first), or None when it
-    is absent or deleted.
-
-    Symlinks on the way are resolved inside the stack, as if its merged view were ``/`` (the
-    securejoin rule): an image's ``/etc/x -> /root`` leads to the image's /root, never the
-    host's. The final component is followed too with ``follow``."""
-    parts = resolve_in_layers(layers, rel, follow=follow)
-    if parts is None:
-        return None
-    if not parts:
-        return layers[0] if layers else None
-    return _union_entry(layers, parts)
-
-
-def resolve_in_layers(layers: list[str], rel: str, *, follow: bool = False) -> list[str] | None:
-    """The components of ``rel`` in the merged view of ``layers`` with every symlink resolved
-    inside it (``..`` never climbs above its root); None when a component does not exist."""
-    todo = [p for p in rel.replace("\\", "/").split("/") if p]
-    done: list[str] = []
-    links = 0
-    while todo:
-        part = todo.pop(0)
-        if part == "..":
-            if done:
-                done.pop()
-            continue
-        if part == ".":
-            continue
-        real = _union_entry(layers, [*done, part])
-        if real is None:
-            return None
-        if (todo or follow) and stat.S_ISLNK(os.lstat(real).st_mode):
-            links += 1
-            if links > _MAX_SYMLINKS:
-                return None
-            target = os.readlink(real)
-            if target.startswith("/"):
-                done = []
-            todo = [p for p in target.split("/") if p] + todo
-            continue
-        done.append(part)
-    return done
-
-
-def _union_entry(layers: list[str], parts: list[str]) -> str | None:
-    """The real path of the merged entry at ``parts`` (components with no symlink among them),
-    as overlayfs finds it: the topmost layer that has it, unless a whiteout, a non-directory or
-    an opaque directory on the way hides it. Each component is checked with lstat, so no
-    symlink in a layer is ever followed on the host."""
-    for layer in layers:
-        acc = layer
-        opaque = False
-        for i, part in enumerate(parts):
-            acc = os.path.join(acc, part)
-            try:
-                st = os.lstat(acc)
-            except (FileNotFoundError, NotADirectoryError):
-                break
-            if _is_whiteout_device(st):
-                return None
-            if i == len(parts) - 1:
-                return acc
-            if not stat.S_ISDIR(st.st_mode):
-                return None  # a file or a link here hides whatever lower layers have below
-            if _is_opaque(acc):
-                opaque = True
-        if opaque:
-            return None
-    return None
-
-
-def _layer_dirs(layers: list[str], parts: list[str]) -> list[str | None]:
-    """The real directory at ``parts`` in each layer that contributes to the merged one."""
-    out: list[str | None] = []
-    for layer in layers:
-        acc, ok = layer, True
-        for part in parts:
-            acc = os.path.join(acc, part)
-            try:
-                st = os.lstat(acc)
-            except (FileNotFoundError, NotADirectoryError):
-                ok = False
-                break
-            if not stat.S_ISDIR(st.st_mode):
-                return out  # hides everything below
-        if not ok:
-            out.append(None)
-            continue
-        out.append(acc)
-        if _is_opaque(acc):
-            break
-    return out
-
-
-def walk_union(layers: list[str], rel: str = "") -> Iterator[tuple[str, str, os.stat_result]]:
-    """The merged view of overlay layers (top first) under the directory ``rel`` (resolved
-    inside the stack, final symlink followed), as overlayfs shows it: (relative path, real
-    path, lstat), parents before children, names sorted. Paths are relative to the stack's
-    root as ``rel`` resolved."""
-    parts = resolve_in_layers(layers, rel, follow=True)
-    if parts is None:
-        return
-    found = _union_entry(layers, parts) if parts else (layers[0] if layers else None)
-    if found is None or not stat.S_ISDIR(os.lstat(found).st_mode):
-        return
-    yield from _merge(_layer_dirs(layers, parts), "/".join(parts))
-
-
-def _merge(dirs: list[str | None], rel: str) -> Iterator[tuple[str, str, os.stat_result]]:
-    """One merged directory: ``dirs`` is its real directory in each layer, top first."""
-    entries: dict[str, tuple[int, str, os.stat_result]] = {}
-    deleted: set[str] = set()
-    for i, d in enumerate(dirs):
-        if d is None:
-            continue
-        for name in os.listdir(d):
-            if name in entries or name in deleted:
-                continue
-            real = os.path.join(d, name)
-            st = os.lstat(real)
-            if _is_whiteout_device(st):
-                deleted.add(name)
-                continue
-            entries[name] = (i, real, st)
-    for name in sorted(entries):
-        i, real, st = entries[name]
-        path = f"{rel}/{name}" if rel else name
-        yield path, real, st
-        if not stat.S_ISDIR(st.st_mode):
-            continue
-        below: list[str | None] = []
-        for d in dirs[i:]:
-            sub = os.path.join(d, name) if d is not None else None
-            if sub is not None and os.path.lexists(sub) and not os.path.isdir(sub):
-                break
-            below.append(sub if sub is not None and os.path.isdir(sub) else None)
-            if below[-1] is not None and _is_opaque(sub):  # type: ignore[arg-type]
-                break
-        yield from _merge(below, path)
-
-
-def copy_from_layers(layers: list[str], rel: str, dest: str) -> bool:
-    """Copy the merged content of ``rel`` into the empty directory ``dest`` (Docker fills a new
-    volume from the image this way). Owners, modes, times and links are kept. Returns whether
-    the image had anything there."""
-    parts = resolve_in_layers(layers, rel, follow=True)  # the image's symlinks, inside the image
-    if parts is None:
-        return False
-    base = "/".join(parts)
-    found = _union_entry(layers, parts) if parts else (layers[0] if layers else None)
-    if found is None:
-        return False
-    st = os.lstat(found)
-    if not stat.S_ISDIR(st.st_mode):
-        return False
-    os.chown(dest, st.st_uid, st.st_gid)
-    os.chmod(dest, stat.S_IMODE(st.st_mode))
-    links: dict[tuple[int, int], str] = {}
-    dir_times: list[tuple[str, os.stat_result]] = []
-    copied = False
-    for path, real, est in walk_union(layers, base):
-        copied = True
-        sub = path[len(base) + 1 :] if base else path
-        target = os.path.join(dest, sub)
-        mode = est.st_mode
-        if stat.S_ISDIR(mode):
-            os.makedirs(target, exist_ok=True)
-            dir_times.append((target, est))
-        elif stat.S_ISLNK(mode):
-            os.symlink(os.readlink(real), target)
-        elif stat.S_ISREG(mode):
-            key = (est.st_dev, est.st_ino)
-            if est.st_nlink > 1 and key in links:
-                os.link(links[key], target)
-                continue
-            shutil.copyfile(real, target, follow_symlinks=False)
-            links[key] = target
-        elif stat.S_ISCHR(mode) or stat.S_ISBLK(mode) or stat.S_ISFIFO(mode):
-            if stat.S_ISFIFO(mode):
-                os.mkfifo(target, stat.S_IMODE(mode))
-            else:
-                os.mknod(target, mode, est.st_rdev)
-        else:
-            continue
-        os.lchown(target, est.st_uid, est.st_gid)
-        if not stat.S_ISLNK(mode):
-            os.chmod(target, stat.S_IMODE(mode))
-            for name, value in _read_xattrs(real).items():
-                try:
-                    os.setxattr(target, name, value, follow_symlinks=False)
-                except OSError:
-                    pass
-            if not stat.S_ISDIR(mode):
-                os.utime(target, ns=(est.st_atime_ns, est.st_mtime_ns), follow_symlinks=False)
-    for target, est in reversed(dir_times):
-        os.utime(target, ns=(est.st_atime_ns, est.st_mtime_ns), follow_symlinks=False)
-    return copied

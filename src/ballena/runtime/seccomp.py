@@ -11,6 +11,9 @@ helpers ...) only when the container holds it. Everything else fails with EPERM.
 capabilities and architecture (what dockerd does before calling runc). ``compile_profile``
 turns that section into the BPF program the native runtime loads; ``compiled`` packs and caches it
 so the daemon compiles each distinct profile once and hands the bytes to the runtime.
+
+Over 600 lines for a reason: half of it is the allow-list (data, in Docker's order, so that it
+can be compared with moby's profiles/seccomp/default.json line by line).
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from ballena.errors import InvalidArgument
+from ballena.pkg.platforms import go_arch
 from ballena.runtime.syscalls import table
 
 _SOCK_FILTER = struct.Struct("=HBBI")
@@ -468,8 +472,6 @@ def default_profile() -> dict[str, Any]:
 
 # -- resolution ---------------------------------------------------------------------------------
 
-_GO_ARCH = {"x86_64": "amd64", "aarch64": "arm64"}
-
 
 def resolve(profile: Mapping[str, Any], caps: Iterable[str], machine: str | None = None) -> dict[str, Any]:
     """The OCI seccomp section of ``profile`` for a container holding ``caps``.
@@ -479,7 +481,7 @@ def resolve(profile: Mapping[str, Any], caps: Iterable[str], machine: str | None
     if not isinstance(profile, Mapping) or "defaultAction" not in profile:
         raise InvalidArgument("invalid seccomp profile: defaultAction is required")
     machine = machine or os.uname().machine
-    arch = _GO_ARCH.get(machine, machine)
+    arch = go_arch(machine)
     held = set(caps)
     rules = []
     for rule in profile.get("syscalls") or []:

@@ -1,5 +1,6 @@
 """System call numbers (data), generated from the kernel's uapi headers:
-``asm/unistd_64.h`` for x86_64 and ``asm-generic/unistd.h`` for aarch64."""
+``asm/unistd_64.h`` for x86_64 and ``asm-generic/unistd.h`` for aarch64. Long because it is a
+table, one line per call, kept whole so it can be diffed against the headers."""
 
 from __future__ import annotations
 

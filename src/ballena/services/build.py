@@ -33,10 +33,11 @@ from ballena.core.containerconfig import ContainerConfig, HostConfig
 from ballena.errors import BallenaError, CommandNotRunnable, InvalidArgument, NotFound, RuntimeFailure
 from ballena.pkg import archive, reference
 from ballena.pkg import digest as dg
+from ballena.pkg.platforms import go_arch
 from ballena.pkg.timeutil import now_ns, rfc3339nano
 from ballena.services.containers import ContainerQueries, Lifecycle, Supervisor
 from ballena.services.events import EventBus
-from ballena.services.images import ImageService, go_arch
+from ballena.services.images import ImageService
 from ballena.stores.images import ImageStore
 
 Emit = Callable[[dict[str, Any]], Awaitable[None]]

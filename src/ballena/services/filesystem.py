@@ -20,10 +20,10 @@ from ballena.core.containers import Container
 from ballena.core.images import Layer
 from ballena.errors import BallenaError, InvalidArgument, SystemFailure, from_kind
 from ballena.pkg import archive, records, reference
+from ballena.pkg.platforms import go_arch
 from ballena.pkg.timeutil import now_ns, rfc3339nano
 from ballena.services.containers import ContainerEvents, ContainerQueries, Paths, Supervisor
 from ballena.services.events import EventBus
-from ballena.services.images import go_arch
 from ballena.services.volumes import VolumeService
 from ballena.shim.channel import Channel
 from ballena.shim.config import FileHelperConfig, OciMount, RootfsMount

@@ -1,4 +1,5 @@
-"""Image use cases: list, inspect, tag, remove, history, import, save, load, prune.
+"""Image use cases: list, inspect, tag, remove, history, prune. Import, save and load are
+`services/imagearchives.py`.
 
 Removal follows moby's rules exactly (daemon/images/image_delete.go): removing a name only
 untags while other names remain; removing by ID with several names needs force; an image used
@@ -7,35 +8,19 @@ by a running container can never be removed, by a stopped one only with force.
 
 from __future__ import annotations
 
-import io
-import json
-import os
-import platform
-import tarfile
-import tempfile
-from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any, BinaryIO, Protocol
+from typing import Any, Protocol
 
-from ballena.builder.metadata import apply_changes
 from ballena.core.images import (
     MEDIA_DOCKER_CONFIG,
-    MEDIA_DOCKER_LAYER,
-    MEDIA_DOCKER_MANIFEST,
-    MEDIA_OCI_INDEX,
-    MEDIA_OCI_LAYER,
-    MEDIA_OCI_LAYER_GZIP,
-    MEDIA_OCI_MANIFEST,
     Image,
 )
-from ballena.errors import Conflict, InvalidArgument, NotFound
-from ballena.pkg import archive, reference
+from ballena.errors import Conflict, InvalidArgument
 from ballena.pkg import digest as dg
-from ballena.pkg.compression import detect, open_decompressed
+from ballena.pkg import reference
 from ballena.pkg.filters import Filters
 from ballena.pkg.stringid import truncate_id
-from ballena.pkg.timeutil import now_ns, parse_api_timestamp, rfc3339nano
+from ballena.pkg.timeutil import parse_api_timestamp
 from ballena.services.events import EventBus
 from ballena.stores.images import ImageStore
 
@@ -60,24 +45,10 @@ class DeleteRecord:
     deleted: str = ""
 
 
-def go_arch() -> str:
-    m = platform.machine()
-    return {
-        "x86_64": "amd64",
-        "aarch64": "arm64",
-        "armv7l": "arm",
-        "i686": "386",
-        "ppc64le": "ppc64le",
-        "s390x": "s390x",
-        "riscv64": "riscv64",
-    }.get(m, m)
-
-
 class ImageService:
-    def __init__(self, *, store: ImageStore, events: EventBus, tmp_dir: Path, users: ImageUsers | None = None) -> None:
+    def __init__(self, *, store: ImageStore, events: EventBus, users: ImageUsers | None = None) -> None:
         self.store = store
         self.events = events
-        self.tmp_dir = tmp_dir
         self.users: ImageUsers = users or _NoUsers()
 
     # -- queries ------------------------------------------------------------------------------
@@ -159,6 +130,17 @@ class ImageService:
             )
         return out
 
+    def graph_driver_data(self, img: Image) -> dict[str, str]:
+        """``GraphDriver.Data`` of ``docker image inspect``: where its overlay directories are."""
+        if not img.chain_ids:
+            return {}
+        top = self.store.snapshots.upper_dir(img.chain_ids[-1])
+        lowers = [str(p) for p in self.store.snapshots.lower_dirs(img.chain_ids[-1])]
+        data = {"MergedDir": str(top.parent / "merged"), "UpperDir": str(top), "WorkDir": str(top.parent / "work")}
+        if lowers:
+            data["LowerDir"] = ":".join(lowers)
+        return data
+
     # -- tags ---------------------------------------------------------------------------------
 
     def tag(self, source: str, repo: str, tag: str | None) -> reference.Reference:
@@ -182,7 +164,7 @@ class ImageService:
         image_id = self.store.resolve(name)
         records: list[DeleteRecord] = []
         refs = self.store.references(image_id)
-        by_id = _is_id_reference(name, image_id)
+        by_id = is_id_reference(name, image_id)
         removed_repository_ref = False
         if not by_id:
             parsed = reference.parse_normalized(name)
@@ -305,311 +287,8 @@ class ImageService:
                 changed = True
         return records, reclaimed
 
-    # -- import -------------------------------------------------------------------------------
 
-    def import_layer(
-        self, blob: str, *, repo: str | None, tag: str | None, changes: list[str], message: str, source: str
-    ) -> str:
-        """``docker import``: one layer from a tarball already in the content store. Blocking."""
-        target = reference.parse_repository_and_tag(repo, tag).tagged_or_latest() if repo else None
-        blob = self._uncompressed_blob(blob)
-        layer = self.store.register_layer(blob, parent_chain=None, media_type=MEDIA_DOCKER_LAYER)
-        created = rfc3339nano(now_ns())
-        msg = message or f"Imported from {source}"
-        run_config = apply_changes({}, changes)
-        config = {
-            "architecture": go_arch(),
-            "comment": msg,
-            "config": run_config,
-            "created": created,
-            "history": [{"created": created, "comment": msg}],
-            "os": "linux",
-            "rootfs": {"type": "layers", "diff_ids": [layer.diff_id]},
-        }
-        image_id = self.store.put_image(json.dumps(config, separators=(",", ":")).encode())
-        self.events.publish("image", "import", image_id, {"name": image_id})
-        if target is not None:
-            self.store.tag(target, image_id)
-            self.events.publish("image", "tag", image_id, {"name": target.familiar()})
-        return image_id
-
-    def _uncompressed_blob(self, blob: str) -> str:
-        """Local layers are kept uncompressed so their blob digest is their diff ID."""
-        with self.store.content.open(blob) as f:
-            kind = detect(f.read(4))
-        if kind == "none":
-            return blob
-        with self.store.content.open(blob) as raw:
-            stream, _ = open_decompressed(raw)
-            with self.store.content.writer() as w:
-                while chunk := stream.read(1 << 20):
-                    w.write(chunk)
-                plain = w.commit()
-        if not self.store.content_referenced(blob):
-            self.store.content.delete(blob)
-        return plain
-
-    # -- save ---------------------------------------------------------------------------------
-
-    def resolve_for_save(self, names: list[str]) -> list[tuple[str, list[reference.Reference]]]:
-        """Which images and which of their tags a ``docker save`` of ``names`` writes."""
-        out: dict[str, list[reference.Reference]] = {}
-        for name in names:
-            image_id = self.store.resolve(name)
-            refs = out.setdefault(image_id, [])
-            if _is_id_reference(name, image_id):
-                continue
-            ref = reference.parse_normalized(name)
-            if ref.digest is None and ref.tag is None:
-                # A bare repository name saves all of its tags.
-                for img in self.store.all():
-                    for t in img.repo_tags:
-                        r = reference.parse_normalized(t)
-                        if r.name == ref.name:
-                            out.setdefault(img.id, []).append(r)
-            elif ref.digest is None:
-                refs.append(ref)
-        return [(k, v) for k, v in out.items()]
-
-    def write_archive(self, selection: list[tuple[str, list[reference.Reference]]], out: BinaryIO) -> None:
-        """A docker-archive (manifest.json) that is also an OCI image layout, as Docker 25+ writes."""
-        content = self.store.content
-        written: set[str] = set()
-        manifest_json: list[dict[str, Any]] = []
-        index_manifests: list[dict[str, Any]] = []
-        with archive.tar_writer(out) as tf:
-
-            def add_blob(digest: str) -> str:
-                name = f"blobs/sha256/{dg.hex_of(digest)}"
-                if digest not in written:
-                    written.add(digest)
-                    ti = tarfile.TarInfo(name)
-                    ti.size = content.size(digest)
-                    ti.mode = 0o444
-                    with content.open(digest) as f:
-                        tf.addfile(ti, f)
-                return name
-
-            def add_bytes(name: str, data: bytes) -> None:
-                ti = tarfile.TarInfo(name)
-                ti.size = len(data)
-                ti.mode = 0o444
-                tf.addfile(ti, io.BytesIO(data))
-
-            for d in ("blobs/", "blobs/sha256/"):
-                ti = tarfile.TarInfo(d)
-                ti.type = tarfile.DIRTYPE
-                ti.mode = 0o755
-                tf.addfile(ti)
-            for image_id, refs in selection:
-                img = self.store.get(image_id)
-                self.events.publish("image", "save", image_id, {"name": image_id})
-                layer_paths: list[str] = []
-                oci_layers: list[dict[str, Any]] = []
-                for chain in img.chain_ids:
-                    layer = self.store.layer(chain)
-                    if layer is None or layer.blob is None:
-                        raise NotFound(f"layer {chain} of image {image_id} has no content")
-                    layer_paths.append(add_blob(layer.blob))
-                    with content.open(layer.blob) as f:
-                        kind = detect(f.read(4))
-                    oci_layers.append(
-                        {
-                            "mediaType": MEDIA_OCI_LAYER_GZIP if kind == "gzip" else MEDIA_OCI_LAYER,
-                            "digest": layer.blob,
-                            "size": layer.blob_size,
-                        }
-                    )
-                config_path = add_blob(image_id)
-                manifest = {
-                    "schemaVersion": 2,
-                    "mediaType": MEDIA_OCI_MANIFEST,
-                    "config": {
-                        "mediaType": "application/vnd.oci.image.config.v1+json",
-                        "digest": image_id,
-                        "size": content.size(image_id),
-                    },
-                    "layers": oci_layers,
-                }
-                mbytes = json.dumps(manifest, separators=(",", ":")).encode()
-                mdigest = dg.of_bytes(mbytes)
-                if mdigest not in written:
-                    written.add(mdigest)
-                    add_bytes(f"blobs/sha256/{dg.hex_of(mdigest)}", mbytes)
-                tags = [r.familiar() for r in refs]
-                manifest_json.append({"Config": config_path, "RepoTags": tags or None, "Layers": layer_paths})
-                desc: dict[str, Any] = {"mediaType": MEDIA_OCI_MANIFEST, "digest": mdigest, "size": len(mbytes)}
-                if refs:
-                    for r in refs:
-                        index_manifests.append(
-                            {
-                                **desc,
-                                "annotations": {
-                                    "io.containerd.image.name": str(r),
-                                    "org.opencontainers.image.ref.name": r.tag or "",
-                                },
-                            }
-                        )
-                else:
-                    index_manifests.append(desc)
-            add_bytes(
-                "index.json",
-                json.dumps(
-                    {"schemaVersion": 2, "mediaType": MEDIA_OCI_INDEX, "manifests": index_manifests},
-                    separators=(",", ":"),
-                ).encode(),
-            )
-            add_bytes("manifest.json", json.dumps(manifest_json, separators=(",", ":")).encode())
-            add_bytes("oci-layout", b'{"imageLayoutVersion":"1.0.0"}')
-
-    # -- load ---------------------------------------------------------------------------------
-
-    def load_archive(self, path: Path, progress: Callable[[str], None]) -> list[str]:
-        """Load a docker-archive or OCI layout tar spooled at ``path``. Blocking.
-
-        Nothing becomes visible unless the whole archive is valid: blobs are committed one by
-        one, but images and tags only at the end. Raises InvalidArgument for a bad archive.
-        """
-        names: dict[str, str] = {}  # member name -> blob digest
-        small: dict[str, bytes] = {}
-        links: dict[str, str] = {}
-        content = self.store.content
-        try:
-            with (
-                open(path, "rb") as raw,
-                tarfile.open(fileobj=raw, mode="r|", errorlevel=2) as tf,
-            ):
-                for m in tf:
-                    name = m.name.lstrip("./") if m.name.startswith("./") else m.name
-                    if m.issym() or m.islnk():
-                        links[name] = (
-                            os.path.normpath(os.path.join(os.path.dirname(name), m.linkname))
-                            if m.issym()
-                            else m.linkname
-                        )
-                        continue
-                    if not m.isreg():
-                        continue
-                    f = tf.extractfile(m)
-                    assert f is not None
-                    if (
-                        name.endswith(".json")
-                        or name in ("repositories", "oci-layout")
-                        or m.size < 64 * 1024
-                        and not name.endswith("layer.tar")
-                    ):
-                        data = f.read()
-                        if len(data) != m.size:
-                            raise InvalidArgument("unexpected EOF")
-                        small[name] = data
-                        names[name] = content.put_bytes(data) if name.startswith("blobs/") else ""
-                        continue
-                    with content.writer() as w:
-                        remaining = m.size
-                        while remaining:
-                            chunk = f.read(min(1 << 20, remaining))
-                            if not chunk:
-                                raise InvalidArgument("unexpected EOF")
-                            w.write(chunk)
-                            remaining -= len(chunk)
-                        names[name] = w.commit()
-        except (tarfile.TarError, EOFError, OSError) as e:
-            raise InvalidArgument(f"invalid tar archive: {e}") from None
-        except InvalidArgument as e:
-            raise InvalidArgument(f"failed to load archive: {e.message}") from None
-
-        def blob_of(member: str) -> str:
-            member = member.lstrip("/")
-            seen = 0
-            while member in links and seen < 16:
-                member = links[member]
-                seen += 1
-            if member in names and names[member]:
-                return names[member]
-            if member in small:
-                return content.put_bytes(small[member])
-            raise InvalidArgument(f"archive is missing {member}")
-
-        entries: list[tuple[bytes, list[str], list[str]]] = []  # config, layer blobs, tags
-        if "manifest.json" in small:
-            try:
-                manifest = json.loads(small["manifest.json"])
-            except ValueError:
-                raise InvalidArgument("invalid manifest.json in archive") from None
-            for item in manifest or []:
-                cfg_blob = blob_of(item["Config"])
-                layers = [blob_of(lp) for lp in item.get("Layers") or []]
-                entries.append((content.read_bytes(cfg_blob), layers, list(item.get("RepoTags") or [])))
-        elif "index.json" in small:
-            index = json.loads(small["index.json"])
-            for desc in _walk_index(index, lambda d: json.loads(content.read_bytes(d))):
-                mf = json.loads(content.read_bytes(desc["digest"]))
-                ann = desc.get("annotations") or {}
-                name = ann.get("io.containerd.image.name") or ""
-                tags = [name] if name else []
-                entries.append(
-                    (
-                        content.read_bytes(mf["config"]["digest"]),
-                        [layer["digest"] for layer in mf.get("layers", [])],
-                        tags,
-                    )
-                )
-        else:
-            raise InvalidArgument("invalid archive: no manifest.json or index.json (is this a docker save tar?)")
-
-        loaded: list[str] = []
-        staged: list[tuple[str, list[reference.Reference]]] = []
-        for cfg_bytes, layer_blobs, tags in entries:
-            cfg = json.loads(cfg_bytes)
-            diff_ids = list(cfg.get("rootfs", {}).get("diff_ids") or [])
-            if len(diff_ids) != len(layer_blobs):
-                raise InvalidArgument("invalid archive: the config and the manifest disagree on the layers")
-            parent: str | None = None
-            for blob, diff_id in zip(layer_blobs, diff_ids, strict=True):
-                existing = self.store.layer_by_diff(parent, diff_id)
-                if existing is None:
-                    progress(f"Loading layer {dg.short(diff_id)}")
-                    blob = self._uncompressed_blob(blob)
-                    existing = self.store.register_layer(blob, parent_chain=parent, expected_diff_id=diff_id)
-                parent = existing.chain_id
-            image_id = self.store.put_image(cfg_bytes)
-            staged.append((image_id, [reference.parse_normalized(t).tagged_or_latest() for t in tags]))
-        for image_id, refs in staged:
-            if not refs:
-                loaded.append(f"Loaded image ID: {image_id}")
-            for ref in refs:
-                old = self.store.tag(ref, image_id)
-                if old is not None:
-                    loaded.append(
-                        f"The image {ref.familiar()} already exists, renaming the old one with ID {old} to empty string"
-                    )
-                loaded.append(f"Loaded image: {ref.familiar()}")
-                self.events.publish("image", "tag", image_id, {"name": ref.familiar()})
-            self.events.publish("image", "load", image_id, {"name": image_id})
-        return loaded
-
-    def spool_path(self) -> tuple[int, Path]:
-        self.tmp_dir.mkdir(parents=True, exist_ok=True)
-        fd, name = tempfile.mkstemp(prefix="upload-", dir=self.tmp_dir)
-        return fd, Path(name)
-
-
-def _walk_index(index: dict[str, Any], fetch: Callable[[str], dict[str, Any]]) -> Iterator[dict[str, Any]]:
-    for desc in index.get("manifests") or []:
-        mt = desc.get("mediaType", "")
-        if mt in (MEDIA_OCI_INDEX, "application/vnd.docker.distribution.manifest.list.v2+json"):
-            sub = fetch(desc["digest"])
-            for inner in _walk_index(sub, fetch):
-                inner.setdefault("annotations", desc.get("annotations") or {})
-                yield inner
-        elif mt in (MEDIA_OCI_MANIFEST, MEDIA_DOCKER_MANIFEST) or not mt:
-            plat = desc.get("platform") or {}
-            if plat and plat.get("architecture") not in (None, go_arch(), "unknown"):
-                continue
-            yield desc
-
-
-def _is_id_reference(name: str, image_id: str) -> bool:
+def is_id_reference(name: str, image_id: str) -> bool:
     text = name[7:] if name.startswith("sha256:") else name
     return (
         bool(text)

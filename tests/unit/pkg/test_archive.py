@@ -1,88 +1,13 @@
-"""Lookups and walks over a stack of layer directories: overlayfs's merge rules, and no symlink
-ever followed on the host."""
+"""Layer tarballs unpacked and packed: entries stay inside, whiteouts translate both ways."""
 
 import io
 import os
-import stat
 import tarfile
 from pathlib import Path
 
 import pytest
 
 from ballena.pkg import archive
-
-
-def _whiteout(path: Path) -> None:
-    os.mknod(path, stat.S_IFCHR | 0o600, os.makedev(0, 0))
-
-
-@pytest.fixture
-def layers(tmp_path: Path) -> list[str]:
-    lower, upper, host = tmp_path / "lower", tmp_path / "upper", tmp_path / "host"
-    for d in (lower / "etc" / "app", lower / "data", upper / "etc", host):
-        d.mkdir(parents=True)
-    (host / "secret").write_text("host secret")
-    (lower / "etc" / "app" / "conf").write_text("lower conf")
-    (lower / "etc" / "gone").write_text("deleted above")
-    (lower / "data" / "a").write_text("a")
-    (upper / "etc" / "hostname").write_text("upper")
-    os.symlink(str(host), lower / "etc" / "to-host")  # absolute: means the image's own path
-    os.symlink("app", lower / "etc" / "app-link")
-    os.symlink("/etc/app/conf", upper / "etc" / "abs-conf")
-    os.symlink("/data", upper / "vol")
-    return [str(upper), str(lower)]
-
-
-def test_the_topmost_layer_wins(layers: list[str]) -> None:
-    assert archive.lookup_in_layers(layers, "etc/hostname") == os.path.join(layers[0], "etc/hostname")
-    assert archive.lookup_in_layers(layers, "etc/app/conf") == os.path.join(layers[1], "etc/app/conf")
-    assert archive.lookup_in_layers(layers, "nope") is None
-
-
-def test_a_whiteout_hides_the_file(layers: list[str]) -> None:
-    if os.geteuid() != 0:
-        pytest.skip("a whiteout is a device node")
-    _whiteout(Path(layers[0]) / "etc" / "gone")
-    assert archive.lookup_in_layers(layers, "etc/gone") is None
-
-
-def test_a_file_above_hides_a_directory_below(layers: list[str]) -> None:
-    Path(layers[0], "data").write_text("now a file")
-    assert archive.lookup_in_layers(layers, "data/a") is None
-
-
-def test_intermediate_symlinks_resolve_inside_the_layers_not_on_the_host(layers: list[str]) -> None:
-    # etc/to-host -> <host dir>: resolved inside the stack, where that path does not exist
-    assert archive.lookup_in_layers(layers, "etc/to-host/secret") is None
-    assert archive.lookup_in_layers(layers, "etc/app-link/conf") == os.path.join(layers[1], "etc/app/conf")
-
-
-def test_the_final_symlink_is_followed_only_when_asked(layers: list[str]) -> None:
-    link = archive.lookup_in_layers(layers, "etc/abs-conf")
-    assert link is not None and os.path.islink(link)
-    assert archive.lookup_in_layers(layers, "etc/abs-conf", follow=True) == os.path.join(layers[1], "etc/app/conf")
-
-
-def test_walk_union_merges_and_follows_a_linked_start(layers: list[str]) -> None:
-    names = [p for p, _real, _st in archive.walk_union(layers, "etc")]
-    assert names == sorted(names, key=lambda p: p.split("/")) and "etc/hostname" in names and "etc/app/conf" in names
-    assert [p for p, _r, _s in archive.walk_union(layers, "vol")] == ["data/a"]
-    assert list(archive.walk_union(layers, "etc/to-host")) == []
-
-
-def test_copy_from_layers_never_copies_host_files(layers: list[str], tmp_path: Path) -> None:
-    dest = tmp_path / "volume"
-    dest.mkdir()
-    assert archive.copy_from_layers(layers, "etc/to-host", str(dest)) is False
-    assert list(dest.iterdir()) == []
-    assert archive.copy_from_layers(layers, "vol", str(dest)) is True
-    assert (dest / "a").read_text() == "a"
-
-
-def test_resolve_in_layers_gives_components(layers: list[str]) -> None:
-    assert archive.resolve_in_layers(layers, "etc/app-link/conf") == ["etc", "app", "conf"]
-    assert archive.resolve_in_layers(layers, "/../etc/./hostname") == ["etc", "hostname"]
-    assert archive.resolve_in_layers(layers, "etc/none/x") is None
 
 
 def _tar(entries: list[tuple[str, bytes | None, int]]) -> bytes:
@@ -121,3 +46,57 @@ def test_apply_layer_does_not_write_through_a_symlink(tmp_path: Path) -> None:
     except Exception:
         pass
     assert not (outside / "file").exists()
+
+
+def _members(data: bytes) -> dict[str, tarfile.TarInfo]:
+    with tarfile.open(fileobj=io.BytesIO(data)) as tf:
+        return {m.name: m for m in tf}
+
+
+def test_an_upper_directory_packs_with_links_and_hardlinks(tmp_path: Path) -> None:
+    upper = tmp_path / "upper"
+    (upper / "etc").mkdir(parents=True)
+    (upper / "etc" / "conf").write_text("new")
+    os.link(upper / "etc" / "conf", upper / "etc" / "same")
+    os.symlink("conf", upper / "etc" / "link")
+    out = io.BytesIO()
+    size = archive.write_layer_from_upper(str(upper), out)
+    members = _members(out.getvalue())
+    assert size == 3 and members["etc/link"].issym() and members["etc/link"].linkname == "conf"
+    linked = [m for m in members.values() if m.islnk()]
+    assert len(linked) == 1 and linked[0].linkname in ("etc/conf", "etc/same")
+    dest = tmp_path / "dest"
+    dest.mkdir()
+    archive.apply_layer(io.BytesIO(out.getvalue()), str(dest))
+    assert (dest / "etc" / "same").read_text() == "new" and os.readlink(dest / "etc" / "link") == "conf"
+
+
+def test_docker_diff_tells_added_from_changed(tmp_path: Path) -> None:
+    lower, upper = tmp_path / "lower", tmp_path / "upper"
+    (lower / "etc").mkdir(parents=True)
+    (lower / "etc" / "passwd").write_text("old")
+    (upper / "etc").mkdir(parents=True)
+    (upper / "etc" / "passwd").write_text("new")
+    (upper / "etc" / "added").write_text("x")
+    changes = [(c.path, c.kind) for c in archive.overlay_changes(str(upper), [str(lower)])]
+    assert changes == [("/etc", 0), ("/etc/added", 1), ("/etc/passwd", 0)]
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="whiteouts are device nodes and trusted.* xattrs")
+def test_whiteouts_translate_both_ways(tmp_path: Path) -> None:
+    layer = _tar(
+        [
+            ("etc/.wh.gone", b"", tarfile.REGTYPE),
+            ("var/", None, tarfile.DIRTYPE),
+            ("var/.wh..wh..opq", b"", tarfile.REGTYPE),
+        ]
+    )
+    dest = tmp_path / "dest"
+    dest.mkdir()
+    archive.apply_layer(io.BytesIO(layer), str(dest))
+    st = os.lstat(dest / "etc" / "gone")
+    assert os.major(st.st_rdev) == 0 and os.minor(st.st_rdev) == 0 and not (dest / "etc" / ".wh.gone").exists()
+    assert os.getxattr(dest / "var", archive.OPAQUE_XATTR) == b"y"
+    out = io.BytesIO()
+    archive.write_layer_from_upper(str(dest), out)
+    assert {"etc/.wh.gone", "var/.wh..wh..opq"} <= set(_members(out.getvalue()))

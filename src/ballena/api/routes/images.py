@@ -10,12 +10,13 @@ from typing import Any
 from ballena import errors
 from ballena.api.http import Request, Response, StreamResponse, json_response
 from ballena.api.router import Router, api_at_least
-from ballena.api.streams import json_error, json_line, json_status, json_stream
+from ballena.api.streams import json_error, json_status, json_stream
 from ballena.core.images import Image
 from ballena.pkg import reference
 from ballena.pkg.bridge import produce
 from ballena.pkg.filters import Filters
 from ballena.pkg.timeutil import rfc3339nano
+from ballena.services.imagearchives import ImageArchives
 from ballena.services.images import LIST_FILTERS, PRUNE_FILTERS, ImageService
 
 
@@ -104,7 +105,7 @@ def _image_run_config(run: dict[str, Any]) -> dict[str, Any]:
     return {**CONFIG_DEFAULTS, **run}
 
 
-def build(images: ImageService, *, containers_count: Any = None, pull: Any = None) -> Router:
+def build(images: ImageService, archives: ImageArchives, *, containers_count: Any = None, pull: Any = None) -> Router:
     r = Router()
 
     @r.route("GET", "/images/json")
@@ -119,7 +120,7 @@ def build(images: ImageService, *, containers_count: Any = None, pull: Any = Non
     @r.route("GET", "/images/{name:.+}/json")
     async def inspect_image(req: Request) -> Response:
         img = images.get(req.params["name"])
-        graph = _graph_data(images, img)
+        graph = images.graph_driver_data(img)
         return json_response(inspect(img, req, graph))
 
     @r.route("GET", "/images/{name:.+}/history")
@@ -165,7 +166,7 @@ def build(images: ImageService, *, containers_count: Any = None, pull: Any = Non
         message = req.param("message") or ""
         if src != "-":
             raise errors.Unsupported("importing from a URL is not available yet")
-        writer = images.store.content.writer()
+        writer = archives.blob_writer()
         try:
             async for chunk in req.chunks():
                 writer.write(chunk)
@@ -179,7 +180,7 @@ def build(images: ImageService, *, containers_count: Any = None, pull: Any = Non
         async def run() -> Any:
             try:
                 image_id = await asyncio.to_thread(
-                    images.import_layer, blob, repo=repo, tag=tag, changes=changes, message=message, source="-"
+                    archives.import_layer, blob, repo=repo, tag=tag, changes=changes, message=message, source="-"
                 )
                 yield json_status(image_id)
             except errors.BallenaError as e:
@@ -189,16 +190,16 @@ def build(images: ImageService, *, containers_count: Any = None, pull: Any = Non
 
     @r.route("GET", "/images/{name:.+}/get")
     async def save_one(req: Request) -> StreamResponse:
-        return await _save(images, [req.params["name"]])
+        return await _save(archives, [req.params["name"]])
 
     @r.route("GET", "/images/get")
     async def save_many(req: Request) -> StreamResponse:
-        return await _save(images, req.params_all("names"))
+        return await _save(archives, req.params_all("names"))
 
     @r.route("POST", "/images/load")
     async def load(req: Request) -> StreamResponse:
         quiet = req.bool_param("quiet")
-        fd, path = images.spool_path()
+        fd, path = archives.spool_path()
         try:
             with os.fdopen(fd, "wb") as f:
                 async for chunk in req.chunks():
@@ -217,7 +218,7 @@ def build(images: ImageService, *, containers_count: Any = None, pull: Any = Non
 
             async def work() -> list[str]:
                 try:
-                    return await asyncio.to_thread(images.load_archive, path, progress)
+                    return await asyncio.to_thread(archives.load_archive, path, progress)
                 finally:
                     path.unlink(missing_ok=True)
                     queue.put_nowait(None)
@@ -238,24 +239,8 @@ def build(images: ImageService, *, containers_count: Any = None, pull: Any = Non
     return r
 
 
-def _graph_data(images: ImageService, img: Image) -> dict[str, str]:
-    store = images.store
-    if not img.chain_ids:
-        return {}
-    top = store.snapshots.upper_dir(img.chain_ids[-1])
-    lowers = [str(p) for p in store.snapshots.lower_dirs(img.chain_ids[-1])]
-    data = {"MergedDir": str(top.parent / "merged"), "UpperDir": str(top), "WorkDir": str(top.parent / "work")}
-    if lowers:
-        data["LowerDir"] = ":".join(lowers)
-    return data
-
-
-async def _save(images: ImageService, names: list[str]) -> StreamResponse:
+async def _save(archives: ImageArchives, names: list[str]) -> StreamResponse:
     if not names:
         raise errors.InvalidArgument("no images given to save")
-    selection = images.resolve_for_save(names)
-    return StreamResponse(produce(lambda w: images.write_archive(selection, w)), content_type="application/x-tar")
-
-
-def unused(*_: Any) -> bytes:  # pragma: no cover
-    return json_line({})
+    selection = archives.resolve_for_save(names)
+    return StreamResponse(produce(lambda w: archives.write_archive(selection, w)), content_type="application/x-tar")

@@ -15,7 +15,7 @@ from ballena.pkg import records
 from ballena.pkg.filters import Filters
 from ballena.pkg.records import tag
 from ballena.pkg.timeutil import rfc3339nano
-from ballena.services.containers import Lifecycle
+from ballena.services.containers import NetworkAttachments
 from ballena.services.networks import LIST_FILTERS, PRUNE_FILTERS, NetworkService
 
 
@@ -70,7 +70,7 @@ class _Connect:
     force: bool = tag(default=False)
 
 
-def build(networks: NetworkService, containers: Lifecycle) -> Router:
+def build(networks: NetworkService, attachments: NetworkAttachments) -> Router:
     r = Router()
 
     @r.route("GET", "/networks")
@@ -98,7 +98,7 @@ def build(networks: NetworkService, containers: Lifecycle) -> Router:
         body = records.decode(_Connect, await req.json(required=True))
         if not body.container:
             raise InvalidArgument("container is required")
-        await containers.connect_network(body.container, req.params["id"], body.endpoint_config or EndpointSettings())
+        await attachments.connect(body.container, req.params["id"], body.endpoint_config or EndpointSettings())
         return Response(status=200, content_type=None)
 
     @r.route("POST", "/networks/{id}/disconnect")
@@ -106,7 +106,7 @@ def build(networks: NetworkService, containers: Lifecycle) -> Router:
         body = records.decode(_Connect, await req.json(required=True))
         if not body.container:
             raise InvalidArgument("container is required")
-        await containers.disconnect_network(body.container, req.params["id"], force=body.force)
+        await attachments.disconnect(body.container, req.params["id"], force=body.force)
         return Response(status=200, content_type=None)
 
     @r.route("POST", "/networks/prune")

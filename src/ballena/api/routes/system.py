@@ -20,10 +20,10 @@ from ballena.api.routes import volumes as volumes_routes
 from ballena.api.streams import json_line
 from ballena.pkg import records
 from ballena.pkg.filters import Filters
+from ballena.pkg.platforms import go_arch
 from ballena.pkg.timeutil import now_ns, parse_api_timestamp, rfc3339nano
 from ballena.services.containers import ContainerQueries
 from ballena.services.events import ACCEPTED_FILTERS, EventBus, to_wire
-from ballena.services.images import go_arch
 from ballena.services.system import HostFacts, SystemService
 
 ENGINE_NAME = "Ballena Engine"

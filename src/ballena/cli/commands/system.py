@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import sys
 import time
 
@@ -11,15 +10,11 @@ from ballena import __version__
 from ballena.cli.common import filters_param, flags, out, render
 from ballena.cli.display import size
 from ballena.client.api import CLIENT_API_VERSION, APIError, Client, ConnectionFailed
+from ballena.pkg.platforms import go_arch
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
-
-
-def _go_arch() -> str:
-    machine = os.uname().machine
-    return {"x86_64": "amd64", "aarch64": "arm64"}.get(machine, machine)
 
 
 def version(client: Client, argv: list[str], *, prog: str) -> int:
@@ -32,7 +27,7 @@ def version(client: Client, argv: list[str], *, prog: str) -> int:
         "ApiVersion": CLIENT_API_VERSION,
         "GoVersion": f"python{py}",
         "Os": "linux",
-        "Arch": _go_arch(),
+        "Arch": go_arch(),
         "BuildTime": "",
         "GitCommit": "",
         "Context": "default",
@@ -52,7 +47,7 @@ def version(client: Client, argv: list[str], *, prog: str) -> int:
     out(f" Version:           {__version__}")
     out(f" API version:       {client.version if server else CLIENT_API_VERSION}")
     out(f" Python version:    {py}")
-    out(f" OS/Arch:           linux/{_go_arch()}")
+    out(f" OS/Arch:           linux/{go_arch()}")
     out(" Context:           default")
     if server is None:
         out()

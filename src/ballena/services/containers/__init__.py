@@ -5,14 +5,18 @@
   and restart policies, start-up recovery;
 - ``bundle``: the OCI bundle, the container's /etc files, seccomp, the monitor's config;
 - ``supervision``: following each running container's task, attached clients, stdin;
+- ``attachments``: ``docker network connect`` / ``disconnect``;
 - ``execs``: ``docker exec``;
 - ``logs``: ``docker logs``;
 - ``queries``: lookups, ``ps`` and its filters, sizes, ``top``;
+- ``restarts``, ``waits``, ``cleanup``, ``etcfiles``, ``locks``: the parts lifecycle and the
+  others share (restart back-off, wait conditions, removal of files, /etc, one lock per container);
 - ``layout``: where a container's things live on the host; ``events``: what it publishes.
 
 The walk of a ``docker run`` is drawn in docs/architecture.md.
 """
 
+from ballena.services.containers.attachments import NetworkAttachments
 from ballena.services.containers.bundle import Bundles
 from ballena.services.containers.events import ContainerEvents
 from ballena.services.containers.execs import Execs, ExecSession
@@ -39,6 +43,7 @@ __all__ = [
     "Lifecycle",
     "LogDefaults",
     "Logs",
+    "NetworkAttachments",
     "Paths",
     "RuntimeInfo",
     "Subscriber",

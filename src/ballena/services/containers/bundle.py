@@ -21,7 +21,7 @@ from ballena.core.containerconfig import HostConfig
 from ballena.core.containers import Container, ExecConfig
 from ballena.core.volumes import MountPoint
 from ballena.errors import Conflict, InvalidArgument
-from ballena.pkg import archive, linux, users
+from ballena.pkg import linux, overlay, users
 from ballena.pkg.atomicfile import write_bytes
 from ballena.pkg.stringid import generate_id
 from ballena.pkg.units import from_human_size
@@ -30,7 +30,7 @@ from ballena.runtime import spec as ocispec
 from ballena.services import resources
 from ballena.services.containers.etcfiles import EtcFiles
 from ballena.services.containers.layout import DnsDefaults, LogDefaults, Paths, RuntimeInfo
-from ballena.services.networks import NetworkService
+from ballena.services.sandboxes import Sandboxes
 from ballena.services.volumes import VolumeService
 from ballena.shim.config import LogSettings, MonitorConfig, RootfsMount, RuntimeSettings
 from ballena.shim.logfile import DEFAULT_MAX_FILE, DEFAULT_MAX_SIZE
@@ -69,7 +69,7 @@ class Bundles:
         runtimes: Mapping[str, RuntimeInfo],
         lookup: Callable[[str], Container],
         volumes: VolumeService | None = None,
-        network: NetworkService | None = None,
+        sandboxes: Sandboxes | None = None,
         dns: DnsDefaults = DnsDefaults(),
         logs: LogDefaults = LogDefaults(),
     ) -> None:
@@ -79,10 +79,10 @@ class Bundles:
         self.runtimes = dict(runtimes)
         self.lookup = lookup  # another container, for --network/--pid/--ipc container:<x>
         self.volumes = volumes
-        self.network = network
+        self.sandboxes = sandboxes
         self.dns = dns
         self.logs = logs
-        self.etc = EtcFiles(store=store, network=network, dns=dns)
+        self.etc = EtcFiles(store=store, sandboxes=sandboxes, dns=dns)
         self.cgroup_layout = cgroups.layout()
         self._available_caps: list[str] | None = None
 
@@ -107,7 +107,7 @@ class Bundles:
             upper = snaps.upper_dir(tmp)
             lowers = [str(p) for p in snaps.lower_dirs(tmp)]
             for rel, kind in INIT_LAYER_FILES.items():
-                existing = archive.lookup_in_layers(lowers, rel)
+                existing = overlay.lookup_in_layers(lowers, rel)
                 path = upper / rel
                 path.parent.mkdir(parents=True, exist_ok=True)
                 if kind == "dir":
@@ -387,7 +387,7 @@ class Bundles:
                     continue
             except FileNotFoundError:
                 continue
-            archive.copy_from_layers(self.layer_dirs(c), mp.destination, str(data))
+            overlay.copy_from_layers(self.layer_dirs(c), mp.destination, str(data))
 
     # -- files the container sees -------------------------------------------------------------------
 
@@ -403,7 +403,7 @@ class Bundles:
                     return f.read()
             except OSError:
                 pass
-        found = archive.lookup_in_layers(self.layer_dirs(c), rel)
+        found = overlay.lookup_in_layers(self.layer_dirs(c), rel)
         if found is None:
             return None
         try:

@@ -11,7 +11,7 @@ from pathlib import Path
 from ballena.core.containers import Container
 from ballena.pkg.atomicfile import write_bytes
 from ballena.services.containers.layout import DnsDefaults
-from ballena.services.networks import NetworkService
+from ballena.services.sandboxes import Sandboxes
 from ballena.stores.containers import ContainerStore
 
 __all__ = ["EtcFiles"]
@@ -23,9 +23,9 @@ _LOCALHOST_HOSTS = (
 
 
 class EtcFiles:
-    def __init__(self, *, store: ContainerStore, network: NetworkService | None, dns: DnsDefaults) -> None:
+    def __init__(self, *, store: ContainerStore, sandboxes: Sandboxes | None, dns: DnsDefaults) -> None:
         self.store = store
-        self.network = network
+        self.sandboxes = sandboxes
         self.dns = dns
 
     def write(self, c: Container, hostname: str) -> None:
@@ -51,11 +51,11 @@ class EtcFiles:
         for entry in c.host_config.extra_hosts or ():
             host, _, addr = entry.partition("=" if "=" in entry else ":")
             if addr == "host-gateway":
-                addr = self.network.host_gateway() if self.network is not None else ""
+                addr = self.sandboxes.host_gateway() if self.sandboxes is not None else ""
             if addr:
                 hosts += f"{addr}\t{host}\n"
-        if self.network is not None:
-            hosts += self.network.hosts_entries(c)
+        if self.sandboxes is not None:
+            hosts += self.sandboxes.hosts_entries(c)
         write_bytes(cdir / "hosts", hosts.encode(), durable=False)
         write_bytes(cdir / "resolv.conf", self.resolv_conf(c, net_mode).encode(), durable=False)
 
@@ -63,8 +63,8 @@ class EtcFiles:
         """The container's resolv.conf: the embedded server's on user networks, else the
         host's servers (but loopback ones, unless on the host's network) or the daemon's."""
         hc = c.host_config
-        if self.network is not None:
-            text = self.network.resolv_conf(c)
+        if self.sandboxes is not None:
+            text = self.sandboxes.resolv_conf(c)
             if text is not None:
                 return text
         try:

@@ -43,12 +43,13 @@ from ballena.services.containers.bundle import Bundles
 from ballena.services.containers.cleanup import Cleanup
 from ballena.services.containers.events import ContainerEvents
 from ballena.services.containers.layout import HostDefaults, Paths
+from ballena.services.containers.locks import ContainerLocks
 from ballena.services.containers.queries import ContainerQueries
 from ballena.services.containers.requests import check_name, normalize_create
 from ballena.services.containers.restarts import Restarts, should_restart
 from ballena.services.containers.supervision import Subscriber, Supervisor
 from ballena.services.containers.waits import Waiters
-from ballena.services.networks import NetworkService
+from ballena.services.sandboxes import Sandboxes
 from ballena.services.volumes import VolumeService
 from ballena.shim.config import MonitorConfig
 from ballena.shim.spawner import Zygote
@@ -78,7 +79,7 @@ class Lifecycle:
         events: ContainerEvents,
         defaults: HostDefaults,
         volumes: VolumeService | None = None,
-        network: NetworkService | None = None,
+        sandboxes: Sandboxes | None = None,
     ) -> None:
         self.store = store
         self.queries = queries
@@ -94,21 +95,15 @@ class Lifecycle:
         self.events = events
         self.defaults = defaults
         self.volumes = volumes
-        self.network = network
+        self.sandboxes = sandboxes
         self.on_removed: list[Callable[[Container], None]] = []  # e.g. Execs.forget
         self.cleanup = Cleanup(
             store=store, images=images, paths=paths, supervisor=supervisor, queries=queries, volumes=volumes
         )
-        self._locks: dict[str, asyncio.Lock] = {}
+        self.locks = ContainerLocks()  # shared with NetworkAttachments
         self.waiters = Waiters()
         self.restarts = Restarts(restart=self._restart_now)
         supervisor.on_exit = self.exited
-
-    def _lock(self, cid: str) -> asyncio.Lock:
-        lock = self._locks.get(cid)
-        if lock is None:
-            lock = self._locks[cid] = asyncio.Lock()
-        return lock
 
     # -- create ---------------------------------------------------------------------------------
 
@@ -145,8 +140,8 @@ class Lifecycle:
         try:
             net_mode = hc.network_mode or "bridge"
             endpoints: dict[str, EndpointSettings] = {}
-            if self.network is not None:
-                endpoints = self.network.initial_endpoints(hc, req.networking)
+            if self.sandboxes is not None:
+                endpoints = self.sandboxes.initial_endpoints(hc, req.networking)
             if not cfg.hostname:
                 cfg = cfg.with_(hostname=socket.gethostname() if net_mode == "host" else cid[:12])
             if net_mode.startswith("container:"):
@@ -197,7 +192,7 @@ class Lifecycle:
         Conflict (paused, being removed), CommandNotRunnable (its command cannot run),
         RuntimeFailure/SystemFailure (the host failed)."""
         c = self.queries.get(ref)
-        async with self._lock(c.id):
+        async with self.locks(c.id):
             c = self.store.get(c.id)
             if c.state.status == "paused":
                 raise Conflict("cannot start a paused container, try unpause instead")
@@ -213,12 +208,12 @@ class Lifecycle:
         # cgroup (runtime.cgroups.warm_migrations): pay that on a thread while the bundle is made.
         asyncio.get_running_loop().run_in_executor(None, cgroups.warm_migrations)
         subscribers = self.supervisor.take_pending(c.id)
-        wire = self.network is not None and bool(c.networks)
+        wire = self.sandboxes is not None and bool(c.networks)
         try:
-            if self.network is not None and c.networks:
-                await self.network.ready()
-                c = replace(c, networks=self.network.plan(c))
-                c = replace(c, ports=self.network.reserve_ports(c))
+            if self.sandboxes is not None and c.networks:
+                await self.sandboxes.ready()
+                c = replace(c, networks=self.sandboxes.plan(c))
+                c = replace(c, ports=self.sandboxes.reserve_ports(c))
             cfg = await asyncio.to_thread(
                 self.bundles.write,
                 c,
@@ -229,19 +224,19 @@ class Lifecycle:
             trace.mark("daemon: bundle written")
             task = await self.spawn(cfg)
         except BallenaError as e:
-            if self.network is not None:
-                await self.network.release(c)
+            if self.sandboxes is not None:
+                await self.sandboxes.release(c)
             self._fail_start(c, e, subscribers)
             raise
-        if task.created and self.network is not None:
+        if task.created and self.sandboxes is not None:
             trace.mark("daemon: attaching network")
             try:
-                await self.network.attach(c, task.pid)
+                await self.sandboxes.attach(c, task.pid)
                 trace.mark("daemon: network attached")
                 await task.start()
             except BaseException as e:
                 await task.cancel()
-                await self.network.release(c)
+                await self.sandboxes.release(c)
                 err = e if isinstance(e, BallenaError) else SystemFailure(f"network setup failed: {e}")
                 self._fail_start(c, err, subscribers)
                 if err is e:
@@ -299,8 +294,8 @@ class Lifecycle:
             finished_at_ns=status.finished_at or now_ns(),
             error="monitor lost" if status.lost else "",
         )
-        if self.network is not None:
-            await self.network.release(c, netns_shared=self._netns_shared(c))
+        if self.sandboxes is not None:
+            await self.sandboxes.release(c, netns_shared=self._netns_shared(c))
             c = replace(
                 c,
                 ports={},
@@ -330,7 +325,7 @@ class Lifecycle:
     async def _restart_now(self, cid: str) -> None:
         """The restart policy's turn came: start the container unless someone stopped it
         meanwhile."""
-        async with self._lock(cid):
+        async with self.locks(cid):
             cur = self.store.get(cid)
             if cur.state.status != "restarting" or cur.manually_stopped:
                 return
@@ -409,7 +404,7 @@ class Lifecycle:
 
     async def restart(self, ref: str, *, timeout: int | None = None, signal_name: str | None = None) -> None:
         c = self.queries.get(ref)
-        async with self._lock(c.id):
+        async with self.locks(c.id):
             c = self.store.get(c.id)
             if c.state.running and c.state.status != "restarting":
                 sig = self._stop_signal(c, signal_name)
@@ -450,7 +445,7 @@ class Lifecycle:
         self.supervisor.drop(c.id)
         for forget in self.on_removed:
             forget(c)
-        self._locks.pop(c.id, None)
+        self.locks.forget(c.id)
         self.events.publish(c, "destroy")
         self.waiters.notify(c, {"StatusCode": c.state.exit_code, "Error": None}, exited=True, removed=True)
         self.cleanup.discard(trash)
@@ -479,15 +474,15 @@ class Lifecycle:
         c = replace(c, name=new_name)
         self.store.save(c)
         self.store.release_name(old)
-        if self.network is not None:
-            self.network.renamed(c)
+        if self.sandboxes is not None:
+            self.sandboxes.renamed(c)
         self.events.publish(c, "rename", oldName=f"/{old}")
 
     async def update(self, ref: str, body: UpdateConfig) -> list[str]:
         """``docker update``: new resource limits (applied at once to a running container's
         cgroup, by its monitor) and restart policy. Returns warnings; raises InvalidArgument."""
         c = self.queries.get(ref)
-        async with self._lock(c.id):
+        async with self.locks(c.id):
             c = self.store.get(c.id)
             try:
                 host_config, apply = resources.merge_update(c.host_config, body)
@@ -511,33 +506,6 @@ class Lifecycle:
     async def unpause(self, ref: str) -> None:
         """Raises Conflict when not paused."""
         await self.supervisor.unpause(self.queries.get(ref))
-
-    # -- networks -------------------------------------------------------------------------------
-
-    async def connect_network(self, ref: str, net_ref: str, cfg: EndpointSettings) -> None:
-        """``docker network connect``: a running container is wired at once, and switches to
-        the embedded DNS when this is its first user network. Raises NotFound, InvalidArgument,
-        Forbidden, Conflict."""
-        if self.network is None:
-            raise InvalidArgument("networking is not available")
-        c = self.queries.get(ref)
-        n = self.network.get(net_ref)
-        async with self._lock(c.id):
-            c = self.store.get(c.id)
-            c = replace(c, networks=await self.network.connect(c, n, cfg))
-            self.store.save(c)
-            if c.state.running:
-                await self.network.ensure_dns(c)
-                await asyncio.to_thread(self.bundles.etc.refresh_resolv_conf, c)
-
-    async def disconnect_network(self, ref: str, net_ref: str, *, force: bool = False) -> None:
-        if self.network is None:
-            raise InvalidArgument("networking is not available")
-        c = self.queries.get(ref)
-        n = self.network.get(net_ref)
-        async with self._lock(c.id):
-            c = self.store.get(c.id)
-            self.store.save(replace(c, networks=await self.network.disconnect(c, n, force=force)))
 
     def _netns_shared(self, c: Container) -> bool:
         """Another running container lives in ``c``'s network namespace (``--network
@@ -582,8 +550,8 @@ class Lifecycle:
                 pass
         for c, status in restored.exited:
             await self.exited(c.id, status)
-        if self.network is not None:
-            await self.network.restore([c for c in self.store.all() if self.supervisor.running(c.id)])
+        if self.sandboxes is not None:
+            await self.sandboxes.restore([c for c in self.store.all() if self.supervisor.running(c.id)])
         for c in self.store.all():
             policy = c.host_config.restart_policy.name or "no"
             if c.state.running or not c.has_been_started or c.manually_stopped:
@@ -598,5 +566,5 @@ class Lifecycle:
         """The daemon stops; containers keep running (live-restore)."""
         self.restarts.cancel_all()
         await self.supervisor.shutdown()
-        if self.network is not None:
-            await self.network.shutdown()
+        if self.sandboxes is not None:
+            await self.sandboxes.shutdown()

@@ -85,7 +85,7 @@ def _c(hc: HostConfig) -> Container:
 
 def test_resolv_conf_takes_the_containers_then_the_daemons_settings(tmp_path: Path) -> None:
     etc = EtcFiles(
-        store=ContainerStore(tmp_path), network=None, dns=DnsDefaults(servers=("9.9.9.9",), options=("ndots:2",))
+        store=ContainerStore(tmp_path), sandboxes=None, dns=DnsDefaults(servers=("9.9.9.9",), options=("ndots:2",))
     )
     text = etc.resolv_conf(_c(HostConfig(dns=("1.1.1.1",), dns_search=("example.org",))), "bridge")
     assert "nameserver 1.1.1.1" in text and "search example.org" in text and "options ndots:2" in text
@@ -96,7 +96,7 @@ def test_the_files_are_written_and_refreshed_in_place(tmp_path: Path) -> None:
     store = ContainerStore(tmp_path)
     c = _c(HostConfig(extra_hosts=("db:10.0.0.9", "gw=host-gateway")))
     store.dir(c.id).mkdir()
-    etc = EtcFiles(store=store, network=None, dns=DnsDefaults(servers=("9.9.9.9",)))
+    etc = EtcFiles(store=store, sandboxes=None, dns=DnsDefaults(servers=("9.9.9.9",)))
     etc.write(c, "box")
     hosts = (store.dir(c.id) / "hosts").read_text()
     assert "10.0.0.9\tdb" in hosts and "127.0.0.1\tlocalhost" in hosts

@@ -50,7 +50,7 @@ def logs(tmp_path: Path) -> tuple[Logs, ContainerStore]:
 
 
 def _read(logs: Logs, **kw: object) -> list[tuple[int, bytes]]:
-    args = {
+    args: dict[str, object] = {
         "stdout": True,
         "stderr": True,
         "follow": False,
