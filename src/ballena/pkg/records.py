@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import base64
 import dataclasses
+import functools
 import types
 import typing
 from collections.abc import Mapping
@@ -130,6 +131,7 @@ def _go_name(cls: type) -> str:
     return str(getattr(cls, "__go_name__", cls.__name__))
 
 
+@functools.cache  # a create decodes ~120 fields: typing's introspection is worth caching per type
 def _unoptional(kind: Any) -> tuple[Any, bool]:
     """(T, True) for ``T | None``; (kind, False) otherwise."""
     origin = typing.get_origin(kind)
@@ -282,6 +284,11 @@ def _decode_record(cls: type, doc: Mapping[str, Any], ctx: _Ctx) -> Any:
         raise DecodeError(f"{ctx.struct}: {e}") from None
 
 
+@functools.cache
+def _origin_args(kind: Any) -> tuple[Any, tuple[Any, ...]]:
+    return typing.get_origin(kind), typing.get_args(kind)
+
+
 def _decode_value(kind: Any, value: Any, ctx: _Ctx, f: _Field | None = None) -> Any:
     kind, optional = _unoptional(kind)
     if value is None:
@@ -319,8 +326,7 @@ def _decode_value(kind: Any, value: Any, ctx: _Ctx, f: _Field | None = None) -> 
         if isinstance(value, Mapping):
             return tuple(str(k) for k in value)
         raise ctx.fail(value, _go_type(kind, f))
-    origin = typing.get_origin(kind)
-    args = typing.get_args(kind)
+    origin, args = _origin_args(kind)
     if origin is tuple:
         if f is not None and f.strslice and isinstance(value, str):
             return (value,)

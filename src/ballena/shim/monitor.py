@@ -122,19 +122,21 @@ class Monitor:
         self.mounted = True
 
     def _make_cgroup(self) -> None:
+        """The cgroup (usually made a moment ago by the zygote, see ``Zygote.make_cgroup``:
+        what is missing is made here) and its limits."""
         if self.cgroup is None:
             return
-        self.cgroup.create()
-        self.cgroup.set_resources((self.spec.get("linux") or {}).get("resources") or {})
+        try:
+            self.cgroup.create()
+            self.cgroup.set_resources((self.spec.get("linux") or {}).get("resources") or {})
+        except OSError as e:
+            raise RuntimeFailure(f"OCI runtime create failed: cgroup: {e}") from None
 
     def _create_and_start(self) -> None:
         assert self.driver is not None
         self._mount_rootfs()
         trace.mark("monitor: rootfs mounted")
-        try:
-            self._make_cgroup()
-        except OSError as e:
-            raise RuntimeFailure(f"OCI runtime create failed: cgroup: {e}") from None
+        self._make_cgroup()
         trace.mark("monitor: cgroup made")
         proc = self.driver.create()
         self.pid, self.io = proc.pid, proc.io

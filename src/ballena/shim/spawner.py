@@ -84,7 +84,26 @@ class Zygote:
             raise SystemFailure(f"cannot start container monitor: {reply['error']}")
         return int(reply["pid"]), await Channel.from_socket(daemon_end)
 
-    async def _exchange(self, frame: bytes, fd: int) -> dict[str, Any]:
+    async def make_cgroup(self, path: str) -> None:
+        """Have the zygote make a container's cgroup now, ahead of the monitor's fork.
+
+        Why: moving the container's init into its cgroup waits for an RCU grace period unless
+        a migration happened just before (``cgroups.warm_migrations``); the daemon starts one
+        on a thread while it writes the bundle, but that write holds the kernel's cgroup mutex
+        for the whole wait, and a cgroup mkdir meanwhile would wait too. So the directories
+        come first, made on the monitor's side of the fork. Raises SystemFailure."""
+        frame = framing.encode_json({"kind": "cgroup", "path": path})
+        async with self._lock:
+            self.start()
+            try:
+                reply = await asyncio.wait_for(self._exchange(frame, None), SPAWN_TIMEOUT)
+            except (OSError, ValueError, framing.FrameError, TimeoutError) as e:
+                self._replace()
+                raise SystemFailure(f"cannot make the cgroup {path}: {e or 'the zygote did not answer'}") from None
+        if "error" in reply:
+            raise SystemFailure(str(reply["error"]))
+
+    async def _exchange(self, frame: bytes, fd: int | None) -> dict[str, Any]:
         """Send a whole request frame (the fd rides on its header) and read the whole answer,
         without ever blocking the event loop on a full socket buffer."""
         sock = self._sock
@@ -93,7 +112,7 @@ class Zygote:
         header, payload = frame[: framing.HEADER.size], frame[framing.HEADER.size :]
         while True:
             try:
-                sent = socket.send_fds(sock, [header], [fd])
+                sent = socket.send_fds(sock, [header], [fd] if fd is not None else [])
                 break
             except BlockingIOError:
                 await _writable(loop, sock)

@@ -34,6 +34,7 @@ def serve(sock: socket.socket) -> None:
     # Facts every monitor needs, learned once here so that each fork inherits them.
     linux.last_cap()
     cgroups.layout()
+    cgroups.own_procs_file()
     gc.freeze()  # keep the collector from touching (and un-sharing) inherited objects
     while True:
         try:
@@ -42,6 +43,9 @@ def serve(sock: socket.socket) -> None:
             return
         if request is None:
             return
+        if request.get("kind") == "cgroup":
+            framing.send_json(sock, _make_cgroup(request.get("path")))
+            continue
         control = socket.socket(fileno=fds[0]) if fds else None
         try:
             cfg = from_spawn_request(request)
@@ -62,6 +66,18 @@ def serve(sock: socket.socket) -> None:
         if control is not None:
             control.close()
         framing.send_json(sock, {"pid": pid})
+
+
+def _make_cgroup(path: object) -> dict[str, str]:
+    """A container's cgroup, made ahead of its monitor (see ``Zygote.make_cgroup``); the monitor
+    makes whatever is still missing and owns it from then on."""
+    if not isinstance(path, str) or not path.startswith("/") or ".." in path.split("/"):
+        return {"error": f"bad cgroup path {path!r}"}
+    try:
+        cgroups.Cgroup(path).create()
+    except OSError as e:
+        return {"error": f"cgroup {path}: {e.strerror}"}
+    return {}
 
 
 def _child(sock: socket.socket, cfg: MonitorConfig | FileHelperConfig, control: socket.socket | None) -> None:

@@ -9,6 +9,7 @@ and the monitor's socket; the cgroup is ``<cgroup-parent>/<id>`` in every hierar
 
 from __future__ import annotations
 
+import posixpath
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -43,9 +44,11 @@ class Paths:
         return self.exec_root / "fsop" / f"{cid}-{stamp}"
 
     def cgroup(self, c: Container) -> str:
-        """The container's cgroup: its HostConfig.CgroupParent or the daemon's, plus its ID."""
+        """The container's cgroup: its HostConfig.CgroupParent or the daemon's, plus its ID.
+        Cleaned as runc cleans it (``..`` never climbs above a hierarchy's root), so a client's
+        CgroupParent cannot name a directory outside the cgroup filesystems."""
         parent = c.host_config.resources.cgroup_parent or self.cgroup_parent
-        return "/" + "/".join(part for part in (*parent.split("/"), c.id) if part)
+        return posixpath.normpath(posixpath.join("/", parent, c.id))
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -91,6 +91,7 @@ class Lifecycle:
             assert zygote is not None, "a zygote or a spawn function"
             spawn = partial(Task.create, zygote)
         self.spawn = spawn
+        self.zygote = zygote
         self.paths = paths
         self.events = events
         self.defaults = defaults
@@ -204,9 +205,7 @@ class Lifecycle:
 
     async def _start_locked(self, c: Container) -> Container:
         trace.mark("daemon: start")
-        # Moving the init into its cgroup is cheap right after a migration in the daemon's own
-        # cgroup (runtime.cgroups.warm_migrations): pay that on a thread while the bundle is made.
-        asyncio.get_running_loop().run_in_executor(None, cgroups.warm_migrations)
+        cgroup_made = self._make_cgroup_early(c)
         subscribers = self.supervisor.take_pending(c.id)
         wire = self.sandboxes is not None and bool(c.networks)
         try:
@@ -226,6 +225,9 @@ class Lifecycle:
         except BallenaError as e:
             if self.sandboxes is not None:
                 await self.sandboxes.release(c)
+            if cgroup_made is not None:  # no monitor took the cgroup over: remove it
+                await asyncio.wait([cgroup_made])
+                await asyncio.to_thread(self.supervisor.sweep_lost_monitor, c)
             self._fail_start(c, e, subscribers)
             raise
         if task.created and self.sandboxes is not None:
@@ -257,6 +259,22 @@ class Lifecycle:
         self.events.publish(c, "start")
         trace.mark("daemon: started")
         return c
+
+    def _make_cgroup_early(self, c: Container) -> asyncio.Future[None] | None:
+        """Have the zygote make the container's cgroup while the bundle is written, then open
+        the kernel's window for cheap migrations on a thread, so that the monitor's move of the
+        init into it a moment later is quick (``Zygote.make_cgroup`` says why; a start is ~4 ms
+        faster). Best effort: the monitor makes a missing cgroup itself."""
+        if self.zygote is None:
+            return None
+        made = asyncio.ensure_future(self.zygote.make_cgroup(self.paths.cgroup(c)))
+
+        def warm(f: asyncio.Future[None]) -> None:
+            if not f.cancelled() and f.exception() is None:
+                asyncio.get_running_loop().run_in_executor(None, cgroups.warm_migrations)
+
+        made.add_done_callback(warm)
+        return made
 
     def _fail_start(self, c: Container, err: BallenaError, subscribers: list[Subscriber]) -> None:
         code = err.exit_code if isinstance(err, CommandNotRunnable | RuntimeFailure) else 128
