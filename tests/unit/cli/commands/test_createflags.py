@@ -12,7 +12,7 @@ import pytest
 from ballena.cli.commands.createflags import build_create_body, container_flags, restart_policy, size_bytes
 from ballena.cli.common import UsageError, flags
 
-DOCKER = json.loads((Path(__file__).parents[1] / "core" / "data" / "docker-cli-28-create.json").read_text())
+DOCKER = json.loads((Path(__file__).parents[2] / "core" / "data" / "docker-cli-28-create.json").read_text())
 ARGV = [
     "-it", "-e", "A=1", "-p", "127.0.0.1:8080:80", "--restart", "on-failure:3", "-v", "/tmp:/data:ro",
     "--network", "mynet", "--network-alias", "w", "--cap-add", "NET_ADMIN", "--tmpfs", "/run", "-m", "64m",
