@@ -14,6 +14,7 @@ from pathlib import Path
 from ballena import __version__
 from ballena.api.http import Server
 from ballena.api.router import API_VERSION, Router
+from ballena.api.routes import absent as absent_routes
 from ballena.api.routes import build as build_routes
 from ballena.api.routes import containers as containers_routes
 from ballena.api.routes import filesystem as filesystem_routes
@@ -287,6 +288,7 @@ class Daemon:
         router.include(volumes_routes.build(self.volumes))
         router.include(networks_routes.build(self.network, self.attachments))
         router.include(build_routes.build(self.builder))
+        router.include(absent_routes.build())  # last: what we lack answers as dockerd does
         return router
 
     async def start(self) -> None:

@@ -87,8 +87,11 @@ class Sandboxes:
     # -- a container's networks -------------------------------------------------------------------
 
     def initial_endpoints(self, hc: HostConfig, networking: NetworkingConfig) -> dict[str, EndpointSettings]:
-        """The networks a new container joins, with what the client asked for each
-        (validated). Raises NotFound for an unknown network, InvalidArgument."""
+        """The networks a new container joins, with what the client asked for each (validated
+        against the networks that exist). A network that does not exist (yet) is kept by name
+        and fails the start with "network X not found", as dockerd 20.10 does: failing the
+        create with a 404 would make the docker CLI try to pull the image. Raises
+        InvalidArgument."""
         mode = hc.network_mode or "bridge"
         if mode == "default":
             mode = "bridge"
@@ -99,14 +102,26 @@ class Sandboxes:
                     "conflicting options: cannot attach both user-defined and non-user-defined network-modes"
                 )
             return {}
-        n = self.networks.get(mode)
         out: dict[str, EndpointSettings] = {}
-        first = requested.pop(mode, None) or requested.pop(n.name, None) or requested.pop(n.id, None)
-        out[n.name] = self._requested(n, first or EndpointSettings(), hc)
+        n = self._find(mode)
+        if n is None:
+            out[mode] = requested.pop(mode, None) or EndpointSettings()
+        else:
+            first = requested.pop(mode, None) or requested.pop(n.name, None) or requested.pop(n.id, None)
+            out[n.name] = self._requested(n, first or EndpointSettings(), hc)
         for ref, cfg in requested.items():
-            other = self.networks.get(ref)
-            out[other.name] = self._requested(other, cfg or EndpointSettings(), hc)
+            other = self._find(ref)
+            if other is None:
+                out[ref] = cfg or EndpointSettings()
+            else:
+                out[other.name] = self._requested(other, cfg or EndpointSettings(), hc)
         return out
+
+    def _find(self, ref: str) -> Network | None:
+        try:
+            return self.networks.get(ref)
+        except NotFound:
+            return None
 
     def _requested(self, n: Network, cfg: EndpointSettings, hc: HostConfig | None = None) -> EndpointSettings:
         """What the client asked of an endpoint on ``n``, checked as dockerd does."""

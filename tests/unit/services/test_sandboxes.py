@@ -80,8 +80,21 @@ def test_host_and_none_take_no_other_network(tmp_path: Path) -> None:
             box.initial_endpoints(
                 HostConfig(network_mode="none"), NetworkingConfig(endpoints_config={"bridge": EndpointSettings()})
             )
+
+    asyncio.run(case())
+
+
+def test_an_unknown_network_is_kept_by_name_and_fails_the_start(tmp_path: Path) -> None:
+    async def case() -> None:
+        svc = network_service(tmp_path)
+        await svc.ready()
+        box = Sandboxes(networks=svc)
+        eps = box.initial_endpoints(HostConfig(network_mode="nonexist"), NetworkingConfig())
+        assert list(eps) == ["nonexist"]  # the create succeeds, as in dockerd
         with pytest.raises(NotFound) as e:
-            box.initial_endpoints(HostConfig(network_mode="nonexist"), NetworkingConfig())
+            box.plan(_container("aa", eps))
         assert e.value.message == "network nonexist not found"
+        await svc.create(NetworkCreate(name="nonexist"))  # made after the create: the start works
+        assert box.plan(_container("aa", eps))["nonexist"].ip_address
 
     asyncio.run(case())

@@ -12,6 +12,7 @@ from ballena.api.http import Request, Response, StreamResponse, json_response
 from ballena.api.router import Router, api_at_least
 from ballena.api.streams import json_error, json_status, json_stream
 from ballena.core.images import Image
+from ballena.distribution.manifests import parse_platform
 from ballena.pkg import reference
 from ballena.pkg.bridge import produce
 from ballena.pkg.filters import Filters
@@ -122,6 +123,15 @@ def build(images: ImageService, archives: ImageArchives, *, containers_count: An
         img = images.get(req.params["name"])
         graph = images.graph_driver_data(img)
         return json_response(inspect(img, req, graph))
+
+    @r.route("GET", "/images/{name:.+}/attestations")
+    async def attestations(req: Request) -> Response:
+        # Pulls keep the image for this platform only, not the attestation manifests beside
+        # it: every local image has none, which the spec answers with an empty array.
+        if req.param("platform"):
+            parse_platform(req.param("platform"))
+        images.get(req.params["name"])
+        return json_response([])
 
     @r.route("GET", "/images/{name:.+}/history")
     async def history(req: Request) -> Response:

@@ -117,8 +117,8 @@ class Lifecycle:
         networking: NetworkingConfig | None = None,
     ) -> tuple[Container, list[str]]:
         """A new container (not started). Raises InvalidArgument for a bad request, NotFound
-        for an unknown image, network or ``--volumes-from`` container, Conflict for a name
-        in use."""
+        for an unknown image or ``--volumes-from`` container, Conflict for a name in use. An
+        unknown network (or ``--network container:<x>``) fails its start, as in dockerd."""
         if name:
             name = check_name(name)
         image_ref = config.image
@@ -145,8 +145,6 @@ class Lifecycle:
                 endpoints = self.sandboxes.initial_endpoints(hc, req.networking)
             if not cfg.hostname:
                 cfg = cfg.with_(hostname=socket.gethostname() if net_mode == "host" else cid[:12])
-            if net_mode.startswith("container:"):
-                self.queries.get(net_mode.split(":", 1)[1])
             mounts: list[MountPoint] = []
             if self.volumes is not None:
                 mounts = await asyncio.to_thread(
