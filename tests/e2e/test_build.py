@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import subprocess
 import tarfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -254,3 +255,69 @@ def test_heredocs_onbuild_add_archive_and_metadata(clean: Daemon, images: list[s
     cfg = json.loads(d.docker("image", "inspect", "-f", "{{json .Config}}", "feat:1", check=True).stdout)
     assert cfg["Healthcheck"] == {"Test": ["CMD-SHELL", "true"], "Interval": 5_000_000_000}
     assert cfg["StopSignal"] == "SIGINT"
+
+
+def test_build_options_real_clients_send(clean: Daemon, images: list[str], tmp_path: Path) -> None:
+    """-q prints the ID; `-f -` with a directory (the CLI's tar has no end blocks) keeps the
+    Dockerfile out of COPY; --add-host reaches RUN; a RUN's stderr reaches the client;
+    .dockerignore names with spaces, comments escaped with a backslash, exceptions under an
+    ignored directory."""
+    d = clean
+    images += ["bq", "bstdin", "bhosts"]
+    r = d.docker("build", "-q", "-t", "bq", "-", input="FROM busybox\nRUN echo q > /q\n", check=True)
+    assert r.stdout.strip() == d.docker("inspect", "-f", "{{.Id}}", "bq", check=True).stdout.strip()
+    ctx = tmp_path / "ctx"
+    (ctx / "ign" / "keepme").mkdir(parents=True)
+    (ctx / "ign" / "a").write_text("1")
+    (ctx / "ign" / "keepme" / "b").write_text("2")
+    (ctx / "file with space.txt").write_text("s")
+    (ctx / "#hash").write_text("h")
+    (ctx / "kept.txt").write_text("k")
+    (ctx / ".dockerignore").write_text("# a comment\nign\n!ign/keepme\nfile with space.txt\n\\#hash\n")
+    dockerfile = "FROM busybox\nCOPY . /ctx\nRUN cd /ctx && find . -type f | sort\n"
+    r = subprocess.run(
+        ["docker", "build", "-t", "bstdin", "-f", "-", "."], cwd=ctx, env=d.env, input=dockerfile,
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    listed = [line for line in r.stdout.splitlines() if line.startswith("./")]
+    assert listed == ["./.dockerignore", "./ign/keepme/b", "./kept.txt"]
+    r = d.docker(
+        "build", "--add-host", "myhost:10.1.2.3", "-t", "bhosts", "-",
+        input="FROM busybox\nRUN grep myhost /etc/hosts && echo to-stderr >&2\n", check=True,
+    )  # fmt: skip
+    assert "10.1.2.3\tmyhost" in r.stdout and "to-stderr" in r.stdout
+
+
+def test_docker_py_outside_dockerfile_extra_hosts_and_cache_from(
+    clean: Daemon, images: list[str], tmp_path: Path
+) -> None:
+    import docker
+
+    d = clean
+    images += ["pyout", "cfrom1", "cfrom2"]
+    ctx = tmp_path / "ctx"
+    ctx.mkdir()
+    (ctx / "a.txt").write_text("a")
+    outside = tmp_path / "elsewhere.Dockerfile"
+    outside.write_text("FROM busybox\nCOPY . /ctx\nRUN ls -a /ctx && grep h2 /etc/hosts\n")
+    client = docker.APIClient(base_url=d.host, version="auto")
+    try:
+        out = list(client.build(path=str(ctx), dockerfile=str(outside), tag="pyout", decode=True, extra_hosts={"h2": "10.0.0.2"}))  # fmt: skip
+        assert not [o for o in out if "error" in o], out
+        text = "".join(o.get("stream", "") for o in out)
+        assert ".\n..\na.txt\n" in text and "10.0.0.2\th2" in text  # the generated Dockerfile name stays out
+        source = "FROM busybox\nENV A=1\nRUN echo cf > /cf\n"
+        list(client.build(fileobj=io.BytesIO(source.encode()), tag="cfrom1", decode=True))
+        saved = tmp_path / "cfrom1.tar"
+        d.docker("save", "-o", str(saved), "cfrom1", check=True)
+        d.docker("builder", "prune", "-af", check=True)
+        d.docker("rmi", "cfrom1", check=True)
+        d.docker("load", "-i", str(saved), check=True)
+        out = list(client.build(fileobj=io.BytesIO(source.encode()), tag="cfrom2", cache_from=["cfrom1"], decode=True))
+        text = "".join(o.get("stream", "") for o in out)
+        assert text.count("Using cache") == 2, text
+        ids = {d.docker("inspect", "-f", "{{.Id}}", n, check=True).stdout for n in ("cfrom1", "cfrom2")}
+        assert len(ids) == 1
+    finally:
+        client.close()

@@ -11,13 +11,14 @@ followed as if the context were ``/`` and ``..`` never climbs above it. A contex
 from __future__ import annotations
 
 import asyncio
+import io
 import os
-import posixpath
 import shutil
 import stat
 import tempfile
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import BinaryIO
 
 from ballena.builder.dockerignore import Matcher
 from ballena.builder.dockerignore import parse as parse_ignore
@@ -70,7 +71,7 @@ class BuildContext:
             with open(spooled, "rb") as raw:
                 stream, _ = open_decompressed(raw)
                 try:
-                    archive.apply_layer(stream, str(self.root))  # path checks included
+                    archive.apply_layer(io.BufferedReader(_Completed(stream)), str(self.root))  # type: ignore[arg-type]  # path checks included
                 except InvalidArgument as e:
                     raise InvalidArgument(f"failed to read the build context: {e.message}") from None
                 except (OSError, EOFError, ValueError) as e:
@@ -104,8 +105,10 @@ class BuildContext:
             return _text(f.read())
 
     def apply_dockerignore(self, dockerfile: str) -> None:
-        """Delete what ``.dockerignore`` (or ``<Dockerfile>.dockerignore``) excludes, keeping the
-        Dockerfile and the ignore file themselves."""
+        """Delete what ``.dockerignore`` (or ``<Dockerfile>.dockerignore``) excludes, the
+        Dockerfile and the ignore file too when they are listed (read the Dockerfile first):
+        as Docker's, they reach the daemon but no COPY. The docker CLI lists the name it gives
+        a Dockerfile sent with ``-f -``, so it never lands in an image."""
         if self.dockerfile_text is not None:
             return
         ignore = self.resolve(dockerfile + ".dockerignore")
@@ -115,7 +118,6 @@ class BuildContext:
             return
         with open(ignore, errors="replace") as f:
             matcher = Matcher(parse_ignore(f.read()))
-        keep = {posixpath.normpath(dockerfile), ".dockerignore"}
         for root, dirs, files in os.walk(self.root, topdown=True):
             rel_root = os.path.relpath(root, self.root)
             for name in list(dirs):
@@ -125,8 +127,34 @@ class BuildContext:
                     dirs.remove(name)
             for name in files:
                 rel = name if rel_root == "." else f"{rel_root}/{name}"
-                if rel not in keep and matcher.excluded(rel):
+                if matcher.excluded(rel):
                     os.unlink(os.path.join(root, name))
+
+
+class _Completed(io.RawIOBase):
+    """A tar stream made whole: Go's archive/tar reader takes one whose last member lacks its
+    padding and the end-of-archive blocks, and the docker CLI sends such a tar for
+    ``docker build -f - <dir>``; Python's reader wants them, so they are added at the end."""
+
+    def __init__(self, inner: BinaryIO) -> None:
+        self._inner = inner
+        self._count = 0
+        self._tail: bytes | None = None
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, b: bytearray | memoryview) -> int:  # type: ignore[override]
+        if self._tail is None:
+            data = self._inner.read(len(b))
+            if data:
+                self._count += len(data)
+                b[: len(data)] = data
+                return len(data)
+            self._tail = b"\0" * ((-self._count) % 512 + 1024)
+        n = min(len(b), len(self._tail))
+        b[:n], self._tail = self._tail[:n], self._tail[n:]
+        return n
 
 
 def looks_like_tar(head: bytes) -> bool:

@@ -66,6 +66,7 @@ class BuildOptions:
     network_mode: str = "default"
     quiet: bool = False
     cache_from: tuple[str, ...] = ()
+    extra_hosts: tuple[str, ...] = ()  # "name:address", in every RUN step's /etc/hosts
 
 
 @dataclass
@@ -131,8 +132,8 @@ class BuildService:
         Raises BuildError (step failures), InvalidArgument (bad Dockerfile or options),
         CopyFailed (a COPY/ADD source that cannot be had).
         """
-        await asyncio.to_thread(context.apply_dockerignore, opts.dockerfile)
         parsed = dfparser.parse(await asyncio.to_thread(context.dockerfile, opts.dockerfile))
+        await asyncio.to_thread(context.apply_dockerignore, opts.dockerfile)
         p = plan(parsed.nodes, build_args=opts.build_args, target=opts.target, escape=parsed.escape)
         total = 0
         step_of: dict[int, int] = {}
@@ -189,6 +190,8 @@ class BuildService:
             self.events.publish("image", "tag", image_id, {"name": ref.familiar()})
             if not opts.quiet:
                 await emit({"stream": f"Successfully tagged {ref.familiar()}\n"})
+        if opts.quiet:  # as moby's build route: -q prints just the image ID
+            await emit({"stream": f"{image_id}\n"})
         return image_id
 
     async def _stage(self, b: _Build, s: Stage, first_step: int, total: int) -> _State:
@@ -290,8 +293,9 @@ class BuildService:
                     value = lexed_default
                 state.args[key] = value
             key = self._key(state, node.original)
-            if not await self._cached(state, key, opts, emit):
-                await self._commit_config(state, f"{NOP}ARG {' '.join(node.args)}", empty=True, cache_key=key)
+            text = f"{NOP}ARG {' '.join(node.args)}"
+            if not await self._cached(state, key, opts, emit, created_by=text):
+                await self._commit_config(state, text, empty=True, cache_key=key)
             return
         if cmd in ("run",):
             await self._run(state, node, opts, emit, used_args)
@@ -305,28 +309,51 @@ class BuildService:
             raise InvalidArgument(f"{node.sub.value.upper()} isn't allowed as an ONBUILD trigger")
         # Metadata: change the config, no layer.
         key = self._key(state, node.original)
-        if await self._cached(state, key, opts, emit):
-            return
-        meta = MetadataState(
-            state.config, escape=state.escape, build_args={k: v for k, v in state.args.items() if v is not None}
-        )
-        try:
-            meta.apply(node)
-        except ShellError as e:
-            raise InvalidArgument(e.message) from None
-        if cmd == "maintainer":
-            state.config["_maintainer"] = node.args[0] if node.args else ""
         text = _nop_text(node)
+
+        def applied() -> dict[str, Any]:
+            config: dict[str, Any] = json.loads(json.dumps(state.config))
+            meta = MetadataState(
+                config, escape=state.escape, build_args={k: v for k, v in state.args.items() if v is not None}
+            )
+            try:
+                meta.apply(node)
+            except ShellError as e:
+                raise InvalidArgument(e.message) from None
+            if cmd == "maintainer":
+                meta.config["_maintainer"] = node.args[0] if node.args else ""
+            return dict(meta.config)
+
+        if await self._cached(state, key, opts, emit, created_by=text, next_config=applied):
+            return
+        state.config = applied()
         await self._commit_config(state, text, empty=True, cache_key=key)
 
     def _key(self, state: _State, text: str, extra: Any = None) -> str:
         return step_key(parent=state.image_id, text=text, config=state.config, args=dict(state.args), extra=extra)
 
-    async def _cached(self, state: _State, key: str, opts: BuildOptions, emit: Emit) -> bool:
+    async def _cached(
+        self,
+        state: _State,
+        key: str,
+        opts: BuildOptions,
+        emit: Emit,
+        *,
+        created_by: str = "",
+        next_config: Callable[[], dict[str, Any]] | None = None,
+    ) -> bool:
+        """Whether the step's result is known: from our own cache (``key``), else from a
+        ``--cache-from`` image whose history continues this build's with ``created_by``. On a
+        hit the state moves to that image."""
         if opts.no_cache or not state.cache:
             state.cache = False
             return False
         image_id = self.cache.lookup(key)
+        if image_id is None and opts.cache_from and created_by:
+            config = next_config() if next_config is not None else state.config
+            image_id = await asyncio.to_thread(self._from_cache_sources, state, opts, created_by, config)
+            if image_id is not None:
+                self.cache.remember(key, image_id)
         if image_id is None:
             state.cache = False
             return False
@@ -337,6 +364,41 @@ class BuildService:
         state.history = list(img.config.get("history") or [])
         await self._say(emit, opts, " ---> Using cache\n")
         return True
+
+    def _from_cache_sources(
+        self, state: _State, opts: BuildOptions, created_by: str, config: dict[str, Any]
+    ) -> str | None:
+        """moby's imagecache for ``--cache-from`` (the classic builder's): a source image
+        whose history and layers start with this build's so far, and whose next history entry
+        was made by the same instruction, gives that entry and its layer. The image made of
+        them carries this build's configuration. Sources that do not exist are ignored."""
+        n = len(state.history)
+        for name in opts.cache_from:
+            try:
+                src = self.store.get(self.store.resolve(name))
+            except (NotFound, InvalidArgument):
+                continue
+            history = list(src.config.get("history") or [])
+            diff_ids = list((src.config.get("rootfs") or {}).get("diff_ids") or [])
+            if n >= len(history) or history[:n] != state.history or diff_ids[: len(state.diff_ids)] != state.diff_ids:
+                continue
+            entry = history[n]
+            if entry.get("created_by") != created_by:
+                continue
+            layers_before = sum(1 for h in history[:n] if not h.get("empty_layer"))
+            if not entry.get("empty_layer") and layers_before >= len(diff_ids):
+                continue
+            new_diffs = list(state.diff_ids) + ([] if entry.get("empty_layer") else [diff_ids[layers_before]])
+            doc: dict[str, Any] = {
+                "architecture": src.config.get("architecture") or go_arch(),
+                "config": {k: v for k, v in config.items() if not k.startswith("_")},
+                "created": entry.get("created") or rfc3339nano(now_ns()),
+                "history": [*state.history, entry],
+                "os": src.config.get("os") or "linux",
+                "rootfs": {"type": "layers", "diff_ids": new_diffs},
+            }
+            return self.store.put_image(json.dumps(doc, separators=(",", ":")).encode(), parent=state.image_id or "")
+        return None
 
     async def _commit_config(
         self,
@@ -387,7 +449,7 @@ class BuildService:
         prefix = f"|{len(visible)} " + " ".join(f"{k}={v}" for k, v in sorted(visible.items())) + " " if visible else ""
         created_by = prefix + " ".join(cmd)
         key = self._key(state, "RUN " + json.dumps(cmd), extra=sorted(arg_env.items()))
-        if await self._cached(state, key, opts, emit):
+        if await self._cached(state, key, opts, emit, created_by=created_by):
             return
         if state.image_id is None:
             raise BuildError("RUN needs a base image: a scratch stage has no shell (use COPY first)")
@@ -405,7 +467,7 @@ class BuildService:
             attach_stderr=True,
             labels={},
         )
-        host_config = HostConfig(network_mode=opts.network_mode or "default")
+        host_config = HostConfig(network_mode=opts.network_mode or "default", extra_hosts=opts.extra_hosts or None)
         c, _ = await self.lifecycle.create(name=None, config=config, host_config=host_config)
         try:
             await self._say(emit, opts, f" ---> Running in {c.short_id}\n")
@@ -485,11 +547,11 @@ class BuildService:
             collect, node.cmd, src, sources, dest, flags, image_layers=self._layers(state)
         )
         key = self._key(state, f"{node.cmd.upper()} {node.flags} {dest}", extra=entries.content_hash)
-        if await self._cached(state, key, opts, emit):
-            return
-        layer = await asyncio.to_thread(self._write_layer, entries, state)
         short = entries.content_hash[:16]
         created_by = f"{NOP}{node.cmd.upper()} {'dir' if entries.dirs else 'file'}:{short} in {dest} "
+        if await self._cached(state, key, opts, emit, created_by=created_by):
+            return
+        layer = await asyncio.to_thread(self._write_layer, entries, state)
         await self._commit_config(state, created_by, empty=False, cache_key=key, layer_diff=layer)
 
     async def _source(self, b: _Build, from_value: str | None) -> Source:

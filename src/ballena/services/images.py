@@ -251,7 +251,9 @@ class ImageService:
             self._delete_helper(parent, records, force=False, prune=True, quiet=True)
 
     def _is_dangling(self, image_id: str) -> bool:
-        return not self.store.references(image_id)
+        """moby's imageIsDangling: no name and no child image (a parent of another image is
+        kept quietly when its last name goes)."""
+        return not self.store.references(image_id) and not self.store.children(image_id)
 
     def prune(self, *, dangling_only: bool, filters: Filters) -> tuple[list[DeleteRecord], int]:
         """``image prune``: dangling images (or, with ``-a``, all unused ones) and the layers they

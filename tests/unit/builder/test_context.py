@@ -92,16 +92,31 @@ def test_gzip_garbage_is_a_clear_error(tmp_path: Path) -> None:
     assert list((tmp_path / "tmp").iterdir()) == []  # nothing left behind
 
 
-def test_dockerignore_removes_what_it_excludes_but_the_dockerfile(tmp_path: Path) -> None:
+def test_dockerignore_removes_what_it_excludes_the_dockerfile_once_read(tmp_path: Path) -> None:
     ctx = _receive(
         tmp_path,
         _tar({"Dockerfile": b"FROM x\n", ".dockerignore": b"*.log\nsecret/\nDockerfile\n!keep.log\n", "a.log": b"",
               "keep.log": b"", "secret/k": b"", "src/x": b""}),
     )  # fmt: skip
     try:
+        assert ctx.dockerfile("Dockerfile") == "FROM x\n"
         ctx.apply_dockerignore("Dockerfile")
         left = sorted(str(p.relative_to(ctx.root)) for p in ctx.root.rglob("*") if p.is_file())
-        assert left == [".dockerignore", "Dockerfile", "keep.log", "src/x"]
+        assert left == [".dockerignore", "keep.log", "src/x"]  # listed: read, then no COPY sees it
+    finally:
+        ctx.close()
+
+
+def test_a_tar_without_its_end_blocks_is_read_as_go_reads_it(tmp_path: Path) -> None:
+    """`docker build -f - dir`: the CLI's tar ends right after the last member's data."""
+    whole = _tar({".dockerignore": b".dockerfile.abc\n", "keep.txt": b"x", ".dockerfile.abc": b"FROM busybox\n"})
+    cut = whole.rstrip(b"\0")
+    assert len(cut) % 512 != 0
+    ctx = _receive(tmp_path, cut)
+    try:
+        assert ctx.dockerfile(".dockerfile.abc") == "FROM busybox\n"
+        ctx.apply_dockerignore(".dockerfile.abc")
+        assert sorted(p.name for p in ctx.root.iterdir()) == [".dockerignore", "keep.txt"]
     finally:
         ctx.close()
 

@@ -109,3 +109,18 @@ def test_list_filters_and_prune(svc: ImageService) -> None:
     records, reclaimed = svc.prune(dangling_only=True, filters=Filters.parse("", accepted=set()))
     assert dangling in {r.deleted for r in records} and reclaimed > 0
     assert [i.id for i in svc.list_images()] == [keep]
+
+
+def test_the_last_name_of_a_parent_image_only_untags(svc: ImageService) -> None:
+    """moby counts child images when it decides what is dangling: `docker rmi pa`, where pb
+    was built on pa, says Untagged and keeps the image for pb."""
+    parent = add_image(svc.store, {"a": b"1"}, "pa:latest")
+    config = json.loads(svc.store.content.read_bytes(parent))
+    child = svc.store.put_image(json.dumps({**config, "comment": "child"}).encode(), parent=parent)
+    svc.store.tag(parse_normalized("pb:latest"), child)
+    records = svc.remove("pa")
+    assert [(r.untagged, r.deleted) for r in records] == [("pa:latest", "")]
+    assert svc.get(parent).id == parent
+    with pytest.raises(Conflict) as e:
+        svc.remove(parent)
+    assert "image has dependent child images" in e.value.message

@@ -47,6 +47,8 @@ def build(builder: BuildService) -> Router:
             network_mode=req.param("networkmode") or "default",
             quiet=req.bool_param("q"),
             cache_from=tuple(_json_param(req, "cachefrom") or ()),
+            # The docker CLI sends one comma-separated value, docker-py one value per host.
+            extra_hosts=tuple(h for v in req.params_all("extrahosts") for h in v.split(",") if h),
         )
         if req.param("remote"):
             raise InvalidArgument("remote build contexts are not supported; send the context as the body")
