@@ -190,6 +190,8 @@ class Hijack:
     content_type: str = "application/vnd.docker.raw-stream"
     # Called once the head has gone out, before the handler: e.g. to start the container.
     on_ready: Callable[[], Awaitable[None]] | None = None
+    # A WebSocket upgrade (attach/ws): the Sec-WebSocket-Accept the 101 answer carries.
+    websocket_accept: str | None = None
 
 
 Handler = Callable[[Request], Awaitable["Response | StreamResponse | Hijack"]]
@@ -385,7 +387,14 @@ class Server:
 
     async def _hijack(self, conn: _Connection, req: Request, hj: Hijack) -> None:
         buffered = bytes(conn.h11.trailing_data[0])
-        if req.upgrade:
+        if hj.websocket_accept is not None:
+            head = [
+                "HTTP/1.1 101 Switching Protocols",
+                "Upgrade: websocket",
+                "Connection: Upgrade",
+                f"Sec-WebSocket-Accept: {hj.websocket_accept}",
+            ]
+        elif req.upgrade:
             head = ["HTTP/1.1 101 UPGRADED", f"Content-Type: {hj.content_type}", "Connection: Upgrade", "Upgrade: tcp"]
         else:
             head = ["HTTP/1.1 200 OK", f"Content-Type: {hj.content_type}"]

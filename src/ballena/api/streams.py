@@ -7,6 +7,8 @@ import json
 import struct
 from typing import Any
 
+from ballena.errors import InvalidArgument
+
 STDIN, STDOUT, STDERR, SYSTEMERR = 0, 1, 2, 3
 
 
@@ -33,3 +35,49 @@ def json_status(status: str, id_: str | None = None, **extra: Any) -> bytes:
 
 def json_stream(text: str) -> bytes:
     return json_line({"stream": text})
+
+
+def detach_sequence(spec: str) -> bytes:
+    """``ctrl-p,ctrl-q`` -> b"\\x10\\x11" (Docker's detach keys). Raises InvalidArgument."""
+    out = bytearray()
+    for key in (spec or "ctrl-p,ctrl-q").split(","):
+        key = key.strip()
+        if key.startswith("ctrl-") and len(key) == 6:
+            ch = key[5].lower()
+            if "a" <= ch <= "z":
+                out.append(ord(ch) - ord("a") + 1)
+            elif ch in "@[\\]^_":
+                out.append({"@": 0, "[": 27, "\\": 28, "]": 29, "^": 30, "_": 31}[ch])
+            else:
+                raise InvalidArgument(f"Invalid escape keys ({spec}) provided")
+        elif len(key) == 1:
+            out.append(ord(key))
+        else:
+            raise InvalidArgument(f"Invalid escape keys ({spec}) provided")
+    return bytes(out)
+
+
+class DetachKeys:
+    """Watches a client's stdin for the detach sequence (moby's escape proxy): ``feed`` gives
+    the bytes to pass on and whether the sequence was typed. A partial sequence is held back
+    until the next byte says whether it was one."""
+
+    def __init__(self, spec: str) -> None:
+        self.sequence = detach_sequence(spec)
+        self._matched = 0
+
+    def feed(self, data: bytes) -> tuple[bytes, bool]:
+        out = bytearray()
+        seq = self.sequence
+        for byte in data:
+            if seq and byte == seq[self._matched]:
+                self._matched += 1
+                if self._matched == len(seq):
+                    self._matched = 0
+                    return bytes(out), True
+                continue
+            if self._matched:
+                out += seq[: self._matched]
+                self._matched = 0
+            out.append(byte)
+        return bytes(out), False

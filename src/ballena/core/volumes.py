@@ -36,3 +36,4 @@ class MountPoint:
     propagation: str = tag(default="")
     tmpfs_options: Mapping[str, int] = tag("_Tmpfs", factory=dict, private=True)
     copy_image_data: bool = tag("_Copy", default=True, private=True)  # a new volume gets the image's files
+    subpath: str = tag("_Subpath", default="", private=True)  # --mount ...,volume-subpath=: a directory in the volume

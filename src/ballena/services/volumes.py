@@ -19,6 +19,7 @@ from ballena.core.volumes import MountPoint, Volume
 from ballena.errors import AlreadyExists, Conflict, InvalidArgument, NotFound, SystemFailure
 from ballena.pkg import linux
 from ballena.pkg.filters import Filters
+from ballena.pkg.securejoin import secure_join
 from ballena.pkg.stringid import generate_id
 from ballena.services.events import EventBus
 from ballena.stores.snapshots import dir_size
@@ -299,6 +300,7 @@ class VolumeService:
             return MountPoint(type="bind", destination=target, source=source, rw=not ro, propagation=prop)
         if kind == "volume":
             vo = m.volume_options or VolumeOptions()
+            subpath = _clean_subpath(vo.subpath)
             options = vo.driver_config.options if vo.driver_config and vo.driver_config.options else {}
             if source:
                 v = self.create(source, options=options, labels=vo.labels or {})
@@ -312,7 +314,8 @@ class VolumeService:
                 driver="local",
                 mode="z",
                 rw=not ro,
-                copy_image_data=not vo.no_copy,
+                copy_image_data=not vo.no_copy and not subpath,
+                subpath=subpath,
             )
         if kind == "tmpfs":
             if source:
@@ -338,11 +341,34 @@ class VolumeService:
                 out.append({"destination": mp.destination, "type": "tmpfs", "source": "tmpfs", "options": opts})
                 continue
             source = self.mount(mp.name) if mp.type == "volume" else mp.source
+            if mp.subpath:
+                source = _inside(source, mp.subpath)
             opts = ["rbind", mp.propagation or "rprivate"]
             if not mp.rw:
                 opts.append("ro")
             out.append({"destination": mp.destination, "type": "bind", "source": source, "options": opts})
         return out
+
+
+def _clean_subpath(subpath: str) -> str:
+    """A volume subpath as given (API 1.45). Raises InvalidArgument in moby's words."""
+    if not subpath:
+        return ""
+    if subpath.startswith("/"):
+        raise InvalidArgument("subpath must be a relative path within the volume")
+    if ".." in subpath.split("/"):
+        raise InvalidArgument("subpath must not contain '..' elements")
+    return posixpath.normpath(subpath)
+
+
+def _inside(volume_dir: str, subpath: str) -> str:
+    """The directory ``subpath`` names in a volume, symlinks resolved inside the volume (a
+    container that made ``sub -> /etc`` gets the volume's ``etc``, never the host's). Raises
+    InvalidArgument when it does not exist, as dockerd's safepath does."""
+    path = secure_join(volume_dir, subpath)
+    if not os.path.exists(path):
+        raise InvalidArgument(f"cannot access path {path}: no such file or directory")
+    return path
 
 
 def _validate_options(opts: Mapping[str, str]) -> None:

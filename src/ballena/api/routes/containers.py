@@ -8,8 +8,9 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from ballena.api.http import Hijack, RawStream, Request, Response, StreamResponse, json_response, no_content
-from ballena.api.router import Router
-from ballena.api.streams import frame, json_line
+from ballena.api.router import Router, api_at_least
+from ballena.api.streams import DetachKeys, frame, json_line
+from ballena.api.websocket import WebSocket, accept_key
 from ballena.core.containerconfig import (
     ContainerConfig,
     EndpointSettings,
@@ -33,6 +34,7 @@ from ballena.services.containers import (
     Logs,
     Supervisor,
 )
+from ballena.services.containers.links import inspect_links
 from ballena.services.stats import StatsService
 
 RAW = "application/vnd.docker.raw-stream"
@@ -174,7 +176,7 @@ def inspect(
         "ProcessLabel": "",
         "AppArmorProfile": "",
         "ExecIDs": exec_ids or None,
-        "HostConfig": records.encode(c.host_config),
+        "HostConfig": {**records.encode(c.host_config), "Links": inspect_links(c)},
         "GraphDriver": {"Data": files.graph, "Name": "overlay2"},
         "Mounts": [records.encode(m) for m in c.mounts],
         "Config": records.encode(c.config),
@@ -184,26 +186,6 @@ def inspect(
         out["SizeRw"] = queries.size_rw(c)
         out["SizeRootFs"] = queries.size_rootfs(c)
     return out
-
-
-def _detach_sequence(spec: str) -> bytes:
-    """``ctrl-p,ctrl-q`` -> b"\\x10\\x11" (Docker's detach keys)."""
-    out = bytearray()
-    for key in (spec or "ctrl-p,ctrl-q").split(","):
-        key = key.strip()
-        if key.startswith("ctrl-") and len(key) == 6:
-            ch = key[5].lower()
-            if "a" <= ch <= "z":
-                out.append(ord(ch) - ord("a") + 1)
-            elif ch in "@[\\]^_":
-                out.append({"@": 0, "[": 27, "\\": 28, "]": 29, "^": 30, "_": 31}[ch])
-            else:
-                raise InvalidArgument(f"Invalid escape keys ({spec}) provided")
-        elif len(key) == 1:
-            out.append(ord(key))
-        else:
-            raise InvalidArgument(f"Invalid escape keys ({spec}) provided")
-    return bytes(out)
 
 
 def build(
@@ -278,8 +260,11 @@ def build(
         await lifecycle.kill(req.params["id"], req.param("signal") or None)
         return no_content()
 
-    @r.route("DELETE", "/containers/{id}")
+    @r.route("DELETE", "/containers/{id:.+}")
     async def remove(req: Request) -> Response:
+        if req.bool_param("link"):  # `docker rm --link /container/alias`
+            await lifecycle.remove_link(req.params["id"])
+            return no_content()
         await lifecycle.remove(req.params["id"], force=req.bool_param("force"), volumes=req.bool_param("v"))
         return no_content()
 
@@ -379,6 +364,55 @@ def build(
 
         return StreamResponse(body(), content_type=RAW if tty else MULTIPLEXED)
 
+    @r.route("GET", "/containers/{id}/attach/ws")
+    async def attach_ws(req: Request) -> Hijack:
+        accept = accept_key(req)
+        want_stdin, want_out, want_err = req.bool_param("stdin"), req.bool_param("stdout"), req.bool_param("stderr")
+        detach_keys = DetachKeys(req.param("detachKeys") or "")
+        c = queries.get(req.params["id"])
+        sub = await supervisor.attach(c, stdout=want_out, stderr=want_err) if req.bool_param("stream") else None
+        logs_too = req.bool_param("logs")
+        binary = api_at_least(req, "1.42")
+
+        async def handler(raw: RawStream) -> None:
+            ws = WebSocket(raw, binary=binary)
+            try:
+                if logs_too:
+                    _c, entries = await logs.logs(
+                        c.id, stdout=want_out, stderr=want_err, follow=False, since_ns=0, until_ns=0, tail=-1,
+                        timestamps=False,
+                    )  # fmt: skip
+                    async for _s, data in entries:
+                        await ws.send(data)
+                if sub is None:
+                    return
+                detached = asyncio.Event()
+
+                async def pump_in() -> None:
+                    while (data := await ws.receive()) is not None:
+                        out, seen = detach_keys.feed(data)
+                        if out and want_stdin and c.config.open_stdin:
+                            await supervisor.write_stdin(c.id, out)
+                        if seen:
+                            detached.set()
+                            break
+                    sub.close()  # the client closed the socket or detached: no more output
+
+                reader = asyncio.ensure_future(pump_in())
+                try:
+                    while (item := await sub.queue.get()) is not None:
+                        try:
+                            await ws.send(item[1])
+                        except (ConnectionError, OSError):
+                            break
+                finally:
+                    reader.cancel()
+                    await supervisor.detach(c.id, sub, by_keys=detached.is_set())
+            finally:
+                await ws.close()
+
+        return Hijack(handler, websocket_accept=accept)
+
     @r.route("POST", "/containers/{id}/attach")
     async def attach(req: Request) -> Hijack:
         want_stdin = req.bool_param("stdin")
@@ -386,7 +420,7 @@ def build(
         want_err = req.bool_param("stderr")
         stream = req.bool_param("stream")
         logs_too = req.bool_param("logs")
-        detach_keys = _detach_sequence(req.param("detachKeys") or "")
+        detach_keys = DetachKeys(req.param("detachKeys") or "")
         c0 = queries.get(req.params["id"])
         if c0.state.status == "paused":
             raise Conflict(f"container {c0.id} is paused, unpause the container before attach")
@@ -418,30 +452,19 @@ def build(
             detached = asyncio.Event()
 
             async def pump_in() -> None:
-                matched = 0
                 while True:
                     data = await raw.read()
                     if not data:
                         if c.config.stdin_once and not detached.is_set():
                             await supervisor.close_stdin(c.id)
                         return
-                    out = bytearray()
-                    for byte in data:
-                        if detach_keys and byte == detach_keys[matched]:
-                            matched += 1
-                            if matched == len(detach_keys):
-                                detached.set()
-                                sub.close()
-                                if out:
-                                    await supervisor.write_stdin(c.id, bytes(out))
-                                return
-                            continue
-                        if matched:
-                            out += detach_keys[:matched]
-                            matched = 0
-                        out.append(byte)
+                    out, seen = detach_keys.feed(data)
                     if out:
-                        await supervisor.write_stdin(c.id, bytes(out))
+                        await supervisor.write_stdin(c.id, out)
+                    if seen:
+                        detached.set()
+                        sub.close()
+                        return
 
             reader = asyncio.ensure_future(pump_in()) if want_stdin and c.config.open_stdin else None
             try:
@@ -489,6 +512,7 @@ def build(
                 raise InvalidArgument(e.message) from None
             return Response(status=200, content_type=None)
         use_tty = ex.config.tty if tty is None else bool(tty)
+        detach_keys = DetachKeys(ex.config.detach_keys)
 
         async def handler(raw: RawStream) -> None:
             try:
@@ -502,17 +526,36 @@ def build(
                 await raw.write(message if use_tty else frame(2, message))
                 return
 
+            detached = asyncio.Event()
+
             async def pump_in() -> None:
                 while True:
                     data = await raw.read()
                     if not data:
                         await session.close_stdin()
                         return
-                    await session.send_stdin(data)
+                    out, seen = detach_keys.feed(data)
+                    if out:
+                        await session.send_stdin(out)
+                    if seen:  # the exec goes on; this client leaves it
+                        detached.set()
+                        return
 
             reader = asyncio.ensure_future(pump_in()) if ex.config.attach_stdin else None
+            frames = aiter(session.frames())
             try:
-                async for s, data in session.frames():
+                while not detached.is_set():
+                    next_frame = asyncio.ensure_future(anext(frames))
+                    stop = asyncio.ensure_future(detached.wait())
+                    done, _ = await asyncio.wait({next_frame, stop}, return_when=asyncio.FIRST_COMPLETED)
+                    stop.cancel()
+                    if next_frame not in done:
+                        next_frame.cancel()
+                        break
+                    try:
+                        s, data = next_frame.result()
+                    except StopAsyncIteration:
+                        break
                     if s == 1 and not ex.config.attach_stdout and not use_tty:
                         continue
                     if s == 2 and not ex.config.attach_stderr and not use_tty:

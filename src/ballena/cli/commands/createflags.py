@@ -221,6 +221,8 @@ def _parse_mount(spec: str) -> dict[str, Any]:
             m.setdefault("BindOptions", {})["NonRecursive"] = v == "disabled"
         elif k == "volume-nocopy":
             m.setdefault("VolumeOptions", {})["NoCopy"] = v.lower() not in ("false", "0") if v else True
+        elif k == "volume-subpath":
+            m.setdefault("VolumeOptions", {})["Subpath"] = v
         elif k == "volume-driver":
             m.setdefault("VolumeOptions", {}).setdefault("DriverConfig", {})["Name"] = v
         elif k == "volume-opt":

@@ -30,6 +30,7 @@ from ballena.runtime import spec as ocispec
 from ballena.services import resources
 from ballena.services.containers.etcfiles import EtcFiles
 from ballena.services.containers.layout import DnsDefaults, LogDefaults, Paths, RuntimeInfo
+from ballena.services.containers.links import link_env
 from ballena.services.sandboxes import Sandboxes
 from ballena.services.volumes import VolumeService
 from ballena.shim.config import LogSettings, MonitorConfig, RootfsMount, RuntimeSettings
@@ -216,7 +217,12 @@ class Bundles:
         tty = cfg.tty
         hostname = cfg.hostname or c.id[:12]
         env = ocispec.merge_env(
-            [f"PATH={ocispec.DEFAULT_PATH}", f"HOSTNAME={hostname}", *(["TERM=xterm"] if tty else [])],
+            [
+                f"PATH={ocispec.DEFAULT_PATH}",
+                f"HOSTNAME={hostname}",
+                *(["TERM=xterm"] if tty else []),
+                *link_env(c, self.lookup),
+            ],
             list(cfg.env or ()),
         )
         if not any(e.startswith("HOME=") for e in env):

@@ -43,6 +43,7 @@ from ballena.services.containers.bundle import Bundles
 from ballena.services.containers.cleanup import Cleanup
 from ballena.services.containers.events import ContainerEvents
 from ballena.services.containers.layout import HostDefaults, Paths
+from ballena.services.containers.links import without_link
 from ballena.services.containers.locks import ContainerLocks
 from ballena.services.containers.queries import ContainerQueries
 from ballena.services.containers.requests import check_name, normalize_create
@@ -493,6 +494,17 @@ class Lifecycle:
         if self.sandboxes is not None:
             self.sandboxes.renamed(c)
         self.events.publish(c, "rename", oldName=f"/{old}")
+
+    async def remove_link(self, name: str) -> None:
+        """``docker rm --link /container/alias``: the container keeps running; its next start
+        has no such link. Raises NotFound, InvalidArgument for a name that is no link."""
+        parent, _, alias = name.strip("/").rpartition("/")
+        if not parent or not alias:
+            raise InvalidArgument("Conflict, cannot remove the default link name of the container")
+        c = self.queries.get(parent)
+        async with self.locks(c.id):
+            c = self.store.get(c.id)
+            self.store.save(replace(c, host_config=c.host_config.with_(links=without_link(c, alias))))
 
     async def update(self, ref: str, body: UpdateConfig) -> list[str]:
         """``docker update``: new resource limits (applied at once to a running container's
