@@ -60,10 +60,11 @@ def detach_sequence(spec: str) -> bytes:
 class DetachKeys:
     """Watches a client's stdin for the detach sequence (moby's escape proxy): ``feed`` gives
     the bytes to pass on and whether the sequence was typed. A partial sequence is held back
-    until the next byte says whether it was one."""
+    until the next byte says whether it was one. As dockerd, only on a terminal (``tty``):
+    piped binary input goes through untouched, whatever bytes it holds."""
 
-    def __init__(self, spec: str) -> None:
-        self.sequence = detach_sequence(spec)
+    def __init__(self, spec: str, *, tty: bool = True) -> None:
+        self.sequence = detach_sequence(spec) if tty else b""
         self._matched = 0
 
     def feed(self, data: bytes) -> tuple[bytes, bool]:

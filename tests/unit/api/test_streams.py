@@ -35,3 +35,8 @@ def test_the_sequence_is_found_across_reads_and_a_false_start_is_passed_on() -> 
     assert keys.feed(b"x") == (b"\x10x", False)  # it was not
     assert keys.feed(b"echo\x10") == (b"echo", False)
     assert keys.feed(b"\x11rest") == (b"", True)
+
+
+def test_without_a_terminal_every_byte_passes() -> None:
+    keys = DetachKeys("", tty=False)
+    assert keys.feed(b"\x10\x11binary") == (b"\x10\x11binary", False)

@@ -368,8 +368,8 @@ def build(
     async def attach_ws(req: Request) -> Hijack:
         accept = accept_key(req)
         want_stdin, want_out, want_err = req.bool_param("stdin"), req.bool_param("stdout"), req.bool_param("stderr")
-        detach_keys = DetachKeys(req.param("detachKeys") or "")
         c = queries.get(req.params["id"])
+        detach_keys = DetachKeys(req.param("detachKeys") or "", tty=c.tty)
         sub = await supervisor.attach(c, stdout=want_out, stderr=want_err) if req.bool_param("stream") else None
         logs_too = req.bool_param("logs")
         binary = api_at_least(req, "1.42")
@@ -420,8 +420,8 @@ def build(
         want_err = req.bool_param("stderr")
         stream = req.bool_param("stream")
         logs_too = req.bool_param("logs")
-        detach_keys = DetachKeys(req.param("detachKeys") or "")
         c0 = queries.get(req.params["id"])
+        detach_keys = DetachKeys(req.param("detachKeys") or "", tty=c0.tty)
         if c0.state.status == "paused":
             raise Conflict(f"container {c0.id} is paused, unpause the container before attach")
         if not stream and not logs_too:
@@ -512,7 +512,7 @@ def build(
                 raise InvalidArgument(e.message) from None
             return Response(status=200, content_type=None)
         use_tty = ex.config.tty if tty is None else bool(tty)
-        detach_keys = DetachKeys(ex.config.detach_keys)
+        detach_keys = DetachKeys(ex.config.detach_keys, tty=use_tty)
 
         async def handler(raw: RawStream) -> None:
             try:
