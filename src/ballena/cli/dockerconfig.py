@@ -9,7 +9,6 @@ from __future__ import annotations
 import base64
 import json
 import os
-import subprocess
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -35,6 +34,18 @@ def load() -> dict[str, Any]:
     except ValueError as e:
         raise ValueError(f"loading config file: {config_path()}: {e}") from None
     return data if isinstance(data, dict) else {}
+
+
+def detach_keys(flag: str | None) -> str | None:
+    """The detach keys to send: the flag's, else the config file's ``detachKeys`` (as the
+    docker CLI does), else the daemon's default."""
+    if flag:
+        return flag
+    try:
+        value = load().get("detachKeys")
+    except ValueError:
+        return None
+    return value if isinstance(value, str) and value else None
 
 
 def save(data: dict[str, Any]) -> None:
@@ -68,6 +79,8 @@ def _helper(data: dict[str, Any], key: str) -> str | None:
 
 
 def _run_helper(name: str, action: str, payload: str) -> str:
+    import subprocess  # only for credential helpers: off the start path of every command
+
     try:
         res = subprocess.run(
             [f"docker-credential-{name}", action], input=payload.encode(), capture_output=True, timeout=30

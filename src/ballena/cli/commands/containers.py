@@ -9,6 +9,7 @@ import sys
 import time
 from contextlib import nullcontext
 
+from ballena.cli import dockerconfig
 from ballena.cli.commands.createflags import env_list, restart_policy, size_bytes
 from ballena.cli.commands.run import attach_and_start
 from ballena.cli.common import die, filters_param, flags, for_each, out, render
@@ -261,7 +262,7 @@ def exec_(client: Client, argv: list[str], *, prog: str) -> int:
         "AttachStdout": not a.detach,
         "AttachStderr": not a.detach,
         "Detach": a.detach,
-        "DetachKeys": a.detach_keys or "",
+        "DetachKeys": dockerconfig.detach_keys(a.detach_keys) or "",
         "Env": env_list(a),
         "WorkingDir": a.workdir or "",
         "Cmd": cmd,

@@ -7,6 +7,7 @@ import threading
 import time
 from contextlib import nullcontext
 
+from ballena.cli import dockerconfig
 from ballena.cli.commands.createflags import build_create_body, container_flags
 from ballena.cli.common import die, flags, for_each, out
 from ballena.cli.streams import RawTerminal, demux_to, on_resize, pump_stdin, terminal_size
@@ -125,7 +126,13 @@ def attach_and_start(
     sig_proxy: bool,
     start: bool = True,
 ) -> int:
-    params = {"stream": True, "stdin": stdin, "stdout": stdout, "stderr": stderr, "detachKeys": detach_keys}
+    params = {
+        "stream": True,
+        "stdin": stdin,
+        "stdout": stdout,
+        "stderr": stderr,
+        "detachKeys": dockerconfig.detach_keys(detach_keys),
+    }
     sock, initial = client.hijack(f"/containers/{cid}/attach", params=params)
     result: dict[str, Any] = {}
     waiter = Client(client.host)
