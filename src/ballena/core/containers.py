@@ -10,10 +10,33 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, ClassVar
 
 from ballena.core.containerconfig import ContainerConfig, EndpointSettings, HostConfig, PortBinding
 from ballena.core.volumes import MountPoint
+from ballena.pkg.records import tag
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class HealthResult:
+    """One probe, as ``State.Health.Log`` shows it."""
+
+    __json_case__: ClassVar[str] = "pascal"
+    start: str = tag(default="")
+    end: str = tag(default="")
+    exit_code: int = tag(default=0, go="int")
+    output: str = tag(default="")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Health:
+    """Docker's ``State.Health``: ``starting``, ``healthy`` or ``unhealthy``, the failures in a
+    row, the last five probes. Kept by the container's monitor, mirrored here."""
+
+    __json_case__: ClassVar[str] = "pascal"
+    status: str = tag(default="starting")
+    failing_streak: int = tag(default=0, go="int")
+    log: tuple[HealthResult, ...] = tag(default=())
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -25,6 +48,7 @@ class State:
     oom_killed: bool = False
     started_at_ns: int = 0
     finished_at_ns: int = 0
+    health: Health | None = None  # with a healthcheck only
 
     @property
     def running(self) -> bool:

@@ -72,6 +72,33 @@ def parse_go_duration(value: str) -> int:
     return sign * int(total)
 
 
+def format_go_duration(ns: int) -> str:
+    """Go's ``time.Duration.String``: ``30s``, ``1m30s``, ``1h0m0s``, ``1.5s``, ``500ms``, ``0s``."""
+    if ns == 0:
+        return "0s"
+    sign, ns = ("-", -ns) if ns < 0 else ("", ns)
+    if ns < 10**9:
+        for unit, size in (("ms", 10**6), ("µs", 10**3), ("ns", 1)):
+            if ns >= size:
+                return sign + _trim(ns, size) + unit
+    hours, rest = divmod(ns, 3600 * 10**9)
+    minutes, rest = divmod(rest, 60 * 10**9)
+    out = _trim(rest, 10**9) + "s"
+    if hours:
+        return f"{sign}{hours}h{minutes}m{out}"
+    if minutes:
+        return f"{sign}{minutes}m{out}"
+    return sign + out
+
+
+def _trim(value: int, unit: int) -> str:
+    whole, frac = divmod(value, unit)
+    if not frac:
+        return str(whole)
+    digits = len(str(unit)) - 1
+    return f"{whole}.{str(frac).rjust(digits, '0').rstrip('0')}"
+
+
 def parse_api_timestamp(value: str) -> int:
     """The ``since``/``until`` values the API receives: ``seconds[.nanoseconds]`` from the CLI,
     or RFC 3339 from other clients. Returns nanoseconds.

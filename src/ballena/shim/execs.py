@@ -13,7 +13,7 @@ import select
 import selectors
 from collections.abc import Callable
 
-from ballena.errors import BallenaError, RuntimeFailure
+from ballena.errors import BallenaError
 from ballena.pkg import framing, linux
 from ballena.shim import messages
 from ballena.shim.connections import HIGH_WATER, READ_SIZE, Conn, Connections
@@ -60,14 +60,10 @@ class Execs:
         try:
             proc = driver.exec(req.process, exec_id=req.id, stdin=req.stdin, console_size=req.console_size)
         except BallenaError as e:
-            code = getattr(e, "exit_code", 126)
-            self._tell(ex, messages.ExecFailed(message=e.message, exit_code=code))
-            ex.exit_code = code
+            self._failed(ex, e.message, getattr(e, "exit_code", 126))
             return False
         except OSError as e:
-            failure = RuntimeFailure(f"OCI runtime exec failed: {e}", 126)
-            self._tell(ex, messages.ExecFailed(message=failure.message, exit_code=126))
-            ex.exit_code = 126
+            self._failed(ex, f"OCI runtime exec failed: {e}", 126)
             return False
         ex.pid, ex.io = proc.pid, proc.io
         for fd, kind in ex.io.outputs.items():
@@ -77,6 +73,14 @@ class Execs:
         self.by_pid[ex.pid] = ex
         self._tell(ex, messages.ExecStarted(pid=ex.pid))
         return True
+
+    def _failed(self, ex: ExecProcess, message: str, code: int) -> None:
+        ex.exit_code = code
+        self._tell(ex, messages.ExecFailed(message=message, exit_code=code))
+        if ex.capture is not None:  # a probe: the reason is its output
+            ex.capture += message.encode()[: ex.capture_limit]
+        if ex.on_exit is not None:
+            ex.on_exit(ex)
 
     def _tell(self, ex: ExecProcess, msg: messages.Event) -> None:
         if ex.conn is not None:

@@ -21,6 +21,7 @@ import selectors
 import signal
 import socket
 import time
+from collections.abc import Callable
 from typing import Any, NoReturn
 
 from ballena.errors import BallenaError, Conflict, RuntimeFailure, SystemFailure, kind_name
@@ -32,6 +33,7 @@ from ballena.shim.config import MonitorConfig
 from ballena.shim.connections import HIGH_WATER, LOW_WATER, READ_SIZE, Conn, Connections
 from ballena.shim.drivers import RuntimeDriver, driver_for
 from ballena.shim.execs import ExecProcess, Execs
+from ballena.shim.health import MAX_OUTPUT, HealthChecker
 from ballena.shim.logfile import LogWriter
 from ballena.shim.stdio import ProcessIO, nonblocking
 
@@ -68,6 +70,8 @@ class Monitor:
         self.wake_r, self.wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
         self.dirfd = -1
         self.driver: RuntimeDriver | None = None
+        self.health: HealthChecker | None = None
+        self._probes = 0
 
     # -- set-up -------------------------------------------------------------------------------
 
@@ -154,6 +158,14 @@ class Monitor:
         self.status = "running"
         self.conns.broadcast(messages.Started(pid=self.pid))
         trace.mark("monitor: running")
+        if self.cfg.health is not None:
+            self.health = HealthChecker(
+                self.cfg.health,
+                started_at_ns=time.time_ns(),
+                start_probe=self._start_probe,
+                kill=_kill_quietly,
+                publish=lambda state: self.conns.broadcast(messages.HealthReport(health=state)),
+            )
 
     def _wait_for_start(self) -> bool:
         """Block until the daemon says Start (or Cancel, or goes away, or the init dies)."""
@@ -192,7 +204,7 @@ class Monitor:
 
     def loop(self) -> NoReturn:
         while True:
-            timeout = None
+            timeout = self.health.due() if self.health is not None else None
             if self.status == "exiting":
                 timeout = 0.05
                 if time.monotonic() - self.exiting_since > _DRAIN_AFTER_EXIT and self.io.outputs:
@@ -218,6 +230,8 @@ class Monitor:
                     self._read_output(key.fd, obj)
                 elif kind == "exec_out":
                     self.execs.read_output(key.fd, *obj)
+            if self.health is not None:
+                self.health.tick()
             self._apply_backpressure()
             if self.status == "exiting" and not self.io.outputs:
                 self._finish()
@@ -357,6 +371,8 @@ class Monitor:
                 self._start_exec(c, req)
             case messages.GetState():
                 self.conns.send_message(c, self._state())
+            case messages.GetHealth():
+                self.conns.send_message(c, messages.HealthReport(health=self.health.state if self.health else None))
             case messages.Update(resources=resources):
                 self._reply(c, lambda: self._cgroup_do("update", resources))
             case messages.Pause():
@@ -389,6 +405,8 @@ class Monitor:
         else:
             self.cgroup.thaw()
             self.paused = False
+        if self.health is not None and what != "update":
+            self.health.pause(self.paused)
 
     def _state(self) -> messages.State:
         return messages.State(status=self.status, pid=self.pid, paused=self.paused, exit=self.exit_info)
@@ -409,6 +427,22 @@ class Monitor:
             os.kill(self.pid, sig)
         except ProcessLookupError:
             pass
+
+    def _start_probe(self, argv: tuple[str, ...], done: Callable[[int, bytes], None]) -> int | None:
+        """A healthcheck probe: an exec of ``argv`` as the container's own process (its user,
+        environment, capabilities), its output kept for State.Health, not sent anywhere."""
+        assert self.driver is not None
+        self._probes += 1
+        process = {**(self.spec.get("process") or {}), "args": list(argv), "terminal": False}
+        ex = ExecProcess(
+            f"health-{self._probes}",
+            capture_limit=MAX_OUTPUT,
+            on_exit=lambda ex: done(ex.exit_code if ex.exit_code is not None else -1, bytes(ex.capture or b"")),
+        )
+        req = messages.Exec(id=ex.id, process=process, stdin=False, console_size=None)
+        if not self.execs.start(ex, self.driver, req):
+            return None  # on_exit has told the checker why
+        return ex.pid
 
     def _start_exec(self, c: Conn, req: messages.Exec) -> None:
         c.role = "exec"
@@ -439,6 +473,7 @@ class Monitor:
                 self.execs.on_exit(pid, code)
 
     def _on_init_exit(self, code: int, status: int) -> None:
+        self.health = None  # no more probes; a running one ends with the container
         oom = False
         if self.cgroup is not None and os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGKILL:
             oom = self.cgroup.oom_kills() > 0
@@ -505,6 +540,13 @@ class Monitor:
             pass
         self.conns.drain_all(time.monotonic() + 5)
         os._exit(0)
+
+
+def _kill_quietly(pid: int) -> None:
+    try:
+        os.kill(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
 
 
 def _drain(fd: int) -> None:

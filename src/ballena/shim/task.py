@@ -126,15 +126,23 @@ class Task:
 
     # -- a running container ------------------------------------------------------------------
 
-    async def follow(self, on_output: Callable[[int, bytes], None]) -> ExitStatus | None:
+    async def follow(
+        self,
+        on_output: Callable[[int, bytes], None],
+        on_health: Callable[[dict[str, Any]], None] | None = None,
+    ) -> ExitStatus | None:
         """Read the control channel until the monitor closes it: output goes to
-        ``on_output(stream, data)``; returns the exit status the monitor reported, or None
-        when it vanished without one (the caller reads the exit file)."""
+        ``on_output(stream, data)``, each new healthcheck state (Docker's ``State.Health``) to
+        ``on_health``; returns the exit status the monitor reported, or None when it vanished
+        without one (the caller reads the exit file)."""
         status: ExitStatus | None = None
         try:
             async for item in self.channel.frames():
                 if isinstance(item, tuple):
                     on_output(*item)
+                elif isinstance(item, messages.HealthReport):
+                    if on_health is not None and item.health is not None:
+                        on_health(item.health)
                 elif isinstance(item, messages.Exited):
                     status = ExitStatus(
                         exit_code=item.exit_code, oom_killed=item.oom_killed, finished_at=item.finished_at

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from ballena.core.containerconfig import ContainerConfig, EndpointSettings, HostConfig, PortBinding
-from ballena.core.containers import Container, State
+from ballena.core.containers import Container, Health, State
 from ballena.core.volumes import MountPoint
 from ballena.errors import Conflict, InvalidArgument, NotFound
 from ballena.pkg import records
@@ -45,6 +45,7 @@ def _to_json(c: Container) -> dict[str, Any]:
             "OOMKilled": s.oom_killed,
             "StartedAt": s.started_at_ns,
             "FinishedAt": s.finished_at_ns,
+            "Health": records.encode(s.health) if s.health is not None else None,
         },
         "RestartCount": c.restart_count,
         "ManuallyStopped": c.manually_stopped,
@@ -77,6 +78,7 @@ def _from_json(d: dict[str, Any]) -> Container:
             oom_killed=bool(s.get("OOMKilled")),
             started_at_ns=int(s.get("StartedAt", 0)),
             finished_at_ns=int(s.get("FinishedAt", 0)),
+            health=records.decode(Health, s["Health"]) if s.get("Health") else None,
         ),
         restart_count=int(d.get("RestartCount", 0)),
         manually_stopped=bool(d.get("ManuallyStopped")),

@@ -53,7 +53,10 @@ def status_text(c: Container) -> str:
     if s.status == "restarting":
         return f"Restarting ({s.exit_code}) {human_duration((now - s.finished_at_ns) / 1e9)} ago"
     if s.status == "running":
-        return f"Up {human_duration((now - s.started_at_ns) / 1e9)}"
+        up = f"Up {human_duration((now - s.started_at_ns) / 1e9)}"
+        if s.health is not None:
+            return f"{up} (health: starting)" if s.health.status == "starting" else f"{up} ({s.health.status})"
+        return up
     if s.status == "removing":
         return "Removal In Progress"
     if s.status == "dead":
@@ -162,6 +165,7 @@ def inspect(
             "Error": s.error,
             "StartedAt": rfc3339nano(s.started_at_ns),
             "FinishedAt": rfc3339nano(s.finished_at_ns),
+            **({"Health": records.encode(s.health)} if s.health is not None else {}),
         },
         "Image": c.image_id,
         "ResolvConfPath": str(files.resolv_conf),

@@ -93,6 +93,7 @@ def container_flags(p: FlagSet) -> None:
     p.str("health-timeout", None, "Maximum time to allow one check to run (ms|s|m|h)")
     p.int("health-retries", None, "Consecutive failures needed to report unhealthy", default=None)
     p.str("health-start-period", None, "Start period for the container to initialize")
+    p.str("health-start-interval", None, "Time between running the check during the start period (ms|s|m|h)")
     p.bool("no-healthcheck", None, "Disable any container-specified HEALTHCHECK")
     p.str("cidfile", None, "Write the container ID to the file")
     p.bool("quiet", "q", "Suppress the pull output")
@@ -252,6 +253,38 @@ def _throttle(items: list[str] | None, what: str, as_size: bool) -> list[dict[st
     return out
 
 
+def _healthcheck(a: Values) -> dict[str, Any] | None:
+    """The docker CLI's rules: any --health-* option makes a healthcheck (the others keep the
+    image's values), --no-healthcheck disables the image's and conflicts with them."""
+    from ballena.pkg.timeutil import parse_go_duration
+
+    durations = {
+        "Interval": ("--health-interval", a.health_interval),
+        "Timeout": ("--health-timeout", a.health_timeout),
+        "StartPeriod": ("--health-start-period", a.health_start_period),
+        "StartInterval": ("--health-start-interval", a.health_start_interval),
+    }
+    given = bool(a.health_cmd) or a.health_retries is not None or any(v for _, v in durations.values())
+    if a.no_healthcheck:
+        if given:
+            raise UsageError("--no-healthcheck conflicts with --health-* options")
+        return {"Test": ["NONE"]}
+    if not given:
+        return None
+    out: dict[str, Any] = {"Test": ["CMD-SHELL", a.health_cmd] if a.health_cmd else None}
+    for key, (flag, value) in durations.items():
+        if value:
+            ns = parse_go_duration(value)
+            if ns < 0:
+                raise UsageError(f"{flag} cannot be negative")
+            out[key] = ns
+    if a.health_retries is not None:
+        if a.health_retries < 0:
+            raise UsageError("--health-retries cannot be negative")
+        out["Retries"] = a.health_retries
+    return out
+
+
 def build_create_body(a: Values, image: str, cmd: list[str]) -> tuple[dict[str, Any], str | None]:
     exposed, bindings = _port_bindings(a.publish or [])
     for e in a.expose or []:
@@ -305,22 +338,7 @@ def build_create_body(a: Values, image: str, cmd: list[str]) -> tuple[dict[str, 
     memory_swap = 0
     if a.memory_swap:
         memory_swap = -1 if a.memory_swap == "-1" else size_bytes(a.memory_swap, "--memory-swap")
-    healthcheck: dict[str, Any] | None = None
-    if a.no_healthcheck:
-        healthcheck = {"Test": ["NONE"]}
-    elif a.health_cmd:
-        from ballena.pkg.timeutil import parse_go_duration
-
-        healthcheck = {"Test": ["CMD-SHELL", a.health_cmd]}
-        for key, val in (
-            ("Interval", a.health_interval),
-            ("Timeout", a.health_timeout),
-            ("StartPeriod", a.health_start_period),
-        ):
-            if val:
-                healthcheck[key] = parse_go_duration(val)
-        if a.health_retries is not None:
-            healthcheck["Retries"] = a.health_retries
+    healthcheck = _healthcheck(a)
     size_console = terminal_size() if a.tty else None
     host_config: dict[str, Any] = {
         "Binds": binds or None,

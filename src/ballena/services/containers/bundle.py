@@ -33,7 +33,7 @@ from ballena.services.containers.layout import DnsDefaults, LogDefaults, Paths, 
 from ballena.services.containers.links import link_env
 from ballena.services.sandboxes import Sandboxes
 from ballena.services.volumes import VolumeService
-from ballena.shim.config import LogSettings, MonitorConfig, RootfsMount, RuntimeSettings
+from ballena.shim.config import HealthSettings, LogSettings, MonitorConfig, RootfsMount, RuntimeSettings
 from ballena.shim.logfile import DEFAULT_MAX_FILE, DEFAULT_MAX_SIZE
 from ballena.stores.containers import ContainerStore
 from ballena.stores.images import ImageStore
@@ -178,6 +178,7 @@ class Bundles:
             autostart=autostart,
             seccomp_bpf=seccomp_bpf,
             spec=monitor_spec,
+            health=health_settings(c, state_dir),
         )
 
     def runtime_settings(self, c: Container) -> RuntimeSettings:
@@ -547,3 +548,36 @@ def _devices(hc: HostConfig) -> tuple[list[dict[str, Any]], list[dict[str, Any]]
             }
         )
     return devices, rules
+
+
+# dockerd's defaults for a healthcheck's unset fields.
+DEFAULT_PROBE_INTERVAL = 30 * 10**9
+DEFAULT_PROBE_TIMEOUT = 30 * 10**9
+DEFAULT_START_INTERVAL = 5 * 10**9
+DEFAULT_PROBE_RETRIES = 3
+
+
+def health_settings(c: Container, state_dir: Path) -> HealthSettings | None:
+    """What the monitor probes: the test in exec form (``CMD-SHELL`` through the container's
+    shell), with dockerd's defaults; None without a healthcheck or with ``NONE``."""
+    hc = c.config.healthcheck
+    if hc is None or not hc.test or hc.test[0] == "NONE":
+        return None
+    kind, args = hc.test[0], tuple(hc.test[1:])
+    if kind == "CMD-SHELL":
+        test = (*(c.config.shell or ("/bin/sh", "-c")), *args)
+    elif kind == "CMD":
+        test = args
+    else:
+        return None  # dockerd only warns of an unknown kind and checks nothing
+    if not args:
+        return None
+    return HealthSettings(
+        test=test,
+        interval=hc.interval or DEFAULT_PROBE_INTERVAL,
+        timeout=hc.timeout or DEFAULT_PROBE_TIMEOUT,
+        start_period=hc.start_period,
+        start_interval=hc.start_interval or DEFAULT_START_INTERVAL,
+        retries=hc.retries or DEFAULT_PROBE_RETRIES,
+        state_file=str(state_dir / "health.json"),
+    )

@@ -19,7 +19,7 @@ from functools import partial
 from typing import Any
 
 from ballena.core.containerconfig import ContainerConfig, EndpointSettings, HostConfig, NetworkingConfig, UpdateConfig
-from ballena.core.containers import Container
+from ballena.core.containers import Container, Health
 from ballena.core.volumes import MountPoint
 from ballena.errors import (
     BallenaError,
@@ -251,6 +251,7 @@ class Lifecycle:
             oom_killed=False,
             started_at_ns=now_ns(),
             finished_at_ns=0,
+            health=_starting_health(c) if cfg.health is not None else None,
         )
         trace.mark("daemon: monitor says running")
         self.store.save(c, durable=False)
@@ -596,3 +597,10 @@ class Lifecycle:
         await self.supervisor.shutdown()
         if self.sandboxes is not None:
             await self.sandboxes.shutdown()
+
+
+def _starting_health(c: Container) -> Health:
+    """As moby's initHealthMonitor: a started container is ``starting`` again, its streak
+    reset, the last probes' log kept."""
+    before = c.state.health
+    return Health(status="starting", failing_streak=0, log=before.log if before is not None else ())

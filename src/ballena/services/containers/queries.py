@@ -92,6 +92,9 @@ class ContainerQueries:
         for s in filters.get("status"):
             if s not in STATUSES:
                 raise InvalidArgument(f"invalid filter 'status={s}'")
+        for h in filters.get("health"):
+            if h not in ("starting", "healthy", "unhealthy", "none"):
+                raise InvalidArgument(f"Unrecognised filter value for health: {h}")
         everything = all_ or bool(filters.get("status")) or limit > 0 or latest or "exited" in filters
         out = []
         for c in items:
@@ -117,6 +120,10 @@ class ContainerQueries:
             return False
         if "status" in f and c.state.status not in f.get("status"):
             return False
+        if "health" in f:
+            health = c.state.health.status if c.state.health is not None and c.state.running else "none"
+            if health not in f.get("health"):
+                return False
         if "label" in f and not f.match_labels("label", dict(c.labels)):
             return False
         if "exited" in f:

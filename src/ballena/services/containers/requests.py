@@ -9,7 +9,14 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, replace
 
-from ballena.core.containerconfig import ContainerConfig, HostConfig, LogConfig, NetworkingConfig, RestartPolicy
+from ballena.core.containerconfig import (
+    ContainerConfig,
+    HealthConfig,
+    HostConfig,
+    LogConfig,
+    NetworkingConfig,
+    RestartPolicy,
+)
 from ballena.errors import InvalidArgument
 from ballena.runtime import spec as ocispec
 from ballena.services import resources
@@ -122,9 +129,24 @@ def merge_image_config(user: ContainerConfig, image: ContainerConfig) -> Contain
         working_dir=user.working_dir or image.working_dir,
         volumes=_union(image.volumes, user.volumes),
         stop_signal=user.stop_signal or image.stop_signal,
-        healthcheck=user.healthcheck or image.healthcheck,
+        healthcheck=merge_healthcheck(user.healthcheck, image.healthcheck),
         on_build=user.on_build or image.on_build,
         shell=user.shell or image.shell,
+    )
+
+
+def merge_healthcheck(user: HealthConfig | None, image: HealthConfig | None) -> HealthConfig | None:
+    """moby's merge: the user's healthcheck, whose empty fields (no test, zero durations) come
+    from the image's."""
+    if user is None or image is None:
+        return user or image
+    return HealthConfig(
+        test=user.test or image.test,
+        interval=user.interval or image.interval,
+        timeout=user.timeout or image.timeout,
+        start_period=user.start_period or image.start_period,
+        start_interval=user.start_interval or image.start_interval,
+        retries=user.retries or image.retries,
     )
 
 

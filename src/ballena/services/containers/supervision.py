@@ -16,10 +16,11 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
-from ballena.core.containers import Container
-from ballena.errors import Conflict, SystemFailure, Unavailable
-from ballena.pkg import linux
+from ballena.core.containers import Container, Health
+from ballena.errors import Conflict, InvalidArgument, NotFound, SystemFailure, Unavailable
+from ballena.pkg import linux, records
 from ballena.pkg.atomicfile import read_json
 from ballena.pkg.timeutil import now_ns
 from ballena.runtime import cgroups
@@ -100,7 +101,7 @@ class Supervisor:
             for s in list(live.subscribers):
                 s.put(stream, data)
 
-        status = await live.task.follow(deliver)
+        status = await live.task.follow(deliver, lambda report: self._health(cid, report))
         for s in list(live.subscribers):
             s.close()
         live.subscribers.clear()
@@ -111,6 +112,20 @@ class Supervisor:
         live.exited.set()
         if self.on_exit is not None:
             await self.on_exit(cid, status)
+
+    def _health(self, cid: str, report: dict[str, Any]) -> None:
+        """The monitor's healthcheck state: mirrored in the record (in memory, as the rest of
+        the run state), and ``health_status: X`` published when the status changes."""
+        try:
+            c = self.store.get(cid)
+            health = records.decode(Health, report)
+        except (NotFound, InvalidArgument):
+            return
+        before = c.state.health.status if c.state.health is not None else None
+        c = c.with_state(health=health)
+        self.store.update(c)
+        if health.status != before and health.status != "starting":
+            self.events.publish(c, f"health_status: {health.status}")
 
     def exit_status(self, cid: str) -> ExitStatus | None:
         """What the monitor wrote when the container exited (None if nothing)."""
@@ -307,6 +322,7 @@ class Supervisor:
             if state is not None and state.status == "running":
                 status = "paused" if state.paused or c.state.status == "paused" else "running"
                 self.store.update(c.with_state(status=status, pid=state.pid or c.state.pid))
+                await self._fetch_health(c.id)  # what the probes found while the daemon was away
                 log.info("reattached to running container %s (%s)", c.short_id, c.name)
                 continue
             exit_status = (
@@ -318,6 +334,17 @@ class Supervisor:
             await asyncio.to_thread(self.sweep_lost_monitor, c)
             out.exited.append((c, exit_status))
         return out
+
+    async def _fetch_health(self, cid: str) -> None:
+        task = self.task(cid)
+        if task is None:
+            return
+        try:
+            report = await task.health()
+        except (SystemFailure, Unavailable, Conflict):
+            return
+        if report is not None:
+            self._health(cid, report)
 
     def sweep_lost_monitor(self, c: Container) -> None:
         """Release what a monitor that is gone without finishing left behind: its rootfs

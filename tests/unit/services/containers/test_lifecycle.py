@@ -54,7 +54,10 @@ class FakeTask:
         if not self._exit.done():
             self._exit.set_result(ExitStatus(exit_code=code, finished_at=1))
 
-    async def follow(self, on_output: Callable[[int, bytes], None]) -> ExitStatus | None:
+    async def follow(
+        self, on_output: Callable[[int, bytes], None], on_health: Callable[[dict[str, Any]], None] | None = None
+    ) -> ExitStatus | None:
+        self.on_health = on_health
         on_output(1, b"hello\n")
         return await self._exit
 
