@@ -25,6 +25,14 @@ if [ ! -x .venv/bin/python ]; then
   python3 -m venv .venv
 fi
 .venv/bin/pip install -q --disable-pip-version-check -e '.[test]'
+# Docker Compose v1 (1.29.2), a peer the tests drive, in a virtualenv of its own: it needs old
+# build tools (Cython 0.29 for PyYAML 5.4, built without isolation) and docker-py 6.
+if [ ! -x .venv-compose1/bin/docker-compose ]; then
+  python3 -m venv .venv-compose1
+  .venv-compose1/bin/pip install -q --disable-pip-version-check 'cython==0.29.37' 'setuptools==69.5.1' 'wheel==0.43.0'
+  .venv-compose1/bin/pip install -q --disable-pip-version-check --no-build-isolation 'PyYAML==5.4.1'
+  .venv-compose1/bin/pip install -q --disable-pip-version-check 'docker-compose==1.29.2' 'docker==6.1.3' 'requests==2.31.0'
+fi
 # Bytecode ahead of time: an editable install writes none, and where PYTHONDONTWRITEBYTECODE is
 # set every CLI command would compile its modules again on each start (about 25 ms here).
 .venv/bin/python -m compileall -q src/ballena >/dev/null

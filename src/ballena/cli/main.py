@@ -49,6 +49,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "commit": ("containers", "commit"),
     "export": ("containers", "export"),
     "build": ("build", "build"),
+    "compose": ("compose", "compose"),
     "pull": ("registry", "pull"),
     "push": ("registry", "push"),
     "login": ("registry", "login"),
@@ -155,6 +156,7 @@ Common Commands:
 
 Management Commands:
   builder     Manage builds
+  compose     Docker Compose v2, run against this daemon with Ballena's builder
   container   Manage containers
   dockerfile  Inspect how a Dockerfile parses
   image       Manage images

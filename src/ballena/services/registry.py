@@ -19,7 +19,7 @@ from ballena.distribution.client import RegistryClient, registry_error
 from ballena.distribution.endpoints import DOCKER_IO, Registries
 from ballena.distribution.pull import Puller
 from ballena.distribution.push import Pusher
-from ballena.errors import BallenaError, Forbidden, InvalidArgument, NotFound, Unauthorized
+from ballena.errors import BallenaError, Forbidden, InvalidArgument, NotFound, Unauthorized, Unsupported
 from ballena.pkg import digest as dg
 from ballena.pkg import reference
 from ballena.services.events import EventBus
@@ -67,6 +67,17 @@ async def in_thread_with_progress(work: Callable[[Callable[[Message], None]], An
         cancelled.set()
 
 
+# docker compose v2 and buildx, when they find no BuildKit in the daemon, boot one in a
+# container of this image (the "docker-container" driver): a pull from Docker Hub that a
+# classroom without Internet cannot make, and a builder Ballena would not use. It is refused
+# at once with the way out, rather than attempted.
+BUILDKIT_IMAGE = "docker.io/moby/buildkit"
+NO_BUILDKIT = (
+    "Ballena builds with its own classic builder and runs no BuildKit, so moby/buildkit is not pulled: "
+    "build with DOCKER_BUILDKIT=0 (docker build, docker compose build), or use `ballena compose`"
+)
+
+
 class RegistryService:
     def __init__(
         self,
@@ -88,8 +99,11 @@ class RegistryService:
 
     @staticmethod
     def pull_reference(from_image: str, tag: str | None) -> tuple[reference.Reference, bool]:
-        """``fromImage`` and ``tag`` as dockerd reads them; True when all tags are wanted."""
+        """``fromImage`` and ``tag`` as dockerd reads them; True when all tags are wanted.
+        Raises InvalidArgument, Unsupported for BuildKit's own image (``BUILDKIT_IMAGE``)."""
         ref = reference.parse_normalized(from_image)
+        if ref.name == BUILDKIT_IMAGE:
+            raise Unsupported(NO_BUILDKIT)
         if tag:
             if dg.is_digest(tag):
                 ref = ref.name_only().with_digest(tag)
