@@ -209,6 +209,111 @@ def _support_processes(e: Engine) -> list[int]:
     return out
 
 
+COMPOSE_STACK = """\
+services:
+  db:
+    image: busybox
+    init: true
+    command: sleep 600
+    healthcheck:
+      test: ["CMD", "true"]
+      interval: 1s
+      retries: 3
+    volumes: [dbdata:/data]
+    networks: [back]
+  web:
+    image: busybox
+    init: true
+    command: httpd -f -p 80
+    depends_on:
+      db: {condition: service_healthy}
+    ports: ["80"]
+    networks: [back]
+    deploy:
+      resources:
+        limits: {cpus: "0.5", memory: 64M}
+  admin:
+    image: busybox
+    init: true
+    command: sleep 600
+    depends_on:
+      db: {condition: service_healthy}
+    networks: [back]
+volumes:
+  dbdata:
+networks:
+  back:
+"""
+
+
+def compose_stack(e: Engine, n: int) -> list[Figure]:
+    """`docker compose up -d --wait` and `down -v` of a three-service stack (a db healthcheck
+    every second that the others wait for), through the same Compose v2 binary."""
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+    from ballena.cli.commands.compose import binary
+
+    compose = binary()
+    if compose is None:
+        return []
+    ups, downs = [], []
+    with tempfile.TemporaryDirectory(prefix="benchstack", dir="/tmp") as d:
+        Path(d, "compose.yaml").write_text(COMPOSE_STACK)
+
+        def run(*args: str) -> None:
+            r = subprocess.run([compose, *args], cwd=d, env=e.env, capture_output=True)
+            if r.returncode != 0:
+                raise RuntimeError(f"{e.name}: compose {' '.join(args)}: {r.stderr.decode()}")
+
+        for _ in range(max(3, n // 2)):
+            ups.append(timed(lambda: run("up", "-d", "--wait")))
+            downs.append(timed(lambda: run("down", "-v")))
+    return [
+        Figure("compose up -d --wait (3 services, 1s healthcheck)", "s", ups),
+        Figure("compose down -v (3 services)", "s", downs),
+    ]
+
+
+def probe_cost(e: Engine, n: int) -> list[Figure]:
+    """CPU time the engine spends per healthcheck probe (`true`, every 100 ms for 5 s): ballena's
+    monitor with its probe processes, dockerd with containerd and the shim (all their CPU,
+    less what they spend idle over the same time)."""
+
+    def cpu(pids: list[int]) -> float:
+        total = 0
+        for pid in pids:
+            try:
+                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+                total += sum(int(x) for x in fields[11:15])  # utime stime cutime cstime
+            except (OSError, ValueError, IndexError):
+                pass
+        return total / os.sysconf("SC_CLK_TCK")
+
+    def engine_pids() -> list[int]:
+        return list(dict.fromkeys([*e.pids(), *_support_processes(e)]))
+
+    e.docker("run", "-d", "--name", "bench-idle", "busybox", "sleep", "600")
+    e.docker(
+        "run", "-d", "--name", "bench-probe", "--health-cmd", "true", "--health-interval", "100ms",
+        "busybox", "sleep", "600",
+    )  # fmt: skip
+    time.sleep(1)
+    pids = engine_pids()
+    before, t0 = cpu(pids), time.monotonic()
+    time.sleep(5)
+    used, elapsed = cpu(pids) - before, time.monotonic() - t0
+    health = e.docker("inspect", "-f", "{{len .State.Health.Log}} {{.State.Health.Status}}", "bench-probe")
+    e.docker("rm", "-f", "bench-probe")
+    pids = engine_pids()
+    idle_before = cpu(pids)
+    time.sleep(5)
+    idle = cpu(pids) - idle_before
+    e.docker("rm", "-f", "bench-idle")
+    probes = elapsed / 0.1  # the interval: what both engines aim at
+    if b"healthy" not in health.stdout:
+        return []
+    return [Figure("engine CPU per healthcheck probe", "ms", [max(0.0, used - idle) / probes * 1000])]
+
+
 def network_create_rm(e: Engine, n: int) -> list[Figure]:
     creates, rms = [], []
     for i in range(n):
@@ -352,6 +457,8 @@ SCENARIOS: dict[str, Callable[[Engine, int], list[Figure]]] = {
     "commit-10k": commit_10k,
     "build": build,
     "registry": registry_100mib,
+    "compose": compose_stack,
+    "probe-cost": probe_cost,
 }
 
 

@@ -213,3 +213,134 @@ def test_compose_v2_buildkit_path_never_reaches_for_docker_hub(clean: Daemon, st
     r = _run(d, [str(compose_v2_binary())], stack, "build", env={"DOCKER_BUILDKIT": None, "COMPOSE_BAKE": None})
     assert r.returncode != 0
     assert "DOCKER_BUILDKIT=0" in r.stderr and "registry-1.docker.io" not in r.stdout + r.stderr
+
+
+FEATURES = """\
+services:
+  app:
+    build:
+      context: ./app
+      dockerfile: Custom.Dockerfile
+      target: final
+      args:
+        GREETING: hello-arg
+    init: true
+    command: sh -c "cat /greeting /stage /run/secrets/mysecret /etc/app.conf; echo $$FROM_ENV_FILE $$DOT; ulimit -n; cat /proc/sys/net/ipv4/ip_forward; grep myhost /etc/hosts; exec sleep 300"
+    env_file: vars.env
+    environment:
+      DOT: ${TAG_FROM_DOTENV}
+    secrets: [mysecret]
+    configs:
+      - source: appconf
+        target: /etc/app.conf
+    ulimits:
+      nofile: {soft: 1024, hard: 2048}
+    sysctls:
+      net.ipv4.ip_forward: "1"
+    cap_add: [NET_ADMIN]
+    extra_hosts: ["myhost:10.9.8.7"]
+    stop_grace_period: 2s
+    restart: unless-stopped
+    networks:
+      front:
+        aliases: [appalias]
+        ipv4_address: 10.77.0.50
+    volumes:
+      - type: tmpfs
+        target: /scratch
+      - ./app.conf:/bind/app.conf:ro
+      - {ext}:/ext
+    deploy:
+      resources:
+        reservations:
+          memory: 32M
+  worker:
+    extends:
+      file: base.yaml
+      service: basesvc
+    init: true
+    command: sh -c "exec sleep 300"
+    deploy:
+      replicas: 2
+    networks: [front]
+  debug:
+    image: busybox
+    profiles: [debug]
+    command: "true"
+secrets:
+  mysecret:
+    file: ./secret.txt
+configs:
+  appconf:
+    file: ./app.conf
+networks:
+  front:
+    ipam:
+      config:
+        - subnet: 10.77.0.0/24
+volumes:
+  {ext}:
+    external: true
+"""
+
+
+def test_compose_v2_features_the_course_uses(clean: Daemon, tmp_path: Path) -> None:
+    d = clean
+    project = tmp_path / "feat"
+    (project / "app").mkdir(parents=True)
+    (project / "app" / "Custom.Dockerfile").write_text(
+        "FROM busybox AS base\nARG GREETING=none\nRUN echo $GREETING > /greeting\n"
+        "FROM base AS final\nRUN echo final > /stage\nFROM base AS other\nRUN echo other > /stage\n"
+    )
+    (project / "secret.txt").write_text("s3cret\n")
+    (project / "app.conf").write_text("conf-data\n")
+    (project / "vars.env").write_text("FROM_ENV_FILE=yes\n")
+    (project / ".env").write_text("TAG_FROM_DOTENV=dotenv-value\n")
+    (project / "base.yaml").write_text(
+        'services:\n  basesvc:\n    image: busybox\n    environment:\n      FROM_BASE: "1"\n'
+    )
+    ext = f"featext{os.getpid()}"
+    (project / "compose.yaml").write_text(FEATURES.replace("{ext}", ext))
+    compose = [str(compose_v2_binary())]
+    env: dict[str, str | None] = {"DOCKER_BUILDKIT": "0"}
+    d.docker("volume", "create", ext, check=True)
+    try:
+        r = _run(d, compose, project, "up", "-d", "--wait", env=env)
+        assert r.returncode == 0, r.stderr
+        deadline = time.monotonic() + 10
+        while "myhost" not in (logs := _run(d, compose, project, "logs", "--no-color", "app").stdout):
+            assert time.monotonic() < deadline, logs
+            time.sleep(0.2)
+        said = [line.split("|", 1)[1].strip() for line in logs.splitlines() if "|" in line]
+        assert said == [
+            "hello-arg",
+            "final",
+            "s3cret",
+            "conf-data",
+            "yes dotenv-value",
+            "1024",
+            "1",
+            "10.9.8.7\tmyhost",
+        ]
+        assert logs.startswith("app-1  | ")  # compose's prefixes
+        app = json.loads(d.docker("inspect", "feat-app-1", check=True).stdout)[0]
+        hc = app["HostConfig"]
+        assert hc["RestartPolicy"]["Name"] == "unless-stopped" and hc["MemoryReservation"] == 32 << 20
+        assert hc["Init"] is True and app["Config"]["StopTimeout"] == 2 and "CAP_NET_ADMIN" in hc["CapAdd"]
+        assert app["NetworkSettings"]["Networks"]["feat_front"]["IPAddress"] == "10.77.0.50"
+        assert {m["Type"] for m in app["Mounts"]} >= {"bind", "volume"}  # and /scratch on tmpfs
+        r = _run(d, compose, project, "exec", "-T", "worker", "ping", "-c1", "-W2", "appalias")
+        assert r.returncode == 0, r.stdout + r.stderr
+        assert _run(d, compose, project, "up", "-d", "--scale", "worker=3", "--wait", env=env).returncode == 0
+        assert len(_run(d, compose, project, "ps", "-q").stdout.split()) == 4
+        assert _run(d, compose, project, "run", "--rm", "-T", "worker", "echo", "ran").stdout.strip() == "ran"
+        for args in (("restart", "app"), ("kill", "worker"), ("pause", "app"), ("unpause", "app")):
+            r = _run(d, compose, project, *args)
+            assert r.returncode == 0, (args, r.stderr)
+        r = _run(d, compose, project, "cp", "app:/greeting", str(tmp_path / "greeting"))
+        assert r.returncode == 0 and (tmp_path / "greeting").read_text() == "hello-arg\n"
+    finally:
+        r = _run(d, compose, project, "down", "-v", "--remove-orphans", "--rmi", "local")
+        d.docker("volume", "rm", ext)
+    assert r.returncode == 0, r.stderr
+    _nothing_left(d, "feat")

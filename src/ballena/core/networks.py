@@ -142,4 +142,5 @@ class Endpoint:
 
     @property
     def dns_names(self) -> tuple[str, ...]:
-        return (self.container_name, self.container_id[:12], *self.aliases)
+        """moby's buildEndpointDNSNames: the name, the aliases, the short ID, without repeats."""
+        return tuple(dict.fromkeys((self.container_name, *self.aliases, self.container_id[:12])))
