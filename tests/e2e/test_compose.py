@@ -133,6 +133,15 @@ def test_compose_v2_runs_the_course_stack(clean: Daemon, stack: Path) -> None:
         rows = {row["Service"]: row for row in map(json.loads, ps.splitlines())}
         assert "(healthy)" in rows["db"]["Status"] and rows["web"]["State"] == "running"
         assert "hello-web" in _get(port)
+        import docker  # the same stack through docker-py: compose's labels and the health
+
+        client = docker.DockerClient(base_url=d.host, version="auto")
+        try:
+            mine = client.containers.list(filters={"label": f"com.docker.compose.project={project}"})
+            assert {c.labels["com.docker.compose.service"] for c in mine} == {"db", "web", "admin"}
+            assert client.containers.get(f"{project}-db-1").attrs["State"]["Health"]["Status"] == "healthy"
+        finally:
+            client.close()
         r = _run(d, compose, stack, "exec", "-T", "web", "ping", "-c1", "-W2", "db")
         assert r.returncode == 0 and "1 packets received" in r.stdout
         limits = json.loads(d.docker("inspect", f"{project}-web-1", check=True).stdout)[0]["HostConfig"]
@@ -344,3 +353,40 @@ def test_compose_v2_features_the_course_uses(clean: Daemon, tmp_path: Path) -> N
         d.docker("volume", "rm", ext)
     assert r.returncode == 0, r.stderr
     _nothing_left(d, "feat")
+
+
+WAIT_SCRIPT = """\
+services:
+  db:
+    image: busybox
+    init: true
+    command: sh -c "sleep 2; exec httpd -f -p 80 -h /etc"
+  web:
+    image: busybox
+    init: true
+    command:
+      - sh
+      - -c
+      - |
+        until timeout 1 wget -q -O /dev/null http://db/hostname; do sleep 0.2; done
+        echo db-is-up; exec sleep 300
+"""
+
+
+def test_a_wait_script_polling_the_database(clean: Daemon, tmp_path: Path) -> None:
+    """The course's other way to wait: a script in web that polls db's port by name."""
+    d = clean
+    project = tmp_path / "waitscript"
+    project.mkdir()
+    (project / "compose.yaml").write_text(WAIT_SCRIPT)
+    compose = [str(compose_v2_binary())]
+    try:
+        assert _run(d, compose, project, "up", "-d").returncode == 0
+        deadline = time.monotonic() + 20
+        while "db-is-up" not in (logs := _run(d, compose, project, "logs", "web").stdout):
+            assert time.monotonic() < deadline, logs
+            time.sleep(0.3)
+    finally:
+        r = _run(d, compose, project, "down", "-v")
+    assert r.returncode == 0, r.stderr
+    _nothing_left(d, "waitscript")
