@@ -8,6 +8,7 @@ import concurrent.futures
 import json
 import os
 import signal
+import subprocess
 from typing import Any
 
 import pytest
@@ -254,3 +255,18 @@ def test_connect_switches_a_bridge_container_to_the_embedded_dns(clean: Daemon) 
     finally:
         d.docker("rm", "-f", "named", "joiner")
         d.docker("network", "rm", "later")
+
+
+def test_a_network_cannot_take_over_a_host_interface(clean: Daemon) -> None:
+    d = clean
+    host_nic = next(n for n in sorted(os.listdir("/sys/class/net")) if n != "lo" and not n.startswith(("blt", "blna", "blnv", "ballena", "docker", "veth")))  # fmt: skip
+    r = d.docker("network", "create", "-o", f"com.docker.network.bridge.name={host_nic}", "grab")
+    assert r.returncode == 1 and "the host has an interface of that name" in r.stderr
+    assert host_nic in os.listdir("/sys/class/net")
+    subprocess.run(["ip", "link", "add", "blt-hostbr", "type", "bridge"], check=True)
+    try:  # a bridge the host made is used, as by dockerd, and left to the host afterwards
+        d.docker("network", "create", "-o", "com.docker.network.bridge.name=blt-hostbr", "usebr", check=True)
+        d.docker("network", "rm", "usebr", check=True)
+        assert "blt-hostbr" in os.listdir("/sys/class/net")
+    finally:
+        subprocess.run(["ip", "link", "del", "blt-hostbr"], check=False)

@@ -112,6 +112,8 @@ class Request:
             return json.loads(data)
         except ValueError as e:
             raise InvalidArgument(f"invalid JSON: {e}") from None
+        except RecursionError:  # Go's decoder has a nesting limit too
+            raise InvalidArgument("invalid JSON: exceeded max depth") from None
 
     async def drain(self) -> None:
         async for _ in self.chunks():

@@ -78,6 +78,7 @@ class Network:
     options: Mapping[str, str] = field(default_factory=dict)
     ipam_options: Mapping[str, str] = field(default_factory=dict)
     builtin: bool = False  # bridge, host, none: made by the daemon, never removed
+    bridge_owned: bool = True  # the daemon made the bridge (else the host had it: never deleted)
 
     @property
     def scope(self) -> str:

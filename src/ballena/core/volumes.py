@@ -21,6 +21,18 @@ class Volume:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class VolumeCreate:
+    """The body of ``POST /volumes/create`` (Docker's ``volume.CreateOptions``)."""
+
+    __json_case__: ClassVar[str] = "pascal"
+    __go_name__: ClassVar[str] = "CreateOptions"
+    name: str = tag(default="")
+    driver: str = tag(default="")
+    driver_opts: Mapping[str, str] | None = tag(default=None)
+    labels: Mapping[str, str] | None = tag(default=None)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class MountPoint:
     """One mount of a container, as ``docker inspect``'s ``Mounts`` shows it (Docker's
     ``types.MountPoint``). ``tmpfs_options`` and ``copy_image_data`` are ours."""

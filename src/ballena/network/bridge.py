@@ -58,7 +58,14 @@ class BridgeDriver:
         await self.netlink.call(self.netlink.ensure_bridge, n.bridge, addresses, n.mtu)
 
     async def delete(self, n: Network) -> None:
-        await self.netlink.call(self.netlink.delete_link, n.bridge)
+        """Remove the network's bridge, unless it was there before the network (then it is
+        the host's, as with dockerd)."""
+        if n.bridge_owned:
+            await self.netlink.call(self.netlink.delete_link, n.bridge)
+
+    async def existing_kind(self, bridge: str) -> str | None:
+        """The kind of an interface already named ``bridge`` (None: there is none)."""
+        return await self.netlink.call(self.netlink.link_kind, bridge)
 
     async def address_of(self, bridge: str) -> str | None:
         """The IPv4 address (``a.b.c.d/len``) a bridge already has, if it exists."""

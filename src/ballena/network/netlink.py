@@ -116,6 +116,17 @@ class Netlink:
             except Exception:
                 pass
 
+    def link_kind(self, name: str) -> str | None:
+        """What kind of interface ``name`` is (``bridge``, ``veth``, ``""`` for a physical
+        one), or None when there is none."""
+        self._check_host()
+        idx = self.index(name)
+        if idx is None:
+            return None
+        link = self._ipr.get_links(idx)[0]
+        info = link.get_attr("IFLA_LINKINFO")
+        return str(info.get_attr("IFLA_INFO_KIND") or "") if info is not None else ""
+
     def link_exists(self, name: str) -> bool:
         self._check_host()
         return self.index(name) is not None

@@ -212,6 +212,11 @@ class NetworkService:
             raise InvalidArgument(f"bridge name {bridge} is longer than 15 characters")
         if any(n.bridge == bridge for n in self.store.all()):
             raise Conflict(f"bridge {bridge} is already used by another network")
+        # An interface of that name already there is used only if it is a bridge (dockerd's
+        # way), and then never deleted: naming the host's eth0 must not take it over.
+        kind = await self.driver.existing_kind(bridge)
+        if kind is not None and kind != "bridge":
+            raise Conflict(f"cannot use {bridge} as the network's bridge: the host has an interface of that name")
         n = Network(
             id=nid,
             name=name,
@@ -226,6 +231,7 @@ class NetworkService:
             labels=dict(req.labels or {}),
             options=options,
             ipam_options=dict(req.ipam.options or {}) if req.ipam is not None else {},
+            bridge_owned=kind is None,
         )
         self.store.add(n)
         try:

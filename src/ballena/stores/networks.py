@@ -31,10 +31,12 @@ def _network(r: tuple[Any, ...]) -> Network:
     (nid, name, driver, subnet, gateway, ip_range, bridge, internal, attachable, labels, options, created, builtin,
      pools, enable_ipv6, ipam_options) = r  # fmt: skip
     configured = False
+    owned = True
     if pools:
         doc = json.loads(str(pools))
         parsed = tuple(records.decode(IPAMPool, p) for p in doc.get("pools") or ())
         configured = bool(doc.get("configured"))
+        owned = bool(doc.get("owned", True))
     elif subnet:  # a version-1 row: one IPv4 pool in its own columns
         parsed = (IPAMPool(subnet=str(subnet), gateway=str(gateway), ip_range=str(ip_range)),)
         configured = not builtin
@@ -55,6 +57,7 @@ def _network(r: tuple[Any, ...]) -> Network:
         ipam_options=json.loads(str(ipam_options or "{}")),
         created_ns=int(created),
         builtin=bool(builtin),
+        bridge_owned=owned,
     )
 
 
@@ -63,7 +66,7 @@ def _network_values(n: Network) -> tuple[Any, ...]:
     return (
         n.id, n.name, n.driver, first.subnet, first.gateway, first.ip_range, n.bridge, int(n.internal),
         int(n.attachable), json.dumps(dict(n.labels)), json.dumps(dict(n.options)), n.created_ns, int(n.builtin),
-        json.dumps({"configured": n.pools_configured, "pools": [records.encode(p) for p in n.pools]}),
+        json.dumps({"configured": n.pools_configured, "owned": n.bridge_owned, "pools": [records.encode(p) for p in n.pools]}),
         int(n.enable_ipv6), json.dumps(dict(n.ipam_options)),
     )  # fmt: skip
 

@@ -22,6 +22,9 @@ class FakeDriver:
     async def delete(self, n: Any) -> None:
         self.bridges.remove(n.bridge)
 
+    async def existing_kind(self, bridge: str) -> str | None:
+        return "" if bridge == "eth0" else None
+
     async def address_of(self, bridge: str) -> str | None:
         return self.existing
 

@@ -38,6 +38,7 @@ def test_create_chooses_a_free_pool_and_refuses_bad_requests(tmp_path: Path) -> 
             (NetworkCreate(name="o", driver="overlay"), NotFound),
             (NetworkCreate(name="six", enable_ipv6=True), InvalidArgument),
             (NetworkCreate(name="dup", ipam=IPAMConfig(config=(IPAMPool(subnet="172.18.5.0/24"),))), Forbidden),
+            (NetworkCreate(name="hostnic", options={"com.docker.network.bridge.name": "eth0"}), Conflict),
         ):
             with pytest.raises(err):
                 await svc.create(req)

@@ -6,7 +6,9 @@ from typing import Any
 
 from ballena.api.http import Request, Response, StreamResponse, json_response
 from ballena.api.router import Router
+from ballena.core.containerconfig import ContainerConfig
 from ballena.errors import InvalidArgument
+from ballena.pkg import records
 from ballena.services.filesystem import FilesystemService
 from ballena.shim.fsops import encode_stat
 
@@ -52,6 +54,7 @@ def build(fs: FilesystemService) -> Router:
     @r.route("POST", "/commit")
     async def commit(req: Request) -> Response:
         body: dict[str, Any] = await req.json() or {}
+        records.decode(ContainerConfig, body)  # the types checked as dockerd's decoder checks them
         container = req.param("container") or ""
         if not container:
             raise InvalidArgument("container is required")

@@ -8,7 +8,8 @@ from typing import Any
 
 from ballena.api.http import Request, Response, json_response, no_content
 from ballena.api.router import Router
-from ballena.core.volumes import Volume
+from ballena.core.volumes import Volume, VolumeCreate
+from ballena.pkg import records
 from ballena.pkg.filters import Filters
 from ballena.services.volumes import LIST_FILTERS, PRUNE_FILTERS, VolumeService
 
@@ -39,12 +40,12 @@ def build(volumes: VolumeService) -> Router:
 
     @r.route("POST", "/volumes/create")
     async def create(req: Request) -> Response:
-        body = await req.json() or {}
+        body = records.decode(VolumeCreate, await req.json())
         v = volumes.create(
-            body.get("Name") or None,
-            driver=body.get("Driver") or "local",
-            options=body.get("DriverOpts") or {},
-            labels=body.get("Labels") or {},
+            body.name or None,
+            driver=body.driver or "local",
+            options=dict(body.driver_opts or {}),
+            labels=dict(body.labels or {}),
         )
         return json_response(volume_json(v), status=201)
 
