@@ -23,7 +23,13 @@ IS_ROOT = os.geteuid() == 0
 
 # Where a test lives says what it needs: tests/unit runs anywhere; the others need root (and
 # e2e ones a daemon). A conftest's pytestmark would mark nothing, so the path decides here.
-_NEEDS = {"e2e": ("e2e", "root"), "security": ("e2e", "root"), "integration": ("root",), "course": ("e2e", "root")}
+_NEEDS = {
+    "e2e": ("e2e", "root"),
+    "security": ("e2e", "root"),
+    "integration": ("root",),
+    "course": ("e2e", "root"),
+    "fuzz": ("e2e", "root"),
+}
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

@@ -132,6 +132,12 @@ def prctl(option: int, arg2: int = 0, arg3: int = 0, arg4: int = 0, arg5: int = 
     )
 
 
+def setdomainname(name: str) -> None:
+    """The NIS domain name of this UTS namespace (a syscall: it works under a read-only /proc/sys)."""
+    data = name.encode()
+    _check(_libc.setdomainname(data, len(data)), "setdomainname")
+
+
 def set_process_name(name: str) -> None:
     buf = ctypes.create_string_buffer(name.encode()[:15])
     _libc.prctl(PR_SET_NAME, buf, 0, 0, 0)

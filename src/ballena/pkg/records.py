@@ -179,41 +179,60 @@ def _empty(value: Any) -> bool:
     )
 
 
-def encode(record: Any, *, private: bool = False) -> dict[str, Any]:
+def encode(record: Any, *, private: bool = False, nulls: bool = True) -> dict[str, Any]:
     """The JSON object of a record: every field, in declaration order, but ``omitempty`` ones
-    that are zero; private fields only with ``private``."""
+    that are zero; private fields only with ``private``. With ``nulls=False`` (what the Engine
+    API's schema wants of answers) an unset list is ``[]``, an unset map ``{}``, and any other
+    unset field is left out, instead of Go's ``null``."""
     out: dict[str, Any] = {}
-    _encode_into(out, record, private)
+    _encode_into(out, record, private, nulls)
     return out
 
 
-def _encode_into(out: dict[str, Any], record: Any, private: bool) -> None:
+def _encode_into(out: dict[str, Any], record: Any, private: bool, nulls: bool = True) -> None:
     for f in _plan(type(record)):
         if f.private and not private:
             continue
         value = getattr(record, f.attr)
         if f.inline:
-            _encode_into(out, value, private)
+            _encode_into(out, value, private, nulls)
             continue
         if f.omitempty and _empty(value):
+            continue
+        if value is None and not nulls:
+            empty = _empty_of(f)
+            if empty is not None:
+                out[f.key] = empty
             continue
         if f.keyset:
             out[f.key] = None if value is None else {k: {} for k in value}
             continue
-        out[f.key] = _encode_value(value, private)
+        out[f.key] = _encode_value(value, private, nulls)
 
 
-def _encode_value(value: Any, private: bool) -> Any:
+def _empty_of(f: _Field) -> list[Any] | dict[str, Any] | None:
+    if f.keyset:
+        return {}
+    kind, _ = _unoptional(f.kind)
+    origin, _args = _origin_args(kind)
+    if origin is tuple or origin is list:
+        return []
+    if origin in (dict, Mapping, typing.Mapping):
+        return {}
+    return None
+
+
+def _encode_value(value: Any, private: bool, nulls: bool = True) -> Any:
     if value is None or isinstance(value, bool | int | float | str):
         return value
     if isinstance(value, bytes):
         return base64.b64encode(value).decode()
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return encode(value, private=private)
+        return encode(value, private=private, nulls=nulls)
     if isinstance(value, Mapping):
-        return {str(k): _encode_value(v, private) for k, v in value.items()}
+        return {str(k): _encode_value(v, private, nulls) for k, v in value.items()}
     if isinstance(value, tuple | list | frozenset | set):
-        return [_encode_value(v, private) for v in value]
+        return [_encode_value(v, private, nulls) for v in value]
     return value
 
 

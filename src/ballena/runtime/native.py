@@ -521,11 +521,12 @@ def _init(
     _mask_paths(list(lx.get("maskedPaths") or []))
     if spec["root"].get("readonly"):
         linux.mount(None, "/", None, linux.MS_BIND | linux.MS_REMOUNT | linux.MS_RDONLY | linux.MS_REC)
-    if spec.get("hostname") and any(ns["type"] == "uts" and not ns.get("path") for ns in lx.get("namespaces") or []):
+    # Only in a UTS namespace of its own: with --uts=host these names are the host's.
+    own_uts = any(ns["type"] == "uts" and not ns.get("path") for ns in lx.get("namespaces") or [])
+    if own_uts and spec.get("hostname"):
         socket.sethostname(spec["hostname"])
-    if spec.get("domainname"):
-        with open("/proc/sys/kernel/domainname", "w") as f:
-            f.write(spec["domainname"])
+    if own_uts and spec.get("domainname"):
+        linux.setdomainname(spec["domainname"])
     trace.mark("init: pivot_root, masked and read-only paths")
     if process.get("terminal"):
         _terminal(sync, process, console=True)

@@ -206,12 +206,12 @@ def _blkio(cg: cgroups.Cgroup) -> dict[str, Any]:
     empty = _blkio_empty()
     if cg.v2_resources:
         service_bytes, serviced = _io_v2(_read(_join(cg.unified_dir, "io.stat")))
-        return {**empty, "io_service_bytes_recursive": service_bytes or None, "io_serviced_recursive": serviced or None}
+        return {**empty, "io_service_bytes_recursive": service_bytes, "io_serviced_recursive": serviced}
     d = cg.v1_dir("blkio")
     return {
         **empty,
-        "io_service_bytes_recursive": _blkio_v1(_read(_join(d, "blkio.throttle.io_service_bytes_recursive"))) or None,
-        "io_serviced_recursive": _blkio_v1(_read(_join(d, "blkio.throttle.io_serviced_recursive"))) or None,
+        "io_service_bytes_recursive": _blkio_v1(_read(_join(d, "blkio.throttle.io_service_bytes_recursive"))),
+        "io_serviced_recursive": _blkio_v1(_read(_join(d, "blkio.throttle.io_serviced_recursive"))),
     }
 
 
@@ -241,7 +241,7 @@ def _zero_cpu() -> dict[str, Any]:
 
 def _blkio_empty() -> dict[str, Any]:
     return {
-        k: None
+        k: []
         for k in (
             "io_service_bytes_recursive",
             "io_serviced_recursive",

@@ -89,7 +89,7 @@ def build(builder: BuildService) -> Router:
     @r.route("POST", "/build/prune")
     async def prune(req: Request) -> Response:
         removed, reclaimed = await asyncio.to_thread(builder.prune, all_=req.bool_param("all"))
-        return json_response({"CachesDeleted": removed or None, "SpaceReclaimed": reclaimed})
+        return json_response({"CachesDeleted": removed, "SpaceReclaimed": reclaimed})
 
     @r.route("POST", "/build/cancel")
     async def cancel(req: Request) -> Response:

@@ -89,7 +89,7 @@ def _ports(c: Container) -> list[dict[str, Any]]:
 
 
 def network_settings(c: Container, *, summary: bool = False) -> dict[str, Any]:
-    nets = {name: records.encode(ep) for name, ep in c.networks.items()}
+    nets = {name: records.encode(ep, nulls=False) for name, ep in c.networks.items()}
     if summary:
         return {"Networks": nets}
     bridge = c.networks.get("bridge") or EndpointSettings()
@@ -107,8 +107,8 @@ def network_settings(c: Container, *, summary: bool = False) -> dict[str, Any]:
         "HairpinMode": False,
         "LinkLocalIPv6Address": "",
         "LinkLocalIPv6PrefixLen": 0,
-        "SecondaryIPAddresses": None,
-        "SecondaryIPv6Addresses": None,
+        "SecondaryIPAddresses": [],
+        "SecondaryIPv6Addresses": [],
         "EndpointID": bridge.endpoint_id,
         "Gateway": bridge.gateway,
         "GlobalIPv6Address": bridge.global_ipv6_address,
@@ -180,10 +180,10 @@ def inspect(
         "ProcessLabel": "",
         "AppArmorProfile": "",
         "ExecIDs": exec_ids or None,
-        "HostConfig": {**records.encode(c.host_config), "Links": inspect_links(c)},
+        "HostConfig": {**records.encode(c.host_config, nulls=False), "Links": inspect_links(c) or []},
         "GraphDriver": {"Data": files.graph, "Name": "overlay2"},
         "Mounts": [records.encode(m) for m in c.mounts],
-        "Config": records.encode(c.config),
+        "Config": records.encode(c.config, nulls=False),
         "NetworkSettings": network_settings(c),
     }
     if size:
@@ -278,9 +278,9 @@ def build(
 
         async def body() -> Any:
             result = await fut
-            import json as _json
-
-            yield (_json.dumps(result) + "\n").encode()
+            if result.get("Error") is None:  # dockerd's omitempty
+                result = {k: v for k, v in result.items() if k != "Error"}
+            yield json_line(result)
 
         return StreamResponse(body())
 
@@ -317,12 +317,13 @@ def build(
     async def container_stats(req: Request) -> Response | StreamResponse:
         stream = req.bool_param("stream", True)
         samples = stats.stream(req.params["id"], stream=stream, one_shot=req.bool_param("one-shot"))
+        first = await samples.__anext__()  # errors (no such container) before any byte is sent
         if not stream:
-            first = await samples.__anext__()
             await samples.aclose()
             return json_response(first)
 
         async def lines() -> AsyncIterator[bytes]:
+            yield json_line(first)
             async for sample in samples:
                 yield json_line(sample)
 
@@ -336,7 +337,7 @@ def build(
     async def prune(req: Request) -> Response:
         filters = Filters.parse(req.param("filters"), accepted=PRUNE_FILTERS)
         removed, reclaimed = await lifecycle.prune(filters)
-        return json_response({"ContainersDeleted": removed or None, "SpaceReclaimed": reclaimed})
+        return json_response({"ContainersDeleted": removed, "SpaceReclaimed": reclaimed})
 
     @r.route("GET", "/containers/{id}/logs")
     async def container_logs(req: Request) -> StreamResponse:

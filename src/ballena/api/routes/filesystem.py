@@ -15,25 +15,34 @@ from ballena.shim.fsops import encode_stat
 _STAT_HEADER = "X-Docker-Container-Path-Stat"
 
 
+def _path(req: Request) -> str:
+    """The ``path`` parameter of the archive routes. Raises InvalidArgument for a NUL byte (no
+    path on Linux holds one)."""
+    path = req.param("path") or ""
+    if "\x00" in path:
+        raise InvalidArgument("invalid path: it holds a NUL byte")
+    return path
+
+
 def build(fs: FilesystemService) -> Router:
     r = Router()
 
     async def stat_only(req: Request) -> Response:
-        info = await fs.stat(req.params["id"], req.param("path") or "")
+        info = await fs.stat(req.params["id"], _path(req))
         return Response(status=200, content_type="application/json", headers=[(_STAT_HEADER, encode_stat(info))])
 
     @r.route("GET", "/containers/{id}/archive")
     async def get_archive(req: Request) -> Response | StreamResponse:
         if req.method == "HEAD":  # GET routes answer HEAD too
             return await stat_only(req)
-        info, body = await fs.get_archive(req.params["id"], req.param("path") or "")
+        info, body = await fs.get_archive(req.params["id"], _path(req))
         return StreamResponse(body, content_type="application/x-tar", headers=[(_STAT_HEADER, encode_stat(info))])
 
     @r.route("PUT", "/containers/{id}/archive")
     async def put_archive(req: Request) -> Response:
         await fs.put_archive(
             req.params["id"],
-            req.param("path") or "",
+            _path(req),
             req.chunks(),
             no_overwrite_dir_non_dir=req.bool_param("noOverwriteDirNonDir"),
             copy_uid_gid=req.bool_param("copyUIDGID"),
@@ -45,7 +54,7 @@ def build(fs: FilesystemService) -> Router:
         import asyncio
 
         items = await asyncio.to_thread(fs.changes, req.params["id"])
-        return json_response([{"Path": c.path, "Kind": c.kind} for c in items] or None)
+        return json_response([{"Path": c.path, "Kind": c.kind} for c in items])
 
     @r.route("GET", "/containers/{id}/export")
     async def export(req: Request) -> StreamResponse:

@@ -35,7 +35,7 @@ def summary(img: Image, req: Request, containers: int = -1) -> dict[str, Any]:
         "Containers": containers,
         "Created": img.created_ns // 10**9,
         "Id": img.id,
-        "Labels": dict(img.labels) or None,
+        "Labels": dict(img.labels),
         "ParentId": img.parent,
         "RepoDigests": _familiar(img.repo_digests),
         "RepoTags": _familiar(img.repo_tags),
@@ -156,7 +156,7 @@ def build(images: ImageService, archives: ImageArchives, *, containers_count: An
         dangling = filters.bool_value("dangling")
         records, reclaimed = await asyncio.to_thread(images.prune, dangling_only=dangling is not False, filters=filters)
         deleted = [{"Untagged": x.untagged} if x.untagged else {"Deleted": x.deleted} for x in records]
-        return json_response({"ImagesDeleted": deleted or None, "SpaceReclaimed": reclaimed})
+        return json_response({"ImagesDeleted": deleted, "SpaceReclaimed": reclaimed})
 
     @r.route("POST", "/images/create")
     async def create(req: Request) -> Response | StreamResponse:

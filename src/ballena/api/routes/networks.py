@@ -40,7 +40,7 @@ def network_json(n: Network, endpoints: list[Endpoint] | None = None) -> dict[st
         "EnableIPv6": n.enable_ipv6,
         "IPAM": {
             "Driver": "default",
-            "Options": None if n.builtin else dict(n.ipam_options),
+            "Options": dict(n.ipam_options),
             "Config": [records.encode(p) for p in n.pools],
         },
         "Internal": n.internal,
@@ -113,6 +113,6 @@ def build(networks: NetworkService, attachments: NetworkAttachments) -> Router:
     async def prune(req: Request) -> Response:
         filters = Filters.parse(req.param("filters"), accepted=PRUNE_FILTERS)
         removed = await networks.prune(filters)
-        return json_response({"NetworksDeleted": removed or None})
+        return json_response({"NetworksDeleted": removed})
 
     return r

@@ -154,7 +154,7 @@ def info(system: SystemService) -> dict[str, Any]:
         "Plugins": {
             "Volume": ["local"],
             "Network": ["bridge", "host", "none"],
-            "Authorization": None,
+            "Authorization": [],
             "Log": ["json-file"],
         },
         "MemoryLimit": True,
@@ -195,7 +195,7 @@ def info(system: SystemService) -> dict[str, Any]:
         },
         "NCPU": f.ncpu,
         "MemTotal": f.mem_total,
-        "GenericResources": None,
+        "GenericResources": [],
         "DockerRootDir": str(s.data_root),
         "HttpProxy": os.environ.get("HTTP_PROXY", ""),
         "HttpsProxy": os.environ.get("HTTPS_PROXY", ""),

@@ -19,10 +19,10 @@ def volume_json(v: Volume, usage: dict[str, int] | None = None) -> dict[str, Any
     out: dict[str, Any] = {
         "CreatedAt": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(secs)),
         "Driver": v.driver,
-        "Labels": dict(v.labels) or None,
+        "Labels": dict(v.labels),
         "Mountpoint": v.mountpoint,
         "Name": v.name,
-        "Options": dict(v.options) or None,
+        "Options": dict(v.options),
         "Scope": "local",
     }
     if usage is not None:
@@ -36,7 +36,7 @@ def build(volumes: VolumeService) -> Router:
     @r.route("GET", "/volumes")
     async def list_volumes(req: Request) -> Response:
         filters = Filters.parse(req.param("filters"), accepted=LIST_FILTERS)
-        return json_response({"Volumes": [volume_json(v) for v in volumes.list_volumes(filters)], "Warnings": None})
+        return json_response({"Volumes": [volume_json(v) for v in volumes.list_volumes(filters)], "Warnings": []})
 
     @r.route("POST", "/volumes/create")
     async def create(req: Request) -> Response:
@@ -62,6 +62,6 @@ def build(volumes: VolumeService) -> Router:
     async def prune(req: Request) -> Response:
         filters = Filters.parse(req.param("filters"), accepted=PRUNE_FILTERS)
         removed, reclaimed = await asyncio.to_thread(volumes.prune, filters)
-        return json_response({"VolumesDeleted": removed or None, "SpaceReclaimed": reclaimed})
+        return json_response({"VolumesDeleted": removed, "SpaceReclaimed": reclaimed})
 
     return r

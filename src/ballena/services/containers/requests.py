@@ -80,8 +80,12 @@ def normalize_create(
     InvalidArgument with dockerd's messages."""
     if not config.image:
         raise InvalidArgument("No image was specified")
+    if host_config.uts_mode == "host" and config.hostname:
+        raise InvalidArgument("conflicting options: hostname and the UTS mode")
     hc = normalize_host_config(host_config, defaults)
     warnings = resources.validate(hc.resources)
+    if hc.resources.memory_swappiness == -1:  # the docker CLI's "unset", kept as unset (null)
+        hc = hc.with_(resources=replace(hc.resources, memory_swappiness=None))
     if hc.resources.memory and not hc.resources.memory_swap:
         # dockerd's default: as much swap as memory
         hc = hc.with_(resources=replace(hc.resources, memory_swap=hc.resources.memory * 2))
