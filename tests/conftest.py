@@ -29,6 +29,8 @@ _NEEDS = {
     "integration": ("root",),
     "course": ("e2e", "root"),
     "fuzz": ("e2e", "root"),
+    "chaos": ("e2e", "root"),
+    "load": ("e2e", "root"),
 }
 
 

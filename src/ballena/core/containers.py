@@ -80,6 +80,7 @@ class Container:
     ports: Mapping[str, tuple[PortBinding, ...]] = field(default_factory=dict)  # published, while running
     mounts: tuple[MountPoint, ...] = ()
     platform: str = "linux"
+    build_step: bool = False  # a RUN step's container: only a live build owns it
 
     def with_state(self, **changes: Any) -> Container:
         return replace(self, state=replace(self.state, **changes))

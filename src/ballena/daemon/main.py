@@ -10,6 +10,7 @@ import time
 
 from ballena import __version__
 from ballena.errors import BallenaError
+from ballena.pkg import linux
 
 
 class _Formatter(logging.Formatter):
@@ -52,6 +53,9 @@ async def _run(argv: list[str] | None) -> int:
 
 
 def main(argv: list[str] | None = None) -> None:
+    # Before any thread exists: each would otherwise get a malloc arena of its own, whose
+    # free space glibc never gives back (see Daemon._trim_memory).
+    linux.limit_malloc_arenas(2)
     try:
         code = asyncio.run(_run(argv))
     except BallenaError as e:

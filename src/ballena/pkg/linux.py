@@ -132,6 +132,26 @@ def prctl(option: int, arg2: int = 0, arg3: int = 0, arg4: int = 0, arg5: int = 
     )
 
 
+M_ARENA_MAX = -8
+
+
+def limit_malloc_arenas(count: int) -> None:
+    """glibc gives each thread that allocates an arena of its own (up to 8 per core); in a
+    daemon whose thread pool touches everything, their free space is never given back."""
+    try:
+        _libc.mallopt(M_ARENA_MAX, count)
+    except AttributeError:  # not glibc
+        pass
+
+
+def malloc_trim() -> None:
+    """Give the heap's free pages back to the system (glibc); a no-op elsewhere."""
+    try:
+        _libc.malloc_trim(0)
+    except AttributeError:
+        pass
+
+
 def setdomainname(name: str) -> None:
     """The NIS domain name of this UTS namespace (a syscall: it works under a read-only /proc/sys)."""
     data = name.encode()

@@ -468,7 +468,7 @@ class BuildService:
             labels={},
         )
         host_config = HostConfig(network_mode=opts.network_mode or "default", extra_hosts=opts.extra_hosts or None)
-        c, _ = await self.lifecycle.create(name=None, config=config, host_config=host_config)
+        c, _ = await self.lifecycle.create(name=None, config=config, host_config=host_config, build_step=True)
         try:
             await self._say(emit, opts, f" ---> Running in {c.short_id}\n")
             sub = await self.supervisor.attach(c, stdout=True, stderr=True)

@@ -277,7 +277,10 @@ def _op_put(cfg: FileHelperConfig, sock: socket.socket) -> dict[str, Any]:
                 rel = archive.clean_path(member.name)
                 if not rel:
                     continue
-                target = secure_join(resolved, rel)
+                # The parents resolved inside the container, the last name not: a tar entry
+                # replaces a symlink of that name, as Docker's untar does, never its target.
+                parent, _, name = rel.rpartition("/")
+                target = os.path.join(secure_join(resolved, parent) if parent else resolved, name)
                 if no_overwrite and os.path.lexists(target):
                     existing_dir = os.path.isdir(target) and not os.path.islink(target)
                     if existing_dir != member.isdir():

@@ -54,6 +54,7 @@ def _to_json(c: Container) -> dict[str, Any]:
         "Networks": {name: records.encode(ep, private=True) for name, ep in c.networks.items()},
         "Mounts": [records.encode(m, private=True) for m in c.mounts],
         "Platform": c.platform,
+        "BuildStep": c.build_step,
         "Ports": {port: [records.encode(b) for b in bindings] for port, bindings in c.ports.items()},
     }
 
@@ -89,6 +90,7 @@ def _from_json(d: dict[str, Any]) -> Container:
         },
         mounts=tuple(records.decode(MountPoint, m, private=True) for m in d.get("Mounts") or ()),
         platform=d.get("Platform", "linux"),
+        build_step=bool(d.get("BuildStep")),
         ports={
             port: tuple(records.decode(PortBinding, b) for b in bindings or ())
             for port, bindings in (d.get("Ports") or {}).items()

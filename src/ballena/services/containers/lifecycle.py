@@ -116,6 +116,7 @@ class Lifecycle:
         config: ContainerConfig,
         host_config: HostConfig,
         networking: NetworkingConfig | None = None,
+        build_step: bool = False,
     ) -> tuple[Container, list[str]]:
         """A new container (not started). Raises InvalidArgument for a bad request, NotFound
         for an unknown image or ``--volumes-from`` container, Conflict for a name in use. An
@@ -164,6 +165,7 @@ class Lifecycle:
                 runtime=hc.runtime,
                 networks=endpoints,
                 mounts=tuple(mounts),
+                build_step=build_step,
             )
             await asyncio.to_thread(self.bundles.prepare_filesystem, c, image.top_layer)
             self.store.save(c)
@@ -590,6 +592,12 @@ class Lifecycle:
                     await self.start(c.id)
                 except BallenaError as e:
                     log.warning("could not restart %s: %s", c.name, e.message)
+        for c in list(self.store.all()):
+            if c.build_step:  # its build died with the daemon: nothing will ever use it
+                try:
+                    await self.remove(c.id, force=True, volumes=True)
+                except BallenaError as e:
+                    log.warning("could not remove the build container %s: %s", c.short_id, e.message)
 
     async def shutdown(self) -> None:
         """The daemon stops; containers keep running (live-restore)."""
