@@ -242,8 +242,39 @@ class Server:
         self._servers.append(server)
 
     async def listen_tcp(self, host: str, port: int, ssl: Any = None) -> None:
-        server = await asyncio.start_server(self._on_client, host=host, port=port, ssl=ssl, limit=_READ_SIZE)
+        if ssl is None:
+            server = await asyncio.start_server(self._on_client, host=host, port=port, limit=_READ_SIZE)
+        else:
+            # Each connection is looked at before the TLS handshake: a client speaking plain
+            # HTTP to the TLS port gets Go's answer ("Client sent an HTTP request to an HTTPS
+            # server.") instead of a dropped connection.
+            server = await asyncio.start_server(
+                lambda r, w: self._on_tls_candidate(r, w, ssl), host=host, port=port, limit=_READ_SIZE
+            )
         self._servers.append(server)
+
+    async def _on_tls_candidate(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, ctx: Any) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        self._tasks.add(task)  # type: ignore[arg-type]
+        try:
+            try:
+                head = await asyncio.wait_for(reader.read(1), 30)
+            except (TimeoutError, ConnectionError):
+                writer.close()
+                return
+            if head and head != b"\x16":  # not a TLS handshake record: plain text
+                writer.write(b"HTTP/1.0 400 Bad Request\r\n\r\nClient sent an HTTP request to an HTTPS server.\n")
+                try:
+                    await writer.drain()
+                finally:
+                    writer.close()
+                return
+            # The byte read goes back in front of the stream the TLS layer reads.
+            inner = _Prepended(head, reader, writer)
+            await inner.serve_tls(ctx, self._on_client)
+        finally:
+            self._tasks.discard(task)  # type: ignore[arg-type]
 
     async def close(self) -> None:
         for s in self._servers:
@@ -428,3 +459,143 @@ class Server:
             await conn.send(h11.EndOfMessage())
         except Exception:
             pass
+
+
+class _Prepended:
+    """TLS over a connection whose first byte has already been read: the handshake runs in
+    memory (ssl.MemoryBIO) and the plain streams the HTTP layer sees are fed from it."""
+
+    def __init__(self, first: bytes, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.first = first
+        self.reader = reader
+        self.writer = writer
+
+    async def serve_tls(
+        self, ctx: Any, on_client: Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
+    ) -> None:
+        import ssl as _ssl
+
+        incoming, outgoing = _ssl.MemoryBIO(), _ssl.MemoryBIO()
+        tls = ctx.wrap_bio(incoming, outgoing, server_side=True)
+        incoming.write(self.first)
+
+        async def flush() -> None:
+            data = outgoing.read()
+            if data:
+                self.writer.write(data)
+                await self.writer.drain()
+
+        while True:  # the handshake
+            try:
+                tls.do_handshake()
+                break
+            except _ssl.SSLWantReadError:
+                await flush()
+                data = await self.reader.read(_READ_SIZE)
+                if not data:
+                    self.writer.close()
+                    return
+                incoming.write(data)
+            except (_ssl.SSLError, OSError):
+                await flush()
+                self.writer.close()
+                return
+        await flush()
+        loop = asyncio.get_running_loop()
+        plain_reader = asyncio.StreamReader(limit=_READ_SIZE)
+        plain_transport = _TLSTransport(tls, outgoing, self.writer)
+        protocol = asyncio.StreamReaderProtocol(plain_reader)
+        protocol.connection_made(plain_transport)
+        plain_writer = _TLSWriter(plain_transport, protocol, plain_reader, loop)
+        plain_writer.raw = self.writer
+
+        def decrypt() -> bool:
+            """Hand on what the TLS layer holds; False once the client closed its side."""
+            while True:
+                try:
+                    chunk = tls.read(_READ_SIZE)
+                except _ssl.SSLWantReadError:
+                    return True
+                except (_ssl.SSLZeroReturnError, _ssl.SSLError):
+                    return False
+                if not chunk:
+                    return False
+                protocol.data_received(chunk)
+
+        async def pump() -> None:
+            try:
+                # A request may have come in the same flight as the handshake's end.
+                open_ = decrypt()
+                while open_:
+                    await flush()
+                    data = await self.reader.read(_READ_SIZE)
+                    if not data:
+                        break
+                    incoming.write(data)
+                    open_ = decrypt()
+            finally:
+                protocol.eof_received()
+
+        pumper = asyncio.ensure_future(pump())
+        try:
+            await on_client(plain_reader, plain_writer)
+        finally:
+            pumper.cancel()
+            self.writer.close()
+
+
+class _TLSWriter(asyncio.StreamWriter):
+    """Drains what the TLS layer wrote to the real connection (back-pressure for big bodies)."""
+
+    raw: asyncio.StreamWriter
+
+    async def drain(self) -> None:
+        await self.raw.drain()
+
+
+class _TLSTransport(asyncio.Transport):
+    """The write side of a MemoryBIO TLS session, as a transport for a StreamWriter."""
+
+    def __init__(self, tls: Any, outgoing: Any, raw: asyncio.StreamWriter) -> None:
+        super().__init__()
+        self._tls = tls
+        self._outgoing = outgoing
+        self._raw = raw
+        self._closing = False
+
+    def write(self, data: bytes | bytearray | memoryview) -> None:
+        if self._closing:
+            return
+        self._tls.write(bytes(data))
+        out = self._outgoing.read()
+        if out:
+            self._raw.write(out)
+
+    def can_write_eof(self) -> bool:
+        return False
+
+    def is_closing(self) -> bool:
+        return self._closing or self._raw.is_closing()
+
+    def close(self) -> None:
+        if not self._closing:
+            self._closing = True
+            try:
+                self._tls.unwrap()
+            except Exception:
+                pass
+            out = self._outgoing.read()
+            if out:
+                self._raw.write(out)
+            self._raw.close()
+
+    def get_extra_info(self, name: str, default: Any = None) -> Any:
+        if name == "peercert":
+            return self._tls.getpeercert()
+        return self._raw.get_extra_info(name, default)
+
+    def pause_reading(self) -> None:
+        pass
+
+    def resume_reading(self) -> None:
+        pass

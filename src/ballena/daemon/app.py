@@ -353,6 +353,11 @@ class Daemon:
                 raise InvalidArgument(f"invalid TCP address {host}: a port is required")
             ctx = self._tls_context()
             if ctx is None and h not in ("127.0.0.1", "localhost", "::1"):
+                if not self.cfg.insecure_tcp:
+                    raise InvalidArgument(
+                        f"refusing to serve the API on {host} without TLS: anyone who can reach it is root on this "
+                        "host. Use --tlsverify with --tlscacert/--tlscert/--tlskey, or --tls=false to accept the danger"
+                    )
                 log.warning("API listening on %s without TLS: anyone who reaches it is root on this host", host)
             await self.server.listen_tcp(h or "0.0.0.0", int(p), ssl=ctx)
             log.info("API listening on %s%s", host, " (TLS)" if ctx else "")

@@ -55,6 +55,7 @@ class DaemonConfig:
     userland_proxy: bool = True
     tls: bool = False
     tlsverify: bool = False
+    insecure_tcp: bool = False  # --tls=false given: TCP without TLS accepted beyond loopback
     tlscacert: str = ""
     tlscert: str = ""
     tlskey: str = ""
@@ -136,7 +137,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--iptables", dest="iptables", type=_bool, default=None)
     p.add_argument("--ip-forward", dest="ip_forward", type=_bool, default=None)
     p.add_argument("--userland-proxy", dest="userland_proxy", type=_bool, default=None)
-    p.add_argument("--tls", dest="tls", action="store_const", const=True, default=None)
+    # --tls, --tls=true, or --tls=false: the last says "serve TCP without TLS on purpose".
+    p.add_argument("--tls", dest="tls", nargs="?", const=True, type=_bool, default=None)
     p.add_argument("--tlsverify", dest="tlsverify", action="store_const", const=True, default=None)
     p.add_argument("--tlscacert", dest="tlscacert")
     p.add_argument("--tlscert", dest="tlscert")
@@ -238,6 +240,7 @@ def load(argv: list[str] | None = None) -> tuple[DaemonConfig, argparse.Namespac
         ip_forward=values.get("ip_forward", True) is not False,
         userland_proxy=values.get("userland_proxy", True) is not False,
         tls=bool(values.get("tls")),
+        insecure_tcp=values.get("tls") is False,
         tlsverify=bool(values.get("tlsverify")),
         tlscacert=values.get("tlscacert") or "",
         tlscert=values.get("tlscert") or "",
