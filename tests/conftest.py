@@ -53,6 +53,9 @@ class Daemon:
     extra_args: list[str] = field(default_factory=list)
     bridge: str = ""
     interfaces_before: set[str] = field(default_factory=set)
+    # Containers resolve nothing outside by default; a daemon whose builds reach the Debian
+    # mirror (the offline library) gets the host's resolvers instead (dns=None).
+    dns: str | None = "127.0.0.1"
 
     @property
     def sock(self) -> Path:
@@ -87,8 +90,7 @@ class Daemon:
             str(self.data_root),
             "--exec-root",
             str(self.exec_root),
-            "--dns",
-            "127.0.0.1",
+            *(["--dns", self.dns] if self.dns else []),
             *self.extra_args,
         ]
         self.log = open(self.root / "ballenad.log", "ab")  # noqa: SIM115
@@ -202,12 +204,14 @@ def _our_interfaces() -> set[str]:
     return {n for n in os.listdir("/sys/class/net") if n.startswith(("blna-", "blnv", "blt"))}
 
 
-def make_daemon(extra_args: list[str] | None = None) -> Daemon:
+def make_daemon(extra_args: list[str] | None = None, *, dns: str | None = "127.0.0.1") -> Daemon:
     root = Path(tempfile.mkdtemp(prefix="blt-", dir="/tmp"))
     # Its own default bridge (and so its own nftables table): test daemons never touch the
     # bridge of a ballenad already running on this host, nor each other's.
     bridge = "blt" + root.name.removeprefix("blt-")[:8].replace("_", "0")
-    d = Daemon(root=root, extra_args=["--bridge", bridge, "--cgroup-parent", f"/{root.name}", *(extra_args or [])])
+    d = Daemon(
+        root=root, extra_args=["--bridge", bridge, "--cgroup-parent", f"/{root.name}", *(extra_args or [])], dns=dns
+    )
     d.bridge = bridge
     d.interfaces_before = _our_interfaces()
     try:

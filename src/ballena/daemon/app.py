@@ -19,13 +19,14 @@ from ballena.api.routes import build as build_routes
 from ballena.api.routes import containers as containers_routes
 from ballena.api.routes import filesystem as filesystem_routes
 from ballena.api.routes import images as images_routes
+from ballena.api.routes import library as library_routes
 from ballena.api.routes import networks as networks_routes
 from ballena.api.routes import registry as registry_routes
 from ballena.api.routes import system as system_routes
 from ballena.api.routes import volumes as volumes_routes
 from ballena.daemon.config import DaemonConfig
 from ballena.distribution.endpoints import Registries
-from ballena.errors import InvalidArgument, SystemFailure
+from ballena.errors import SystemFailure
 from ballena.pkg import linux
 from ballena.pkg.stringid import generate_id
 from ballena.runtime import cgroups
@@ -49,6 +50,7 @@ from ballena.services.events import EventBus
 from ballena.services.filesystem import FilesystemService
 from ballena.services.imagearchives import ImageArchives
 from ballena.services.images import ImageService
+from ballena.services.library import LibraryService
 from ballena.services.networks import NetworkService
 from ballena.services.registry import RegistryService
 from ballena.services.sandboxes import Sandboxes
@@ -185,8 +187,17 @@ class Daemon:
             queries=self.queries,
             events=self.events,
             tmp_dir=root / "tmp",
-            pull=self.registry.pull_for_build,
         )
+        self.library = LibraryService(
+            store=self.image_store,
+            builder=self.builder,
+            registry=self.registry,
+            events=self.events,
+            cache_dir=root / "library",
+            tmp_dir=root / "tmp",
+            fallback=self.cfg.offline_library,
+        )
+        self.builder.pull = self.library.pull_for_build  # FROM redis, with the library's fallback
 
     def _wire_containers(self, store: ContainerStore, runtimes: dict[str, RuntimeInfo]) -> None:
         cfg = self.cfg
@@ -270,10 +281,11 @@ class Daemon:
                 self.images,
                 self.archives,
                 containers_count=self.queries.image_counts,
-                pull=registry_routes.pull_handler(self.registry),
+                pull=registry_routes.pull_handler(self.registry, self.library),
             )
         )
         router.include(registry_routes.build(self.registry))
+        router.include(library_routes.build(self.library))
         stats = StatsService(get=self.queries.get, cgroup_path=self.paths.cgroup)
         router.include(
             containers_routes.build(
@@ -347,24 +359,12 @@ class Daemon:
             self._unix_paths.append(path)
             log.info("API listening on %s", path)
         elif host.startswith("tcp://"):
-            hostport = host[len("tcp://") :].rstrip("/")
-            h, _, p = hostport.rpartition(":")
-            if not p.isdigit():
-                raise InvalidArgument(f"invalid TCP address {host}: a port is required")
+            h, _, p = host[len("tcp://") :].rstrip("/").rpartition(":")  # checked by config.check_host
             ctx = self._tls_context()
-            if ctx is None and h not in ("127.0.0.1", "localhost", "::1"):
-                if not self.cfg.insecure_tcp:
-                    raise InvalidArgument(
-                        f"refusing to serve the API on {host} without TLS: anyone who can reach it is root on this "
-                        "host. Use --tlsverify with --tlscacert/--tlscert/--tlskey, or --tls=false to accept the danger"
-                    )
+            if ctx is None and h not in ("127.0.0.1", "localhost", "::1", "[::1]"):
                 log.warning("API listening on %s without TLS: anyone who reaches it is root on this host", host)
             await self.server.listen_tcp(h or "0.0.0.0", int(p), ssl=ctx)
             log.info("API listening on %s%s", host, " (TLS)" if ctx else "")
-        elif host.startswith("fd://"):
-            raise InvalidArgument("fd:// socket activation is not supported; use unix:// or tcp://")
-        else:
-            raise InvalidArgument(f"invalid daemon host {host!r}: use unix:///path or tcp://host:port")
 
     def _tls_context(self) -> ssl.SSLContext | None:
         cfg = self.cfg

@@ -53,6 +53,7 @@ class DaemonConfig:
     iptables: bool = True
     ip_forward: bool = True
     userland_proxy: bool = True
+    offline_library: bool = True  # build a Docker Hub library image from Debian when docker.io is unreachable
     tls: bool = False
     tlsverify: bool = False
     insecure_tcp: bool = False  # --tls=false given: TCP without TLS accepted beyond loopback
@@ -91,6 +92,7 @@ _FILE_KEYS: dict[str, tuple[str, str]] = {
     "iptables": ("iptables", "bool"),
     "ip-forward": ("ip_forward", "bool"),
     "userland-proxy": ("userland_proxy", "bool"),
+    "offline-library": ("offline_library", "bool"),
     "tls": ("tls", "bool"),
     "tlsverify": ("tlsverify", "bool"),
     "tlscacert": ("tlscacert", "str"),
@@ -137,6 +139,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--iptables", dest="iptables", type=_bool, default=None)
     p.add_argument("--ip-forward", dest="ip_forward", type=_bool, default=None)
     p.add_argument("--userland-proxy", dest="userland_proxy", type=_bool, default=None)
+    p.add_argument("--offline-library", dest="offline_library", type=_bool, default=None, nargs="?", const=True)
     # --tls, --tls=true, or --tls=false: the last says "serve TCP without TLS on purpose".
     p.add_argument("--tls", dest="tls", nargs="?", const=True, type=_bool, default=None)
     p.add_argument("--tlsverify", dest="tlsverify", action="store_const", const=True, default=None)
@@ -239,6 +242,7 @@ def load(argv: list[str] | None = None) -> tuple[DaemonConfig, argparse.Namespac
         iptables=values.get("iptables", True) is not False,
         ip_forward=values.get("ip_forward", True) is not False,
         userland_proxy=values.get("userland_proxy", True) is not False,
+        offline_library=values.get("offline_library", True) is not False,
         tls=bool(values.get("tls")),
         insecure_tcp=values.get("tls") is False,
         tlsverify=bool(values.get("tlsverify")),
@@ -251,4 +255,26 @@ def load(argv: list[str] | None = None) -> tuple[DaemonConfig, argparse.Namespac
     )
     if cfg.default_runtime not in ("ballena", "runc") and cfg.default_runtime not in cfg.runtimes:
         raise InvalidArgument(f"default runtime {cfg.default_runtime} is not configured")
+    for host in cfg.hosts:
+        check_host(cfg, host)
     return cfg, args
+
+
+def check_host(cfg: DaemonConfig, host: str) -> None:
+    """Refuse a listen address before any is opened: a daemon that served its UNIX socket and
+    then failed on a dangerous TCP one would look started to whoever waits for the socket."""
+    if host.startswith("unix://") or host.startswith("/"):
+        return
+    if host.startswith("fd://"):
+        raise InvalidArgument("fd:// socket activation is not supported; use unix:// or tcp://")
+    if not host.startswith("tcp://"):
+        raise InvalidArgument(f"invalid daemon host {host!r}: use unix:///path or tcp://host:port")
+    h, _, p = host[len("tcp://") :].rstrip("/").rpartition(":")
+    if not p.isdigit():
+        raise InvalidArgument(f"invalid TCP address {host}: a port is required")
+    uses_tls = cfg.tls or cfg.tlsverify or bool(cfg.tlscert)
+    if not uses_tls and h not in ("127.0.0.1", "localhost", "::1", "[::1]") and not cfg.insecure_tcp:
+        raise InvalidArgument(
+            f"refusing to serve the API on {host} without TLS: anyone who can reach it is root on this "
+            "host. Use --tlsverify with --tlscacert/--tlscert/--tlskey, or --tls=false to accept the danger"
+        )

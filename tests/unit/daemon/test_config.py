@@ -39,6 +39,10 @@ def test_daemon_json(tmp_path: Path) -> None:
         ('{"runtimes": {"x": {}}}', [], "runtime x: a path is required"),
         ('{"default-runtime": "kata"}', [], "default runtime kata is not configured"),
         ('{"bridge": "a-very-long-bridge-name"}', [], "invalid bridge name"),
+        ("{}", ["-H", "tcp://0.0.0.0:2375"], "refusing to serve the API on tcp://0.0.0.0:2375 without TLS"),
+        ("{}", ["-H", "tcp://127.0.0.1"], "invalid TCP address tcp://127.0.0.1: a port is required"),
+        ("{}", ["-H", "fd://"], "fd:// socket activation is not supported"),
+        ("{}", ["-H", "http://x"], "invalid daemon host 'http://x'"),
     ],
 )  # fmt: skip
 def test_refusals(tmp_path: Path, content: str, flags: list[str], message: str) -> None:
@@ -52,3 +56,8 @@ def test_refusals(tmp_path: Path, content: str, flags: list[str], message: str) 
 def test_a_missing_config_file(tmp_path: Path) -> None:
     with pytest.raises(InvalidArgument):
         load(["--config-file", str(tmp_path / "none.json")])
+
+
+def test_plain_tcp_is_accepted_on_loopback_or_when_asked_for() -> None:
+    assert load(["-H", "tcp://127.0.0.1:2375"])[0].hosts == ("tcp://127.0.0.1:2375",)
+    assert load(["-H", "tcp://0.0.0.0:2375", "--tls=false"])[0].insecure_tcp

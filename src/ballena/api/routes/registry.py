@@ -17,12 +17,13 @@ from ballena.api.router import Router
 from ballena.api.streams import json_line
 from ballena.distribution.auth import credentials_from_header, credentials_from_json
 from ballena.pkg.filters import Filters
+from ballena.services.library import LibraryService
 from ballena.services.registry import RegistryService, describe
 
 SEARCH_FILTERS = frozenset({"is-automated", "is-official", "stars"})
 
 
-async def _stream(messages: AsyncIterator[dict[str, Any]]) -> StreamResponse:
+async def stream(messages: AsyncIterator[dict[str, Any]]) -> StreamResponse:
     """Wait for the first message (so early failures become HTTP errors), then stream."""
     try:
         first = await messages.__anext__()
@@ -45,14 +46,15 @@ async def _stream(messages: AsyncIterator[dict[str, Any]]) -> StreamResponse:
     return StreamResponse(body())
 
 
-def pull_handler(registry: RegistryService) -> Callable[[Request], Awaitable[StreamResponse]]:
-    """``POST /images/create?fromImage=``: the images routes hand pulls to this."""
+def pull_handler(registry: RegistryService, library: LibraryService) -> Callable[[Request], Awaitable[StreamResponse]]:
+    """``POST /images/create?fromImage=``: the images routes hand pulls to this. The library
+    stands in when docker.io cannot be reached (the daemon's ``offline-library``)."""
 
     async def pull(req: Request) -> StreamResponse:
         from_image = req.param("fromImage") or ""
         ref, all_tags = registry.pull_reference(from_image, req.param("tag") or None)
         credentials = credentials_from_header(req.headers.get("x-registry-auth"))
-        return await _stream(registry.pull(ref, credentials, platform=req.param("platform") or None, all_tags=all_tags))
+        return await stream(library.pull(ref, credentials, platform=req.param("platform") or None, all_tags=all_tags))
 
     return pull
 
@@ -68,7 +70,7 @@ def build(registry: RegistryService) -> Router:
         else:  # the old way: the AuthConfig as the body
             body = await req.json()
             credentials = credentials_from_json(body if isinstance(body, dict) else {})
-        return await _stream(registry.push(req.params["name"], req.param("tag") or None, credentials))
+        return await stream(registry.push(req.params["name"], req.param("tag") or None, credentials))
 
     @r.route("POST", "/auth")
     async def auth(req: Request) -> Response:

@@ -2,8 +2,10 @@
 
 - ``busybox`` (tag ``busybox:latest``): the host's static busybox (Debian's busybox-static,
   installed when missing) with its applets linked in /bin, as the official image lays them out.
-- ``debian:bookworm`` (or another suite): a minbase debootstrap.
-The result is imported through the API (``POST /images/create?fromSrc=-``), as ``docker import``.
+  It is imported through the API (``POST /images/create?fromSrc=-``), as ``docker import``.
+- ``debian:bookworm-slim``, ``debian:bookworm`` and every image of the offline library
+  (``redis``, ``mariadb``, ...; ``all``; ``--list``): built by the daemon from Debian packages
+  (``POST /ballena/library/build``), where its debootstrap is cached.
 """
 
 from __future__ import annotations
@@ -14,7 +16,6 @@ import shutil
 import subprocess
 import sys
 import tarfile
-import tempfile
 import time
 
 from ballena.cli.common import die, flags, out
@@ -157,64 +158,75 @@ def _import(client: Client, body: object, tag: str, changes: list[str], message:
 
 
 def bootstrap(client: Client, argv: list[str], *, prog: str) -> int:
-    p = flags(prog, f"{prog} busybox|debian[:SUITE] [--tag NAME]", min_args=1, max_args=1)
-    p.str("tag", "t", "name of the image (default: busybox:latest, debian:SUITE)", default=None)
-    p.str(
-        "mirror",
-        None,
-        "Debian mirror for debootstrap",
-        default=os.environ.get("BALLENA_DEBIAN_MIRROR", "http://deb.debian.org/debian"),
+    p = flags(
+        prog,
+        f"{prog} [OPTIONS] busybox|debian[:TAG]|IMAGE[:TAG]... | all | --list",
+        min_args=0,
     )
+    p.str("tag", "t", "name of the image (busybox only; default busybox:latest)", default=None)
+    p.bool("list", "l", "List the offline library: its images, their tags, and the Debian versions built here")
     p.bool("quiet", "q", "Print nothing but errors")
     a = p.parse(argv)
-    kind, _, suite = a.args[0].partition(":")
-    if kind == "busybox":
-        busybox = find_static_busybox()
-        if busybox is None:
-            if shutil.which("apt-get") is None:
-                die("no static busybox on this host; install busybox-static")
-            print("installing busybox-static ...", file=sys.stderr)
-            subprocess.run(["apt-get", "install", "-y", "-q", "busybox-static"], check=True, stdout=subprocess.DEVNULL)
-            busybox = find_static_busybox()
-            if busybox is None:
-                die("busybox-static did not provide a static busybox")
-        version = subprocess.run([busybox], capture_output=True, text=True).stdout.split("\n", 1)[0]
-        image_id = _import(
-            client,
-            busybox_tar(busybox),
-            a.tag or "busybox:latest",
-            [f"ENV {PATH_ENV}", 'CMD ["sh"]'],
-            f"ballena bootstrap: {version.strip()}",
-        )
-    elif kind == "debian":
-        suite = suite or "bookworm"
-        if shutil.which("debootstrap") is None:
-            if shutil.which("apt-get") is None:
-                die("debootstrap is not installed")
-            subprocess.run(["apt-get", "install", "-y", "-q", "debootstrap"], check=True, stdout=subprocess.DEVNULL)
-        with tempfile.TemporaryDirectory(prefix="ballena-debootstrap-") as root:
-            cmd = ["debootstrap", "--variant=minbase", suite, root, a.mirror]
-            rc = subprocess.run(cmd, stdout=subprocess.DEVNULL if a.quiet else sys.stderr).returncode
-            if rc != 0:
-                die(f"debootstrap failed with exit status {rc}")
-            for junk in ("var/cache/apt/archives", "var/lib/apt/lists"):
-                for entry in os.scandir(os.path.join(root, junk)) if os.path.isdir(os.path.join(root, junk)) else []:
-                    if entry.is_file():
-                        os.unlink(entry.path)
-            tar = subprocess.Popen(
-                ["tar", "--numeric-owner", "--xattrs", "-C", root, "-c", "."], stdout=subprocess.PIPE
-            )
-            assert tar.stdout is not None
-            image_id = _import(
-                client,
-                tar.stdout,
-                a.tag or f"debian:{suite}",
-                [f"ENV {PATH_ENV}", 'CMD ["bash"]'],
-                f"ballena bootstrap: debootstrap {suite}",
-            )
-            tar.wait()
-    else:
-        die(f"unknown base image {a.args[0]!r}: use busybox or debian[:suite]")
-    if not a.quiet:
+    if a.list:
+        return _list(client)
+    if not a.args:
+        die(f'"{prog}" requires at least 1 argument: busybox, debian:bookworm-slim, an image of the library, or all')
+    names: list[str] = []
+    for name in a.args:
+        if name == "all":
+            names += [e["Name"] for e in client.get("/ballena/library") if e["Name"] != "debian"]
+        else:
+            names.append(name)
+    for name in names:
+        if name.partition(":")[0] == "busybox":
+            _busybox(client, a.tag, a.quiet)
+            continue
+        started = time.monotonic()
+        image_id = ""
+        for msg in client.stream_json("POST", "/ballena/library/build", params={"name": name}):
+            if msg.get("error"):
+                die(f"Error response from daemon: {msg['error']}")
+            if "aux" in msg:
+                image_id = msg["aux"].get("ID", image_id)
+            elif not a.quiet and msg.get("stream"):
+                sys.stderr.write(msg["stream"])
+            elif not a.quiet and msg.get("status"):
+                print(msg["status"], file=sys.stderr)
+        if not a.quiet:
+            print(f"{name}: {image_id} in {time.monotonic() - started:.1f} s", file=sys.stderr)
         out(image_id)
     return 0
+
+
+def _list(client: Client) -> int:
+    rows = [("IMAGE", "DEBIAN PACKAGE", "TAGS", "BUILT HERE")]
+    for e in client.get("/ballena/library"):
+        built = ", ".join(f"{t} ({v})" if v else t for t, v in sorted(e["Built"].items())) or "-"
+        package = f"{e['Package']} {e['Series']}" if e["Package"] else f"debootstrap {e['Series']}"
+        rows.append((e["Name"], package, ", ".join(e["Tags"]), built))
+    widths = [max(len(r[i]) for r in rows) for i in range(3)]
+    for r in rows:
+        out("   ".join(c.ljust(widths[i]) if i < 3 else c for i, c in enumerate(r)).rstrip())
+    return 0
+
+
+def _busybox(client: Client, tag: str | None, quiet: bool) -> None:
+    busybox = find_static_busybox()
+    if busybox is None:
+        if shutil.which("apt-get") is None:
+            die("no static busybox on this host; install busybox-static")
+        print("installing busybox-static ...", file=sys.stderr)
+        subprocess.run(["apt-get", "install", "-y", "-q", "busybox-static"], check=True, stdout=subprocess.DEVNULL)
+        busybox = find_static_busybox()
+        if busybox is None:
+            die("busybox-static did not provide a static busybox")
+    version = subprocess.run([busybox], capture_output=True, text=True).stdout.split("\n", 1)[0]
+    image_id = _import(
+        client,
+        busybox_tar(busybox),
+        tag or "busybox:latest",
+        [f"ENV {PATH_ENV}", 'CMD ["sh"]'],
+        f"ballena bootstrap: {version.strip()}",
+    )
+    if not quiet:
+        out(image_id)
