@@ -35,6 +35,7 @@ class Recipe:
     default_variant: str = ""  # the variant "latest" and bare versions name
     aliases: tuple[str, ...] = ()  # other repositories it answers for: mariadb as "mysql"
     base: str = ""  # a library image it builds FROM (php:8.2-apache), made first when missing
+    version: str = ""  # fixed, for what comes from npm rather than Debian (redis-commander)
     build_args: dict[str, str] = field(default_factory=dict)
 
 
@@ -65,6 +66,7 @@ def recipes() -> dict[str, Recipe]:
             default_variant=str(meta.get("default_variant", "")),
             aliases=tuple(meta.get("aliases") or ()),
             base=str(meta.get("base", "")),
+            version=str(meta.get("version", "")),
             build_args={str(k): str(v) for k, v in (meta.get("build_args") or {}).items()},
         )
     return found
@@ -203,7 +205,7 @@ def installed_versions(dpkg_status: str) -> dict[str, str]:
 
 def labels(recipe: Recipe, repository: str, versions: dict[str, str]) -> dict[str, str]:
     """The OCI labels of a built image: where it came from and what Debian put in it."""
-    version = upstream_version(versions[recipe.package])
+    version = recipe.version or upstream_version(versions[recipe.package])
     out = {
         f"{LABEL_PREFIX}.title": repository,
         f"{LABEL_PREFIX}.description": recipe.description,

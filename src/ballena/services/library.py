@@ -93,7 +93,7 @@ class LibraryService:
     def _built(self, repository: str) -> dict[str, str]:
         """Tag -> the Debian version its image records, for the tags present here."""
         out: dict[str, str] = {}
-        prefix = f"docker.io/library/{repository}:"
+        prefix = f"{_hub_name(repository)}:"
         for ref in self.store.all_tag_refs():
             if ref.startswith(prefix):
                 try:
@@ -111,7 +111,6 @@ class LibraryService:
             self.fallback
             and isinstance(error, Unavailable)
             and ref.domain == DOCKER_IO
-            and ref.path.startswith("library/")
             and ref.path.removeprefix("library/") in catalog.repository_names()
         )
 
@@ -131,7 +130,7 @@ class LibraryService:
         tag = ref.tag or "latest"
         name = ref.path.removeprefix("library/")
         catalog_check(name, tag)  # a tag it cannot make: the error says which it can
-        yield {"status": f"docker.io unreachable: building library/{name}:{tag} from Debian packages"}
+        yield {"status": f"docker.io unreachable: building {ref.path}:{tag} from Debian packages"}
         yield {"stream": f"({reason})\n"}
         async for msg in self.build(name, tag):
             yield msg
@@ -253,7 +252,7 @@ class LibraryService:
         versions = await asyncio.to_thread(self._installed, built)
         if r.package not in versions:
             raise InvalidArgument(f"the recipe {r.name} did not install {r.package}")
-        version = catalog.upstream_version(versions[r.package])
+        version = r.version or catalog.upstream_version(versions[r.package])
         image_id = await asyncio.to_thread(self._labelled, built, catalog.labels(r, w.repository, versions))
         tags = catalog.tags_for(r, w.variant, version)
         for t in tags:
@@ -290,6 +289,11 @@ class LibraryService:
         ref = reference.parse_normalized(name)
         self.store.tag(ref, image_id)
         self.events.publish("image", "tag", image_id, {"name": ref.familiar()})
+
+
+def _hub_name(repository: str) -> str:
+    """``redis`` -> ``docker.io/library/redis``; ``rediscommander/x`` -> ``docker.io/rediscommander/x``."""
+    return f"docker.io/{repository}" if "/" in repository else f"docker.io/library/{repository}"
 
 
 def catalog_check(repository: str, tag: str) -> None:

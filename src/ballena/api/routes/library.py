@@ -25,8 +25,8 @@ def build(library: LibraryService) -> Router:
         if not name:
             raise errors.InvalidArgument("name is required: an image of the library, such as redis:7")
         ref = reference.parse_normalized(name)
-        if ref.domain != "docker.io" or not ref.path.startswith("library/") or ref.digest:
-            raise errors.InvalidArgument(f"{name} is not a Docker Hub library image (such as redis or mariadb:10.11)")
+        if ref.domain != "docker.io" or ref.digest:
+            raise errors.InvalidArgument(f"{name} is not a Docker Hub image name (such as redis or mariadb:10.11)")
         repository, tag = ref.path.removeprefix("library/"), ref.tag or "latest"
         catalog_check(repository, tag)  # refused as an HTTP error, before any stream
         return await stream(library.build(repository, tag))

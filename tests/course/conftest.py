@@ -1,0 +1,61 @@
+"""The course's daemon: one per session, whose builds reach the Debian mirror (the host's
+resolvers, not --dns 127.0.0.1), with busybox bootstrapped and the library built on demand."""
+
+from __future__ import annotations
+
+import socket
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from tests.conftest import Daemon, destroy_daemon, make_daemon
+
+
+@pytest.fixture(scope="session")
+def lib() -> Iterator[Daemon]:
+    d = make_daemon(dns=None)
+    try:
+        d.ballena("bootstrap", "busybox", "-q", check=True)
+        yield d
+    finally:
+        leaks = destroy_daemon(d)
+        assert not leaks, f"leaked: {leaks}"
+
+
+@pytest.fixture
+def course(lib: Daemon) -> Iterator[Daemon]:
+    yield lib
+    lib.cleanup_containers()
+
+
+def bootstrap(d: Daemon, *names: str) -> str:
+    r = d.ballena("bootstrap", *names, timeout=900)
+    assert r.returncode == 0, r.stderr[-3000:]
+    return r.stderr
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_for(check, timeout: float = 60, what: str = "") -> object:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    last: object = None
+    while time.monotonic() < deadline:
+        try:
+            result = check()
+            if result:
+                return result
+        except OSError as e:
+            last = e
+        time.sleep(0.3)
+    raise AssertionError(f"timed out waiting for {what}: {last}")
+
+
+def redis_ping(port: int) -> bytes:
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
+        s.sendall(b"PING\r\n")
+        return s.recv(64)
