@@ -61,3 +61,11 @@ def test_a_missing_config_file(tmp_path: Path) -> None:
 def test_plain_tcp_is_accepted_on_loopback_or_when_asked_for() -> None:
     assert load(["-H", "tcp://127.0.0.1:2375"])[0].hosts == ("tcp://127.0.0.1:2375",)
     assert load(["-H", "tcp://0.0.0.0:2375", "--tls=false"])[0].insecure_tcp
+
+
+def test_the_offline_library_setting(tmp_path: Path) -> None:
+    assert load([])[0].offline_library
+    assert not load(["--offline-library=false"])[0].offline_library
+    f = tmp_path / "daemon.json"
+    f.write_text('{"offline-library": false}')
+    assert not load(["--config-file", str(f)])[0].offline_library
