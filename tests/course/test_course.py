@@ -4,6 +4,7 @@ test_library.py only). Each lesson is what the course's handout has students typ
 from __future__ import annotations
 
 import http.server
+import json
 import os
 import subprocess
 import threading
@@ -77,6 +78,7 @@ def test_vim_and_ping_image_and_its_better_dockerfile(course: Daemon, tmp_path: 
     better.mkdir()
     (naive / "Dockerfile").write_text(
         "FROM debian:bookworm-slim\nRUN apt-get update\nRUN apt-get install -y vim iputils-ping\n"
+        "RUN rm -rf /var/lib/apt/lists/*\n"
     )
     (better / "Dockerfile").write_text(
         "FROM debian:bookworm-slim\nRUN apt-get update && apt-get install -y --no-install-recommends vim-tiny "
@@ -87,6 +89,17 @@ def test_vim_and_ping_image_and_its_better_dockerfile(course: Daemon, tmp_path: 
     size = {t: int(d.docker("image", "inspect", "-f", "{{.Size}}", f"vimping:{t}", check=True).stdout) for t in ("naive", "better")}  # fmt: skip
     assert size["better"] < size["naive"] * 0.8, size
     assert "PING 127.0.0.1" in d.docker("run", "--rm", "vimping:better", "ping", "-c1", "127.0.0.1", check=True).stdout
+    # The layer explorer says why: the install is the biggest layer it made, and the split version carries
+    # the apt lists its last RUN hid, wasted in the `apt-get update` layer.
+    report = {
+        t: json.loads(d.ballena("image", "layers", "--format", "json", f"vimping:{t}", check=True).stdout)
+        for t in ("naive", "better")
+    }
+    made = report["naive"]["Layers"][1:]  # above debian:bookworm-slim's one layer (74 MB, bigger still)
+    biggest = max(made, key=lambda layer: layer["Size"])
+    assert biggest["CreatedBy"].startswith("RUN apt-get install"), biggest
+    update = next(layer for layer in report["naive"]["Layers"] if layer["CreatedBy"] == "RUN apt-get update")
+    assert update["Wasted"] > 1_000_000 and report["naive"]["Wasted"] > 10 * report["better"]["Wasted"], report
 
 
 def test_commit_keeps_a_containers_change(course: Daemon) -> None:

@@ -65,6 +65,7 @@ GROUPS: dict[str, dict[str, tuple[str, str]]] = {
         "remove": ("images", "rm"),
         "tag": ("images", "tag"),
         "history": ("images", "history"),
+        "layers": ("images", "layers"),
         "import": ("images", "import_"),
         "save": ("images", "save"),
         "load": ("images", "load"),

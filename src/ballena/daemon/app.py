@@ -19,6 +19,7 @@ from ballena.api.routes import build as build_routes
 from ballena.api.routes import containers as containers_routes
 from ballena.api.routes import filesystem as filesystem_routes
 from ballena.api.routes import images as images_routes
+from ballena.api.routes import layers as layers_routes
 from ballena.api.routes import library as library_routes
 from ballena.api.routes import networks as networks_routes
 from ballena.api.routes import registry as registry_routes
@@ -50,6 +51,7 @@ from ballena.services.events import EventBus
 from ballena.services.filesystem import FilesystemService
 from ballena.services.imagearchives import ImageArchives
 from ballena.services.images import ImageService
+from ballena.services.layers import LayerAnalysis
 from ballena.services.library import LibraryService
 from ballena.services.networks import NetworkService
 from ballena.services.registry import RegistryService
@@ -286,6 +288,7 @@ class Daemon:
         )
         router.include(registry_routes.build(self.registry))
         router.include(library_routes.build(self.library))
+        router.include(layers_routes.build(LayerAnalysis(store=self.image_store)))
         stats = StatsService(get=self.queries.get, cgroup_path=self.paths.cgroup)
         router.include(
             containers_routes.build(

@@ -321,3 +321,69 @@ def print_prune_report(deleted: list[dict[str, str]], reclaimed: int, title: str
                 out(f"deleted: {d['Deleted']}")
         out()
     out(f"Total reclaimed space: {size(reclaimed)}")
+
+
+def layers(client: Client, argv: list[str], *, prog: str) -> int:
+    """Each layer's Dockerfile line, size, files added/changed/removed and wasted bytes (dive's
+    figures), or with ``--tree N`` that layer's files."""
+    p = flags(prog, f"{prog} [OPTIONS] IMAGE", min_args=1, max_args=1)
+    p.str("tree", None, "Print the files of layer N (from 0): + added, ~ changed, - removed, ! wasted later")
+    p.str("format", None, "Format the output: json")
+    p.bool("no-trunc", None, "Don't truncate the Dockerfile lines")
+    a = p.parse(argv)
+    import json
+    import urllib.parse
+
+    params = {"tree": a.tree} if a.tree is not None else None
+    try:
+        report = client.get(f"/ballena/images/{urllib.parse.quote(a.args[0], safe=':/@')}/layers", params=params)
+    except APIError as e:
+        die(f"Error response from daemon: {e.message}")
+    if a.format == "json":
+        out(json.dumps(report, indent=2))
+        return 0
+    if a.format:
+        die(f"unknown format {a.format!r}: use json")
+    if a.tree is not None:
+        marks = {"added": "+", "changed": "~", "removed": "-"}
+        for row in report["Tree"]:
+            wasted = " !" if row["Wasted"] else ""
+            shown = size(row["Size"]) if row["Kind"] != "dir" else ""
+            out(f"{marks[row['Status']]} {shown:>9}  {row['Path']}{'/' if row['Kind'] == 'dir' else ''}{wasted}")
+        return 0
+    rows = [
+        {
+            "Index": str(layer["Index"]),
+            "Size": size(layer["Size"]),
+            "Added": str(layer["Added"]),
+            "Changed": str(layer["Changed"]),
+            "Removed": str(layer["Removed"]),
+            "Wasted": size(layer["Wasted"]) if layer["Wasted"] else "0B",
+            "CreatedBy": layer["CreatedBy"] if a.no_trunc else ellipsis(layer["CreatedBy"], 60),
+        }
+        for layer in report["Layers"]
+    ]
+    out(
+        render(
+            rows,
+            None,
+            default="table {{.Index}}\t{{.Size}}\t{{.Added}}\t{{.Changed}}\t{{.Removed}}\t{{.Wasted}}\t{{.CreatedBy}}",
+            headers={
+                "Index": "LAYER",
+                "Size": "SIZE",
+                "Added": "ADDED",
+                "Changed": "CHANGED",
+                "Removed": "REMOVED",
+                "Wasted": "WASTED",
+                "CreatedBy": "CREATED BY",
+            },  # fmt: skip
+        )
+    )
+    if report["Layers"]:
+        biggest = max(report["Layers"], key=lambda layer: layer["Size"])
+        out(f"\nBiggest layer: {biggest['Index']} ({size(biggest['Size'])}) {ellipsis(biggest['CreatedBy'], 70)}")
+    out(
+        f"Image: {size(report['Size'])} in layers, {size(report['Wasted'])} wasted, "
+        f"efficiency {report['Efficiency'] * 100:.1f} %"
+    )
+    return 0
