@@ -9,15 +9,12 @@ import sys
 import time
 from contextlib import nullcontext
 
-from ballena.cli import dockerconfig
-from ballena.cli.commands.createflags import env_list, restart_policy, size_bytes
-from ballena.cli.commands.run import attach_and_start
 from ballena.cli.common import die, filters_param, flags, for_each, out, render
 from ballena.cli.display import ellipsis, short_id, since, size, unix_to_rfc3339_local
-from ballena.cli.streams import RawTerminal, demux_to, pump_stdin, terminal_size
 from ballena.client.api import APIError, Client
 
 TYPE_CHECKING = False  # typing costs a command ~5 ms to import
+# run/createflags/streams/dockerconfig are imported where used: `ballena ps` needs none of them.
 if TYPE_CHECKING:
     from typing import Any
 
@@ -215,6 +212,8 @@ def logs(client: Client, argv: list[str], *, prog: str) -> int:
 
 
 def attach(client: Client, argv: list[str], *, prog: str) -> int:
+    from ballena.cli.commands.run import attach_and_start
+
     p = flags(prog, f"{prog} [OPTIONS] CONTAINER", min_args=1, max_args=1)
     p.bool("no-stdin", None, "Do not attach STDIN")
     p.str("detach-keys", None, "Override the key sequence for detaching a container")
@@ -241,6 +240,10 @@ def attach(client: Client, argv: list[str], *, prog: str) -> int:
 
 
 def exec_(client: Client, argv: list[str], *, prog: str) -> int:
+    from ballena.cli import dockerconfig
+    from ballena.cli.commands.createflags import env_list
+    from ballena.cli.streams import RawTerminal, demux_to, pump_stdin, terminal_size
+
     p = flags(prog, f"{prog} [OPTIONS] CONTAINER COMMAND [ARG...]", interspersed=False, min_args=2)
     p.bool("detach", "d", "Detached mode: run command in the background")
     p.bool("interactive", "i", "Keep STDIN open even if not attached")
@@ -371,6 +374,8 @@ def stats(client: Client, argv: list[str], *, prog: str) -> int:
 
 
 def update(client: Client, argv: list[str], *, prog: str) -> int:
+    from ballena.cli.commands.createflags import restart_policy, size_bytes
+
     p = flags(prog, f"{prog} [OPTIONS] CONTAINER [CONTAINER...]", min_args=1)
     p.str("memory", "m", "Memory limit")
     p.str("memory-swap", None, "Swap limit equal to memory plus swap")
