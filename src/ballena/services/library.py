@@ -129,7 +129,10 @@ class LibraryService:
             reason = e.message
         tag = ref.tag or "latest"
         name = ref.path.removeprefix("library/")
-        catalog_check(name, tag)  # a tag it cannot make: the error says which it can
+        try:
+            catalog_check(name, tag)  # a tag it cannot make: the error says which it can
+        except InvalidArgument as e:
+            raise InvalidArgument(f"{reason}; and {e.message}") from None
         yield {"status": f"docker.io unreachable: building {ref.path}:{tag} from Debian packages"}
         yield {"stream": f"({reason})\n"}
         async for msg in self.build(name, tag):
