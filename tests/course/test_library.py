@@ -10,9 +10,11 @@ import urllib.parse
 import urllib.request
 from pathlib import Path
 
+import pytest
+
 from ballena.cli.commands.compose import binary as compose_binary
-from tests.conftest import Daemon
-from tests.course.conftest import bootstrap, free_port, redis_ping, wait_for
+from tests.conftest import Daemon, destroy_daemon, make_daemon
+from tests.course.conftest import bootstrap, free_port, host_resolver, redis_ping, wait_for
 
 
 def _labels(d: Daemon, image: str) -> dict[str, str]:
@@ -53,6 +55,23 @@ def test_a_pull_that_cannot_reach_docker_hub_builds_from_the_library(course: Dae
     assert nope.returncode == 1 and "cannot make redis:4.0" in nope.stderr
     other = d.docker("pull", "someone/something")
     assert other.returncode == 1 and "no such host" in other.stderr and "library" not in other.stderr
+
+
+def test_docker_run_redis_on_an_empty_data_root_needs_no_bootstrap() -> None:
+    """Nothing but the daemon: `docker run -d redis` debootstraps, builds and runs."""
+    resolver = host_resolver()
+    if resolver is None:
+        pytest.skip("the host's resolver is on loopback: library builds could not reach the Debian mirror")
+    d = make_daemon(dns=resolver)
+    try:
+        port = free_port()
+        r = d.docker("run", "-d", "-p", f"127.0.0.1:{port}:6379", "redis", timeout=600)
+        assert r.returncode == 0, r.stderr
+        assert "docker.io unreachable: building library/redis:latest from Debian packages" in r.stderr
+        assert "Bootstrapping debian:bookworm-slim" in r.stderr
+        assert wait_for(lambda: redis_ping(port) == b"+PONG\r\n", what="redis") is True
+    finally:
+        assert destroy_daemon(d) == []
 
 
 def test_debian_slim_is_small_and_the_same_snapshot_gives_the_same_image(course: Daemon) -> None:
