@@ -75,7 +75,9 @@ def debootstrap(cache: Path, suite: str, log: Callable[[str], None]) -> Path:
         raise SystemFailure("debootstrap is not installed on the daemon's host: apt-get install debootstrap")
     cache.mkdir(parents=True, exist_ok=True)
     partial = cache / f"debootstrap-{suite}.partial"
-    shutil.rmtree(partial, ignore_errors=True)
+    if partial.exists():  # a daemon killed while it bootstrapped
+        _unmount_under(partial)
+        shutil.rmtree(partial, ignore_errors=True)
     shutil.rmtree(root, ignore_errors=True)
     log(f"debootstrap --variant=minbase {suite} {mirror()}")
     proc = subprocess.Popen(
@@ -92,11 +94,20 @@ def debootstrap(cache: Path, suite: str, log: Callable[[str], None]) -> Path:
             continue  # thousands of these; the stage lines below say enough
         log(line.rstrip())
     if proc.wait() != 0:
+        _unmount_under(partial)  # a second stage that failed may leave /proc or /sys mounted
         shutil.rmtree(partial, ignore_errors=True)
         raise SystemFailure(f"debootstrap {suite} failed (exit {proc.returncode}): " + " | ".join(tail[-5:]))
     partial.rename(root)
     done.touch()
     return root
+
+
+def _unmount_under(root: Path) -> None:
+    prefix = str(root.resolve()) + "/"
+    with open("/proc/self/mountinfo") as f:
+        points = [line.split()[4] for line in f if line.split()[4].startswith(prefix)]
+    for point in sorted(points, key=len, reverse=True):
+        subprocess.run(["umount", "-l", point], capture_output=True, check=False)
 
 
 def release_epoch(root: Path) -> int:
