@@ -216,3 +216,34 @@ def test_stats_and_a_memory_limit_on_mariadb(course: Daemon) -> None:
     usage = d.docker("stats", "--no-stream", "--format", "{{.MemUsage}}", "lim", check=True).stdout.strip()
     assert usage.endswith("/ 256MiB"), usage
     assert d.docker("inspect", "-f", "{{.HostConfig.Memory}}", "lim", check=True).stdout.strip() == str(256 << 20)
+
+
+def test_compose_up_with_library_images_and_no_bootstrap(course: Daemon, tmp_path: Path) -> None:
+    """`image: mariadb` in a compose file, nothing bootstrapped: compose's pull falls back to the
+    library (docker.io unreachable) and the stack comes up healthy."""
+    from ballena.cli.commands.compose import binary as compose_binary
+
+    d = course
+    for t in d.docker("images", "--format", "{{.Repository}}:{{.Tag}}", "mariadb", check=True).stdout.split():
+        d.docker("rmi", t, check=True)
+    (tmp_path / "compose.yaml").write_text(
+        "services:\n"
+        "  db:\n"
+        "    image: mariadb:10.11\n"
+        "    environment: {MARIADB_ROOT_PASSWORD: pw, MARIADB_DATABASE: app}\n"
+        "    healthcheck:\n"
+        "      test: [CMD, healthcheck.sh, --connect, --innodb_initialized]\n"
+        "      interval: 2s\n"
+        "      retries: 30\n"
+    )
+    compose = [compose_binary(), "-p", "nobootstrap", "-f", str(tmp_path / "compose.yaml")]
+    try:
+        up = subprocess.run([*compose, "up", "-d", "--wait"], env=d.env, capture_output=True, text=True, timeout=600)
+        assert up.returncode == 0, up.stderr[-3000:]
+        health = d.docker("inspect", "-f", "{{.State.Health.Status}}", "nobootstrap-db-1", check=True).stdout.strip()
+        assert health == "healthy"
+        labels = d.docker("image", "inspect", "-f", "{{index .Config.Labels \"org.opencontainers.image.version\"}}",
+                          "mariadb:10.11", check=True).stdout.strip()  # fmt: skip
+        assert labels.startswith("10.11.")
+    finally:
+        subprocess.run([*compose, "down", "-v", "-t", "1"], env=d.env, capture_output=True, timeout=120)
