@@ -6,6 +6,7 @@ import http.cookiejar
 import json
 import re
 import subprocess
+import time
 import urllib.parse
 import urllib.request
 from pathlib import Path
@@ -13,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from ballena.cli.commands.compose import binary as compose_binary
-from tests.conftest import Daemon, destroy_daemon, make_daemon
+from tests.conftest import BIN, Daemon, destroy_daemon, make_daemon
 from tests.course.conftest import bootstrap, free_port, host_resolver, redis_ping, wait_for
 
 
@@ -58,18 +59,38 @@ def test_a_pull_that_cannot_reach_docker_hub_builds_from_the_library(course: Dae
 
 
 def test_docker_run_redis_on_an_empty_data_root_needs_no_bootstrap() -> None:
-    """Nothing but the daemon: `docker run -d redis` debootstraps, builds and runs."""
+    """Nothing but the daemon: `docker run -d redis` debootstraps, builds and runs; and a daemon
+    killed in the middle of a debootstrap starts again clean (its partial root swept)."""
     resolver = host_resolver()
     if resolver is None:
         pytest.skip("the host's resolver is on loopback: library builds could not reach the Debian mirror")
     d = make_daemon(dns=resolver)
     try:
+        first = subprocess.Popen([str(BIN / "ballena"), "bootstrap", "redis"], env=d.env,
+                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+        partials = wait_for(lambda: list((d.data_root / "library").glob("debootstrap-bookworm.partial-*")), what="a debootstrap")  # fmt: skip
+        old = str(partials[0])  # type: ignore[index]
+        time.sleep(2)
+        d.kill9()
+        first.wait(timeout=30)
+        assert subprocess.run(["pgrep", "-f", old], capture_output=True).returncode == 0  # still writing
+        d.start()
         port = free_port()
-        r = d.docker("run", "-d", "-p", f"127.0.0.1:{port}:6379", "redis", timeout=600)
-        assert r.returncode == 0, r.stderr
-        assert "docker.io unreachable: building library/redis:latest from Debian packages" in r.stderr
-        assert "Bootstrapping debian:bookworm-slim" in r.stderr
+        run = subprocess.Popen(["docker", "run", "-d", "-p", f"127.0.0.1:{port}:6379", "redis"], env=d.env,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
+        # The next debootstrap sweeps the old root; the orphan is gone (SIGPIPE on its output).
+        wait_for(lambda: not Path(old).exists(), what="the stale partial root swept")
+        left = subprocess.run(["pgrep", "-f", old], capture_output=True, text=True).stdout
+        assert left == "", left
+        _, err = run.communicate(timeout=600)
+        assert run.returncode == 0, err
+        assert "docker.io unreachable: building library/redis:latest from Debian packages" in err
+        assert "Bootstrapping debian:bookworm-slim" in err
         assert wait_for(lambda: redis_ping(port) == b"+PONG\r\n", what="redis") is True
+        assert sorted(p.name for p in (d.data_root / "library").iterdir()) == [
+            "debootstrap-bookworm",
+            "debootstrap-bookworm.done",
+        ]
     finally:
         assert destroy_daemon(d) == []
 

@@ -20,6 +20,7 @@ import os
 import re
 import shutil
 import subprocess
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
@@ -74,11 +75,14 @@ def debootstrap(cache: Path, suite: str, log: Callable[[str], None]) -> Path:
     if shutil.which("debootstrap") is None:
         raise SystemFailure("debootstrap is not installed on the daemon's host: apt-get install debootstrap")
     cache.mkdir(parents=True, exist_ok=True)
-    partial = cache / f"debootstrap-{suite}.partial"
-    if partial.exists():  # a daemon killed while it bootstrapped
-        _unmount_under(partial)
-        shutil.rmtree(partial, ignore_errors=True)
+    for stale in cache.glob(f"debootstrap-{suite}.partial-*"):  # of a daemon killed while it bootstrapped
+        _unmount_under(stale)
+        shutil.rmtree(stale, ignore_errors=True)
     shutil.rmtree(root, ignore_errors=True)
+    # A name of its own: the debootstrap of a killed daemon may write a little longer into its
+    # own (until its next line of output meets the closed pipe and SIGPIPE ends it).
+    partial = Path(tempfile.mkdtemp(prefix=f"debootstrap-{suite}.partial-", dir=cache))
+    partial.chmod(0o755)
     log(f"debootstrap --variant=minbase {suite} {mirror()}")
     proc = subprocess.Popen(
         ["debootstrap", "--variant=minbase", suite, str(partial), mirror()],
