@@ -95,7 +95,8 @@ def test_vim_and_ping_image_and_its_better_dockerfile(course: Daemon, tmp_path: 
         t: json.loads(d.ballena("image", "layers", "--format", "json", f"vimping:{t}", check=True).stdout)
         for t in ("naive", "better")
     }
-    made = report["naive"]["Layers"][1:]  # above debian:bookworm-slim's one layer (74 MB, bigger still)
+    assert report["naive"]["Base"] == {"Name": "debian:bookworm-slim", "Layers": 1}  # 74 MB, bigger still
+    made = report["naive"]["Layers"][1:]
     biggest = max(made, key=lambda layer: layer["Size"])
     assert biggest["CreatedBy"].startswith("RUN apt-get install"), biggest
     update = next(layer for layer in report["naive"]["Layers"] if layer["CreatedBy"] == "RUN apt-get update")

@@ -19,7 +19,9 @@ def test_layers_name_the_biggest_layer_and_what_a_later_rm_wasted(clean: Daemon,
     (tmp_path / "note.txt").write_text("hola\n")
     d.docker("build", "-q", "-t", "layered", str(tmp_path), check=True)
     table = d.ballena("image", "layers", "layered", check=True).stdout
-    assert "Biggest layer: 1 (2.1MB) RUN dd if=/dev/zero of=/big" in table, table
+    assert "From busybox:latest: layer 0\nBiggest layer of its own: 1 (2.1MB) RUN dd if=/dev/zero of=/big" in table, (
+        table
+    )
     report = json.loads(d.ballena("image", "layers", "--format", "json", "layered", check=True).stdout)
     layers = report["Layers"]
     assert [layer["Index"] for layer in layers] == [0, 1, 2, 3]  # busybox's one layer, then ours

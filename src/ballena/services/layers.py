@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from ballena.errors import InvalidArgument
+from ballena.pkg import reference
 from ballena.pkg.overlay import is_opaque, is_whiteout_device
 from ballena.stores.images import ImageStore
 
@@ -183,9 +184,25 @@ class LayerAnalysis:
                 for r in reports
             ],
         }
+        base = self._base_of(image_id)
+        if base is not None:
+            out["Base"] = {"Name": base[0], "Layers": base[1]}
         if tree is not None:
             out["Tree"] = reports[tree].tree
         return out
+
+    def _base_of(self, image_id: str) -> tuple[str, int] | None:
+        """The image it was built FROM, as far as this store can tell: the tagged image whose
+        layers are the longest proper prefix of its own (``debian:bookworm-slim``, 1)."""
+        chains = self.store.get(image_id).chain_ids
+        best: tuple[str, int] | None = None
+        for img in self.store.all():
+            n = len(img.chain_ids)
+            if img.repo_tags and 0 < n < len(chains) and img.chain_ids == chains[:n] and (best is None or n > best[1]):
+                # Of its tags, the most telling: "latest", else the longest (bookworm-slim, not 12-slim).
+                tag = max(img.repo_tags, key=lambda t: (t.endswith(":latest"), len(t)))
+                best = (reference.parse_normalized(tag).familiar(), n)
+        return best
 
     def _reports(self, image_id: str) -> list[LayerReport]:
         if image_id in self._cache:

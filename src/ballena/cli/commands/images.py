@@ -379,9 +379,17 @@ def layers(client: Client, argv: list[str], *, prog: str) -> int:
             },  # fmt: skip
         )
     )
-    if report["Layers"]:
-        biggest = max(report["Layers"], key=lambda layer: layer["Size"])
-        out(f"\nBiggest layer: {biggest['Index']} ({size(biggest['Size'])}) {ellipsis(biggest['CreatedBy'], 70)}")
+    base = report.get("Base")
+    own = report["Layers"][base["Layers"] :] if base else report["Layers"]
+    notes = [""]
+    if base:
+        last = base["Layers"] - 1
+        notes.append(f"From {base['Name']}: " + (f"layers 0-{last}" if last else "layer 0"))
+    if own:
+        biggest = max(own, key=lambda layer: layer["Size"])
+        what = "Biggest layer of its own" if base else "Biggest layer"
+        notes.append(f"{what}: {biggest['Index']} ({size(biggest['Size'])}) {ellipsis(biggest['CreatedBy'], 70)}")
+    out("\n".join(notes))
     out(
         f"Image: {size(report['Size'])} in layers, {size(report['Wasted'])} wasted, "
         f"efficiency {report['Efficiency'] * 100:.1f} %"
