@@ -325,6 +325,19 @@ def network_create_rm(e: Engine, n: int) -> list[Figure]:
     ]
 
 
+def cli_ps(e: Engine, n: int) -> list[Figure]:
+    """The whole client process of `ps` with 5 containers: ours (Python) on ballenad, the
+    docker CLI (Go) on dockerd: what a user waits for, interpreter start-up and imports included."""
+    for i in range(5):
+        e.docker("run", "-d", "--name", f"ps{i}", "busybox", "sleep", "600")
+    cli = [str(BIN / "ballena"), "ps"] if e.name == "ballena" else ["docker", "ps"]
+    env = {k: v for k, v in e.env.items() if k != "PYTHONDONTWRITEBYTECODE"}  # as installed: with bytecode
+    subprocess.run(cli, env=env, capture_output=True, check=True)  # bytecode written, caches warm
+    times = repeat(max(n, 20), lambda: subprocess.run(cli, env=env, capture_output=True, check=True))
+    e.docker("rm", "-f", *[f"ps{i}" for i in range(5)])
+    return [Figure("ps, the whole client process (ballena ps / docker ps)", "ms", [t * 1000 for t in times])]
+
+
 def cp_100mb(e: Engine, n: int) -> list[Figure]:
     with tempfile.TemporaryDirectory(dir="/tmp") as tmp:
         src = Path(tmp, "big.bin")
@@ -453,6 +466,7 @@ SCENARIOS: dict[str, Callable[[Engine, int], list[Figure]]] = {
     "isolation-cost": isolation_cost,
     "container-memory": container_memory,
     "network": network_create_rm,
+    "cli-ps": cli_ps,
     "cp-100mb": cp_100mb,
     "commit-10k": commit_10k,
     "build": build,
