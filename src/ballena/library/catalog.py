@@ -21,6 +21,8 @@ RECIPES = Path(__file__).parent / "recipes"
 LABEL_PREFIX = "org.opencontainers.image"
 DEBIAN_SUITE = "bookworm"  # what the recipes' packages are pinned to by name (golang-1.19, php8.2)
 DEBIAN_RELEASE = "12"
+# What the service adds to every recipe's build context: the host's extra CA certificates.
+HOST_CAS_FILE = "host-extra-cas.pem"
 
 
 @dataclass(frozen=True, slots=True)

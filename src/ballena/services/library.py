@@ -307,9 +307,18 @@ def catalog_check(repository: str, tag: str) -> None:
         catalog.wanted(repository, tag)
 
 
+# The certificate authorities this host's administrator added (a school's TLS-inspecting proxy,
+# say): what a recipe downloading past Debian (npm) must trust to reach its registry from here.
+HOST_EXTRA_CAS = Path("/usr/local/share/ca-certificates")
+
+
 def _context_of(folder: Path, tmp_dir: Path) -> BuildContext:
     tmp_dir.mkdir(parents=True, exist_ok=True)
     ctx = BuildContext(Path(tempfile.mkdtemp(prefix="library-", dir=tmp_dir)))
     shutil.copytree(folder, ctx.root, symlinks=True)
     (ctx.root / "recipe.toml").unlink(missing_ok=True)
+    # Always present (empty when the host added none), so a recipe can COPY it unconditionally.
+    # Certificates are public; a recipe uses them for its download only, never the image's trust.
+    bundle = b"".join(p.read_bytes() for p in sorted(HOST_EXTRA_CAS.glob("**/*.crt")) if p.is_file())
+    (ctx.root / catalog.HOST_CAS_FILE).write_bytes(bundle)
     return ctx
