@@ -40,6 +40,8 @@ class Layout:
     v1: dict[str, str] = field(default_factory=dict)  # controller -> mount point
     unified: str | None = None
     unified_controllers: frozenset[str] = frozenset()
+    # v1 hierarchies with no controller (name=systemd): ours never go there, runc's do.
+    named: tuple[str, ...] = ()
 
     @property
     def version(self) -> str:
@@ -58,6 +60,7 @@ def layout() -> Layout:
 
 def _detect() -> Layout:
     v1: dict[str, str] = {}
+    named: list[str] = []
     unified = None
     try:
         with open("/proc/self/mountinfo") as f:
@@ -71,9 +74,12 @@ def _detect() -> Layout:
                 if fstype == "cgroup2":
                     unified = mountpoint
                 elif fstype == "cgroup":
-                    for opt in opts.split(","):
+                    options = opts.split(",")
+                    for opt in options:
                         if opt in _V1_CONTROLLERS and opt not in v1:
                             v1[opt] = mountpoint
+                    if any(o.startswith("name=") for o in options) and not any(o in _V1_CONTROLLERS for o in options):
+                        named.append(mountpoint)
     except OSError:
         pass
     controllers: frozenset[str] = frozenset()
@@ -83,7 +89,7 @@ def _detect() -> Layout:
                 controllers = frozenset(f.read().split())
         except OSError:
             pass
-    return Layout(v1=v1, unified=unified, unified_controllers=controllers)
+    return Layout(v1=v1, unified=unified, unified_controllers=controllers, named=tuple(named))
 
 
 def _write(path: str, value: str) -> None:
@@ -199,9 +205,10 @@ class Cgroup:
                 pass
 
     def remove(self, *, timeout: float = 2.0) -> None:
-        """Remove every directory, waiting briefly for exiting tasks. Idempotent."""
+        """Remove every directory, waiting briefly for exiting tasks. Idempotent. The named
+        hierarchies too: runc makes the path in name=systemd, and nobody else would remove it."""
         deadline = time.monotonic() + timeout
-        for d in self.dirs():
+        for d in [*self.dirs(), *(os.path.join(mp, self.path) for mp in self.layout.named)]:
             while True:
                 try:
                     os.rmdir(d)

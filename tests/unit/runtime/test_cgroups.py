@@ -136,3 +136,13 @@ def test_v2_resources_go_to_the_unified_files(tmp_path: Path) -> None:
     assert (d / "cpu.max").read_text() == "50000 100000"
     assert (d / "pids.max").read_text() == "10"
     assert lay.version == "2"
+
+
+def test_remove_also_takes_the_path_runc_made_in_a_named_hierarchy(tmp_path: Path) -> None:
+    lay = _v1_tree(tmp_path / "v1")
+    systemd = tmp_path / "systemd"
+    (systemd / "ballena-it").mkdir(parents=True)  # what runc leaves in name=systemd
+    cg = Cgroup("/ballena-it", Layout(v1=lay.v1, named=(str(systemd),)))
+    assert not cg.exists()  # not a place of ours: nothing is created or joined there
+    cg.remove()
+    assert not (systemd / "ballena-it").exists()
