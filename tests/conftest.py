@@ -271,8 +271,9 @@ def destroy_daemon(d: Daemon) -> list[str]:
     return leaks
 
 
-def _daemon_with_busybox() -> Iterator[Daemon]:
-    d = make_daemon()
+def daemon_with_busybox(*, dns: str | None = "127.0.0.1") -> Iterator[Daemon]:
+    """A daemon of its own with busybox:latest bootstrapped; destroyed, leaks asserted, after."""
+    d = make_daemon(dns=dns)
     try:
         d.ballena("bootstrap", "busybox", "-q", check=True)
         yield d
@@ -284,13 +285,13 @@ def _daemon_with_busybox() -> Iterator[Daemon]:
 @pytest.fixture(scope="session")
 def daemon() -> Iterator[Daemon]:
     """The shared daemon, with busybox:latest bootstrapped."""
-    yield from _daemon_with_busybox()
+    yield from daemon_with_busybox()
 
 
 @pytest.fixture()
 def fresh_daemon() -> Iterator[Daemon]:
     """A daemon of this test's own (for restarts and kills), with busybox loaded."""
-    yield from _daemon_with_busybox()
+    yield from daemon_with_busybox()
 
 
 @pytest.fixture()

@@ -3,6 +3,7 @@ resolvers, not --dns 127.0.0.1), with busybox bootstrapped and the library built
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import time
 from collections.abc import Iterator
@@ -10,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import Daemon, destroy_daemon, make_daemon
+from tests.conftest import Daemon, daemon_with_busybox
 
 
 def host_resolver() -> str | None:
@@ -29,19 +30,24 @@ def lib() -> Iterator[Daemon]:
     resolver = host_resolver()
     if resolver is None:
         pytest.skip("the host's resolver is on loopback: library builds could not reach the Debian mirror")
-    d = make_daemon(dns=resolver)
-    try:
-        d.ballena("bootstrap", "busybox", "-q", check=True)
-        yield d
-    finally:
-        leaks = destroy_daemon(d)
-        assert not leaks, f"leaked: {leaks}"
+    yield from daemon_with_busybox(dns=resolver)
 
 
 @pytest.fixture
 def course(lib: Daemon) -> Iterator[Daemon]:
     yield lib
     lib.cleanup_containers()
+
+
+@contextlib.contextmanager
+def user_network(d: Daemon, name: str) -> Iterator[None]:
+    """A lesson's user network; its containers and it are removed after the lesson."""
+    d.docker("network", "create", name, check=True)
+    try:
+        yield
+    finally:
+        d.cleanup_containers()
+        d.docker("network", "rm", name)
 
 
 def bootstrap(d: Daemon, *names: str) -> str:

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import Daemon
-from tests.course.conftest import bootstrap, free_port, redis_ping, wait_for
+from tests.course.conftest import bootstrap, free_port, redis_ping, user_network, wait_for
 
 pytestmark = pytest.mark.skipif(not os.environ.get("BALLENA_COURSE"), reason="the whole course: scripts/course.sh")
 
@@ -38,8 +38,7 @@ def test_redis_and_redis_commander_on_a_user_network(course: Daemon) -> None:
         # only through a TLS-intercepting proxy (whose CA the host trusts, not the build) cannot.
         pytest.skip("the npm registry is reached here through a TLS-intercepting proxy the build does not trust")
     assert made.returncode == 0, made.stderr[-3000:]
-    d.docker("network", "create", "redisnet", check=True)
-    try:
+    with user_network(d, "redisnet"):
         rp, ui = free_port(), free_port()
         d.docker("run", "-d", "--name", "redis", "--network", "redisnet", "-p", f"127.0.0.1:{rp}:6379", "redis", check=True)  # fmt: skip
         d.docker("run", "-d", "--name", "ui", "--network", "redisnet", "-e", "REDIS_HOSTS=local:redis:6379",
@@ -47,9 +46,6 @@ def test_redis_and_redis_commander_on_a_user_network(course: Daemon) -> None:
         assert wait_for(lambda: redis_ping(rp) == b"+PONG\r\n", what="redis") is True
         status, page = wait_for(lambda: _get(f"http://127.0.0.1:{ui}/"), timeout=90, what="redis-commander")  # type: ignore[misc]
         assert status == 200 and "Redis Commander" in page
-    finally:
-        d.cleanup_containers()
-        d.docker("network", "rm", "redisnet")
 
 
 def test_apache_serves_a_bind_mounted_page_and_one_copied_in(course: Daemon, tmp_path: Path) -> None:
@@ -150,8 +146,7 @@ def test_a_multistage_go_build(course: Daemon, tmp_path: Path) -> None:
 def test_wordpress_and_mariadb_reach_the_install_page(course: Daemon) -> None:
     d = course
     bootstrap(d, "wordpress", "mariadb")
-    d.docker("network", "create", "wpnet", check=True)
-    try:
+    with user_network(d, "wpnet"):
         port = free_port()
         d.docker("run", "-d", "--name", "wpdb", "--network", "wpnet", "-e", "MYSQL_ROOT_PASSWORD=r",
                  "-e", "MYSQL_DATABASE=wp", "-e", "MYSQL_USER=wp", "-e", "MYSQL_PASSWORD=wp", "mysql", check=True)  # fmt: skip
@@ -164,9 +159,6 @@ def test_wordpress_and_mariadb_reach_the_install_page(course: Daemon) -> None:
             what="WordPress install page",
         )
         assert "WordPress" in page and "install" in page.lower()
-    finally:
-        d.cleanup_containers()
-        d.docker("network", "rm", "wpnet")
 
 
 def test_postgres_initialises_from_its_variables(course: Daemon) -> None:
@@ -189,8 +181,7 @@ def test_postgres_initialises_from_its_variables(course: Daemon) -> None:
 def test_the_reverse_proxy_routes_two_sites_by_host_name(course: Daemon, tmp_path: Path) -> None:
     d = course
     bootstrap(d, "nginx-proxy", "nginx")
-    d.docker("network", "create", "proxynet", check=True)
-    try:
+    with user_network(d, "proxynet"):
         port = free_port()
         d.docker("run", "-d", "--name", "proxy", "--network", "proxynet", "-p", f"127.0.0.1:{port}:80",
                  "-v", f"{d.sock}:/tmp/docker.sock:ro", "nginx-proxy", check=True)  # fmt: skip
@@ -200,13 +191,10 @@ def test_the_reverse_proxy_routes_two_sites_by_host_name(course: Daemon, tmp_pat
             d.docker("run", "-d", "--name", f"site{site}", "--network", "proxynet", "-e", f"VIRTUAL_HOST={site}.course.test",
                      "-v", f"{tmp_path / site}:/usr/share/nginx/html:ro", "nginx", check=True)  # fmt: skip
         for site in ("a", "b"):
-            got = wait_for(lambda s=site: _get(f"http://127.0.0.1:{port}/", host=f"{s}.course.test")[0] == 200 and
-                           _get(f"http://127.0.0.1:{port}/", host=f"{s}.course.test")[1], what=f"site {site}")  # fmt: skip
+            got = wait_for(lambda s=site: (r := _get(f"http://127.0.0.1:{port}/", host=f"{s}.course.test"))[0] == 200
+                           and r[1], what=f"site {site}")  # fmt: skip
             assert got == f"site {site}"
         assert _get(f"http://127.0.0.1:{port}/", host="unknown.test")[0] == 503
-    finally:
-        d.cleanup_containers()
-        d.docker("network", "rm", "proxynet")
 
 
 def test_stats_and_a_memory_limit_on_mariadb(course: Daemon) -> None:

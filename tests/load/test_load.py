@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import Daemon, destroy_daemon, make_daemon
+from tests.conftest import Daemon, daemon_with_busybox
 
 CONTAINERS = int(os.environ.get("BALLENA_LOAD_CONTAINERS", "40"))
 CALLS = int(os.environ.get("BALLENA_LOAD_CALLS", "1000"))
@@ -30,13 +30,7 @@ pytestmark = pytest.mark.timeout(1800)
 
 @pytest.fixture()
 def daemon_under_load() -> Iterator[Daemon]:
-    d = make_daemon()
-    try:
-        d.ballena("bootstrap", "busybox", "-q", check=True)
-        yield d
-    finally:
-        leaks = destroy_daemon(d)
-        assert not leaks, f"leaked: {leaks}"
+    yield from daemon_with_busybox()
 
 
 def _fds(pid: int) -> int:
