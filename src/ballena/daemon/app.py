@@ -194,7 +194,7 @@ class Daemon:
             store=self.image_store,
             builder=self.builder,
             registry=self.registry,
-            events=self.events,
+            images=self.images,
             cache_dir=root / "library",
             tmp_dir=root / "tmp",
             fallback=self.cfg.offline_library,

@@ -16,7 +16,7 @@ import os
 import posixpath
 import shutil
 import tempfile
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -125,6 +125,34 @@ class BuildService:
         """The uploaded context, unpacked under the daemon's temporary directory (the caller
         closes it). Raises InvalidArgument for a body that is neither a tar nor a Dockerfile."""
         return await BuildContext.receive(chunks, self.tmp_dir)
+
+    async def stream(self, *, context: BuildContext, opts: BuildOptions) -> AsyncGenerator[dict[str, Any], None]:
+        """``build`` as a stream of its messages, then ``{"result": image_id}``; what ``build``
+        raises comes after the messages before it. Closing the stream cancels the build (use
+        ``contextlib.aclosing``); the caller closes the context."""
+        queue: asyncio.Queue[dict[str, Any] | None] = asyncio.Queue()
+
+        async def emit(msg: dict[str, Any]) -> None:
+            queue.put_nowait(msg)
+
+        async def run() -> str:
+            try:
+                return await self.build(context=context, opts=opts, emit=emit)
+            finally:
+                queue.put_nowait(None)
+
+        task = asyncio.ensure_future(run())
+        try:
+            while (msg := await queue.get()) is not None:
+                yield msg
+            yield {"result": await task}
+        finally:
+            if not task.done():
+                task.cancel()
+                try:
+                    await task
+                except (asyncio.CancelledError, Exception):
+                    pass
 
     async def build(self, *, context: BuildContext, opts: BuildOptions, emit: Emit) -> str:
         """Build, streaming Docker's messages through ``emit``. Returns the image ID.

@@ -12,6 +12,7 @@ build of a recipe, after an ``rmi``, take seconds.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import shutil
 import tempfile
@@ -28,7 +29,7 @@ from ballena.pkg import overlay, reference
 from ballena.pkg.platforms import go_arch
 from ballena.pkg.timeutil import rfc3339nano
 from ballena.services.build import BuildOptions, BuildService
-from ballena.services.events import EventBus
+from ballena.services.images import ImageService
 from ballena.services.registry import RegistryService, in_thread_with_progress
 from ballena.stores.images import ImageStore
 
@@ -43,7 +44,7 @@ class LibraryService:
         store: ImageStore,
         builder: BuildService,
         registry: RegistryService,
-        events: EventBus,
+        images: ImageService,
         cache_dir: Path,
         tmp_dir: Path,
         fallback: bool = True,
@@ -51,7 +52,7 @@ class LibraryService:
         self.store = store
         self.builder = builder
         self.registry = registry
-        self.events = events
+        self.images = images  # tags as `docker tag` does (and says so in the events)
         self.cache_dir = cache_dir  # the debootstrap kept between builds
         self.tmp_dir = tmp_dir
         self.fallback = fallback  # build when docker.io cannot be reached (--offline-library)
@@ -93,7 +94,7 @@ class LibraryService:
     def _built(self, repository: str) -> dict[str, str]:
         """Tag -> the Debian version its image records, for the tags present here."""
         out: dict[str, str] = {}
-        prefix = f"{_hub_name(repository)}:"
+        prefix = f"{reference.parse_normalized(repository).name}:"
         for ref in self.store.all_tag_refs():
             if ref.startswith(prefix):
                 try:
@@ -195,7 +196,7 @@ class LibraryService:
                 else:
                     yield msg
             for t in catalog.debian_tags(slim):
-                self._tag(f"debian:{t}", image_id)
+                self.images.tag(image_id, "debian", t)
             yield {"status": f"Built {wanted}"}
             yield {"aux": {"ID": image_id}}
 
@@ -225,32 +226,17 @@ class LibraryService:
     async def _recipe(self, w: Wanted) -> AsyncIterator[Message]:
         r = w.recipe
         yield {"status": f"Building {w.repository}:{w.tag} from the library recipe {r.name}"}
-        queue: asyncio.Queue[Message | None] = asyncio.Queue()
-
-        async def emit(msg: Message) -> None:
-            await queue.put(msg)
-
         context = await asyncio.to_thread(_context_of, r.folder, self.tmp_dir)
-        opts = BuildOptions(
-            dockerfile=r.variants[w.variant],
-            build_args=dict(r.build_args),
-            labels={},
-        )
-
-        async def run() -> str:
-            try:
-                return await self.builder.build(context=context, opts=opts, emit=emit)
-            finally:
-                await queue.put(None)
-
-        task = asyncio.ensure_future(run())
+        opts = BuildOptions(dockerfile=r.variants[w.variant], build_args=dict(r.build_args))
+        built = ""
         try:
-            while (msg := await queue.get()) is not None:
-                yield msg
-            built = await task
+            async with contextlib.aclosing(self.builder.stream(context=context, opts=opts)) as messages:
+                async for msg in messages:
+                    if "result" in msg:
+                        built = msg["result"]
+                    else:
+                        yield msg
         finally:
-            if not task.done():
-                task.cancel()
             await asyncio.to_thread(context.close)
         versions = await asyncio.to_thread(self._installed, built)
         if r.package not in versions:
@@ -259,7 +245,7 @@ class LibraryService:
         image_id = await asyncio.to_thread(self._labelled, built, catalog.labels(r, w.repository, versions))
         tags = catalog.tags_for(r, w.variant, version)
         for t in tags:
-            self._tag(f"{w.repository}:{t}", image_id)
+            self.images.tag(image_id, w.repository, t)
         if w.tag not in tags:
             raise InvalidArgument(
                 f"the offline library built {w.repository} {version} (Debian {versions[r.package]}), "
@@ -287,16 +273,6 @@ class LibraryService:
             {"created": created, "created_by": "ballena library: LABEL (Debian package versions)", "empty_layer": True}
         )
         return self.store.put_image(json.dumps(config, separators=(",", ":")).encode(), parent=image_id)
-
-    def _tag(self, name: str, image_id: str) -> None:
-        ref = reference.parse_normalized(name)
-        self.store.tag(ref, image_id)
-        self.events.publish("image", "tag", image_id, {"name": ref.familiar()})
-
-
-def _hub_name(repository: str) -> str:
-    """``redis`` -> ``docker.io/library/redis``; ``rediscommander/x`` -> ``docker.io/rediscommander/x``."""
-    return f"docker.io/{repository}" if "/" in repository else f"docker.io/library/{repository}"
 
 
 def catalog_check(repository: str, tag: str) -> None:

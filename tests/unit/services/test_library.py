@@ -8,7 +8,7 @@ from ballena.services.library import LibraryService
 def _library(fallback: bool = True) -> LibraryService:
     none: Any = None
     return LibraryService(
-        store=none, builder=none, registry=none, events=none, cache_dir=none, tmp_dir=none, fallback=fallback
+        store=none, builder=none, registry=none, images=none, cache_dir=none, tmp_dir=none, fallback=fallback
     )
 
 

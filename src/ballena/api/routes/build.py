@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 from collections.abc import AsyncIterator
 from typing import Any
@@ -55,34 +56,18 @@ def build(builder: BuildService) -> Router:
         context = await builder.receive_context(req.chunks())
 
         async def stream() -> AsyncIterator[bytes]:
-            queue: asyncio.Queue[dict[str, Any] | None] = asyncio.Queue()
-
-            async def emit(msg: dict[str, Any]) -> None:
-                queue.put_nowait(msg)
-
-            async def run() -> None:
-                try:
-                    await builder.build(context=context, opts=opts, emit=emit)
-                except BuildError as e:
-                    queue.put_nowait({"errorDetail": {"code": e.code, "message": e.message}, "error": e.message})
-                except BallenaError as e:
-                    queue.put_nowait({"errorDetail": {"message": e.message}, "error": e.message})
-                finally:
-                    queue.put_nowait(None)
-                    # Not awaited: a cancelled build (the client went away) still removes it.
-                    asyncio.get_running_loop().run_in_executor(None, context.close)
-
-            task = asyncio.ensure_future(run())
             try:
-                while (msg := await queue.get()) is not None:
-                    yield json_line(msg)
+                async with contextlib.aclosing(builder.stream(context=context, opts=opts)) as messages:
+                    async for msg in messages:
+                        if "result" not in msg:
+                            yield json_line(msg)
+            except BuildError as e:
+                yield json_line({"errorDetail": {"code": e.code, "message": e.message}, "error": e.message})
+            except BallenaError as e:
+                yield json_line({"errorDetail": {"message": e.message}, "error": e.message})
             finally:
-                if not task.done():
-                    task.cancel()
-                    try:
-                        await task
-                    except (asyncio.CancelledError, Exception):
-                        pass
+                # Not awaited: a cancelled build (the client went away) still removes it.
+                asyncio.get_running_loop().run_in_executor(None, context.close)
 
         return StreamResponse(stream())
 
