@@ -44,6 +44,26 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(skip)
 
 
+# Daemons alive now, so that a failing test's report carries what they logged meanwhile: CI
+# keeps the test output but not the daemons' data roots.
+_LIVE: list[Daemon] = []
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):  # type: ignore[no-untyped-def]
+    outcome = yield
+    report = outcome.get_result()
+    if not report.failed:
+        return
+    for d in _LIVE:
+        log = d.root / "ballenad.log"
+        try:
+            text = log.read_text(errors="replace")
+        except OSError:
+            continue
+        report.sections.append((f"ballenad log ({d.root.name}, last lines)", "\n".join(text.splitlines()[-60:])))
+
+
 @dataclass
 class Daemon:
     """One running ballenad and what it needs to be reached."""
@@ -220,12 +240,14 @@ def make_daemon(extra_args: list[str] | None = None, *, dns: str | None = "127.0
         d.stop()
         shutil.rmtree(root, ignore_errors=True)
         raise
+    _LIVE.append(d)
     return d
 
 
 def destroy_daemon(d: Daemon) -> list[str]:
     """Stop and remove everything a daemon made; returns what leaked (for assertions)."""
     leaks: list[str] = []
+    _LIVE[:] = [x for x in _LIVE if x is not d]
     try:
         if d.proc is None:
             d.start()

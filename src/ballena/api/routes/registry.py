@@ -8,17 +8,21 @@ unknown tag, a refused login), and with an ``errorDetail`` message in the stream
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 from ballena import errors
+from ballena.api.errors import message_for
 from ballena.api.http import Request, Response, StreamResponse, json_response
 from ballena.api.router import Router
-from ballena.api.streams import json_line
+from ballena.api.streams import json_error, json_line
 from ballena.distribution.auth import credentials_from_header, credentials_from_json
 from ballena.pkg.filters import Filters
 from ballena.services.library import LibraryService
 from ballena.services.registry import RegistryService, describe
+
+log = logging.getLogger(__name__)
 
 SEARCH_FILTERS = frozenset({"is-automated", "is-official", "stars"})
 
@@ -38,6 +42,11 @@ async def stream(messages: AsyncIterator[dict[str, Any]]) -> StreamResponse:
                     yield json_line(msg)
         except errors.BallenaError as e:
             yield json_line(describe(e))
+        except Exception as e:
+            # A fault of ours: the client reads it in the stream, as dockerd's do, rather than
+            # a cut connection ("unexpected EOF"); the log keeps the whole traceback.
+            log.error("pull or push failed", exc_info=e)
+            yield json_error(message_for(e))
         finally:
             aclose = getattr(messages, "aclose", None)
             if aclose is not None:
