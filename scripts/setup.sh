@@ -1,11 +1,16 @@
 #!/usr/bin/env bash
 # Everything Ballena needs on a fresh Debian machine, installed once (idempotent):
-# Debian packages for the runtime, networking and registry tests, and a virtualenv with the
-# pinned Python dependencies (pyproject.toml).
+# Debian packages for the runtime, networking and registry tests, a virtualenv with the
+# pinned Python dependencies (pyproject.toml), and the dashboard built from ui/ with the npm
+# packages of its lock file (Chromium runs its browser tests).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-packages=(busybox-static runc tini nftables iptables iproute2 skopeo docker-registry debootstrap python3-venv gcc libc6-dev)
+packages=(busybox-static runc tini nftables iptables iproute2 skopeo docker-registry debootstrap python3-venv gcc libc6-dev
+          chromium fonts-dejavu-core)
+# Node.js and npm build the dashboard: the machine's own when it has them (Vite 8 needs Node 20.19
+# or newer; Debian 12's nodejs is 18), Debian's otherwise.
+command -v npm >/dev/null 2>&1 || packages+=(nodejs npm)
 if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
   missing=()
   for pkg in "${packages[@]}"; do
@@ -36,3 +41,6 @@ fi
 # Bytecode ahead of time: an editable install writes none, and where PYTHONDONTWRITEBYTECODE is
 # set every CLI command would compile its modules again on each start (about 25 ms here).
 .venv/bin/python -m compileall -q src/ballena >/dev/null
+
+# The dashboard (`ballena ui`): the pinned npm packages, then Vite's build into the package.
+(cd ui && npm ci --no-audit --no-fund --loglevel=error && npx vite build --logLevel error)

@@ -3,10 +3,12 @@ WebSocket attach, through the docker CLI and docker-py."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import socket
 import time
 
+import docker
 import pytest
 
 from tests.conftest import Daemon
@@ -106,3 +108,40 @@ def test_attach_over_a_websocket(clean: Daemon, version: str) -> None:
     s.sendall(f"GET /v{version}/containers/ws{version}/attach/ws?stream=1 HTTP/1.1\r\nHost: x\r\n\r\n".encode())
     assert s.recv(1024).startswith(b"HTTP/1.1 400")  # not a WebSocket handshake
     s.close()
+
+
+def test_an_exec_terminal_over_a_websocket(clean: Daemon) -> None:
+    """``GET /ballena/exec/{id}/ws``: what the dashboard's terminal uses (browsers cannot
+    take over an HTTP connection as ``docker exec`` does)."""
+    import websocket
+
+    d = clean
+    d.docker("run", "-d", "--name", "wsexec", "busybox", "sleep", "60", check=True)
+    api = docker.APIClient(base_url=d.host)
+    exec_id = api.exec_create("wsexec", "sh", tty=True, stdin=True)["Id"]
+    unix = socket.socket(socket.AF_UNIX)
+    unix.connect(str(d.sock))
+    ws = websocket.create_connection(f"ws://localhost/ballena/exec/{exec_id}/ws?h=30&w=100", socket=unix, timeout=10)
+    try:
+        ws.send_binary(b"stty size; echo $((6*7))\r")
+        seen = b""
+        while b"42\r\n" not in seen:
+            seen += ws.recv_data()[1]
+        assert b"30 100" in seen  # the console size asked for, before the shell's first prompt
+        ws.send_binary(b"exit\r")
+        while True:  # the shell exits: the daemon closes the socket
+            opcode, _ = ws.recv_data(control_frame=True)
+            if opcode == websocket.ABNF.OPCODE_CLOSE:
+                break
+    finally:
+        with contextlib.suppress(OSError):  # after the daemon's close, the socket is gone
+            ws.close()
+    assert api.exec_inspect(exec_id)["ExitCode"] == 0
+    # Started once only, as POST /exec/{id}/start.
+    again = socket.socket(socket.AF_UNIX)
+    again.connect(str(d.sock))
+    key = "dGhlIHNhbXBsZSBub25jZQ=="
+    again.sendall(f"GET /ballena/exec/{exec_id}/ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                  f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n".encode())  # fmt: skip
+    assert again.recv(1024).startswith(b"HTTP/1.1 409")
+    again.close()

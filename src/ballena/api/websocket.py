@@ -5,6 +5,7 @@ goes out in binary frames (text frames before), raw: no stdout/stderr multiplexi
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 
@@ -15,7 +16,7 @@ from wsproto.utilities import LocalProtocolError, RemoteProtocolError
 from ballena.api.http import RawStream, Request
 from ballena.errors import InvalidArgument
 
-__all__ = ["WebSocket", "accept_key"]
+__all__ = ["WebSocket", "WebSocketStream", "accept_key"]
 
 _GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 
@@ -80,4 +81,31 @@ class WebSocket:
         try:
             await self.raw.write(self.conn.send(CloseConnection(code=1000)))
         except (LocalProtocolError, ConnectionError, OSError):
+            return
+        # The closing handshake: the client answers our close with its own, and only then is
+        # the connection dropped (else a browser reports 1006, "closed abnormally", and a
+        # client still answering writes into a closed socket). A client that never answers
+        # is given a second.
+        try:
+            async with asyncio.timeout(1):
+                while data := await self.raw.read():
+                    self.conn.receive_data(data)
+                    if any(isinstance(ev, CloseConnection) for ev in self.conn.events()):
+                        return
+        except (TimeoutError, RemoteProtocolError, LocalProtocolError):
             pass
+
+
+class WebSocketStream:
+    """A WebSocket read and written as a hijacked connection's bytes (``RawStream``'s
+    ``read``/``write``), so one session loop serves both: messages in, binary frames out."""
+
+    def __init__(self, ws: WebSocket) -> None:
+        self.ws = ws
+
+    async def read(self, n: int = 0) -> bytes:
+        """The next message's bytes; b"" once the client closed."""
+        return await self.ws.receive() or b""
+
+    async def write(self, data: bytes) -> None:
+        await self.ws.send(data)

@@ -55,6 +55,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "login": ("registry", "login"),
     "logout": ("registry", "logout"),
     "search": ("registry", "search"),
+    "ui": ("ui", "ui"),
 }
 
 GROUPS: dict[str, dict[str, tuple[str, str]]] = {
@@ -154,6 +155,7 @@ Common Commands:
   version     Show the Ballena version information
   info        Display system-wide information
   bootstrap   Make an offline base image (busybox, debian:bookworm)
+  ui          Open the web dashboard (containers, stats, logs, terminal, layers)
 
 Management Commands:
   builder     Manage builds

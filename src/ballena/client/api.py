@@ -15,6 +15,7 @@ from ballena.client.http import ProtocolError, Response, read_response, send_req
 TYPE_CHECKING = False  # typing itself costs the CLI ~5 ms to import
 
 if TYPE_CHECKING:
+    import ssl
     from collections.abc import Iterator
     from typing import Any, BinaryIO
 
@@ -54,6 +55,18 @@ class ConnectionFailed(Exception):
     pass
 
 
+class Endpoint:
+    """A daemon's address: a UNIX socket's path, or a TCP host and port (with TLS or not)."""
+
+    def __init__(
+        self, *, unix_path: str | None = None, hostname: str = "", port: int = 0, tls: ssl.SSLContext | None = None
+    ) -> None:
+        self.unix_path = unix_path
+        self.hostname = hostname
+        self.port = port
+        self.tls = tls
+
+
 def default_host() -> str:
     return os.environ.get("BALLENA_HOST") or os.environ.get("DOCKER_HOST") or DEFAULT_HOST
 
@@ -71,26 +84,38 @@ class Client:
 
     # -- connections --------------------------------------------------------------------------
 
+    def endpoint(self) -> Endpoint:
+        """Where the daemon listens, as the host names it. Raises ConnectionFailed for a
+        scheme this client does not speak."""
+        h = self.host
+        if h.startswith("unix://") or h.startswith("/"):
+            return Endpoint(unix_path=h[len("unix://") :] if h.startswith("unix://") else h)
+        if "://" not in h or h.split("://", 1)[0] in ("tcp", "http", "https"):
+            scheme, hostname, maybe_port = _split_host(h if "://" in h else "tcp://" + h)
+            port = maybe_port or 2375
+            tls = None
+            if os.environ.get("DOCKER_TLS_VERIFY") or scheme == "https" or port == 2376:
+                import ssl
+
+                cert_path = os.environ.get("DOCKER_CERT_PATH") or os.path.expanduser("~/.docker")
+                tls = ssl.create_default_context(cafile=os.path.join(cert_path, "ca.pem"))
+                tls.load_cert_chain(os.path.join(cert_path, "cert.pem"), os.path.join(cert_path, "key.pem"))
+            return Endpoint(hostname=hostname, port=port, tls=tls)
+        raise ConnectionFailed(f"unsupported host {h!r}: use unix:///path or tcp://host:port")
+
     def connect(self, timeout: float | None = None) -> socket.socket:
         h = self.host
         try:
-            if h.startswith("unix://") or h.startswith("/"):
+            where = self.endpoint()
+            if where.unix_path is not None:
                 s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
                 s.settimeout(timeout)
-                s.connect(h[len("unix://") :] if h.startswith("unix://") else h)
+                s.connect(where.unix_path)
                 return s
-            if "://" not in h or h.split("://", 1)[0] in ("tcp", "http", "https"):
-                scheme, hostname, maybe_port = _split_host(h if "://" in h else "tcp://" + h)
-                port = maybe_port or 2375
-                s = socket.create_connection((hostname, port), timeout=timeout)
-                if os.environ.get("DOCKER_TLS_VERIFY") or scheme == "https" or port == 2376:
-                    import ssl
-
-                    cert_path = os.environ.get("DOCKER_CERT_PATH") or os.path.expanduser("~/.docker")
-                    ctx = ssl.create_default_context(cafile=os.path.join(cert_path, "ca.pem"))
-                    ctx.load_cert_chain(os.path.join(cert_path, "cert.pem"), os.path.join(cert_path, "key.pem"))
-                    s = ctx.wrap_socket(s, server_hostname=hostname)
-                return s
+            s = socket.create_connection((where.hostname, where.port), timeout=timeout)
+            if where.tls is not None:
+                s = where.tls.wrap_socket(s, server_hostname=where.hostname)
+            return s
         except FileNotFoundError:
             raise ConnectionFailed(f"Cannot connect to the Ballena daemon at {h}. Is ballenad running?") from None
         except ConnectionRefusedError:
@@ -99,7 +124,6 @@ class Client:
             raise ConnectionFailed(f"permission denied while trying to connect to the daemon socket at {h}") from None
         except OSError as e:
             raise ConnectionFailed(f"Cannot connect to the daemon at {h}: {e}") from None
-        raise ConnectionFailed(f"unsupported host {h!r}: use unix:///path or tcp://host:port")
 
     @property
     def version(self) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import AsyncIterator
 from typing import Any
@@ -10,7 +11,7 @@ from typing import Any
 from ballena.api.http import Hijack, RawStream, Request, Response, StreamResponse, json_response, no_content
 from ballena.api.router import Router, api_at_least
 from ballena.api.streams import DetachKeys, frame, json_line
-from ballena.api.websocket import WebSocket, accept_key
+from ballena.api.websocket import WebSocket, WebSocketStream, accept_key
 from ballena.core.containerconfig import (
     ContainerConfig,
     EndpointSettings,
@@ -412,6 +413,8 @@ def build(
                             break
                 finally:
                     reader.cancel()
+                    with contextlib.suppress(asyncio.CancelledError, Exception):
+                        await reader
                     await supervisor.detach(c.id, sub, by_keys=detached.is_set())
             finally:
                 await ws.close()
@@ -497,83 +500,116 @@ def build(
         eid = execs.create(req.params["id"], records.decode(ExecCreate, body))
         return json_response({"Id": eid}, status=201)
 
-    @r.route("POST", "/exec/{id}/start")
-    async def exec_start(req: Request) -> Response | Hijack:
-        body = records.decode(ExecStart, await req.json())
-        ex = execs.get(req.params["id"])
-        detach = body.detach
-        tty = body.tty
-        size = body.console_size
-        console = (int(size[0]), int(size[1])) if size and len(size) == 2 and any(size) else None
+    def startable(exec_id: str) -> Any:
+        ex = execs.get(exec_id)
         c = execs.container_of(ex.config.id)
         if not c.state.running:
             raise Conflict(f"container {c.id} is not running")
         if ex.started:
             raise Conflict(f"Error: Exec command {ex.config.id} has already run")
-        if detach:
+        return ex
+
+    async def run_exec(
+        raw: RawStream | WebSocketStream, ex: Any, *, tty: bool | None, console: tuple[int, int] | None
+    ) -> None:
+        """An attached exec session over ``raw``: its input to the process, the process's
+        output back (framed unless a TTY), until it ends or the client detaches."""
+        use_tty = ex.config.tty if tty is None else bool(tty)
+        detach_keys = DetachKeys(ex.config.detach_keys, tty=use_tty)
+        try:
+            session = await execs.start(ex.config.id, detach=False, tty=tty, console_size=console)
+        except (CommandNotRunnable, RuntimeFailure) as e:
+            message = (e.message + "\r\n").encode()
+            await raw.write(message if use_tty else frame(1, message))
+            return
+        except BallenaError as e:
+            message = (e.message + "\r\n").encode()
+            await raw.write(message if use_tty else frame(2, message))
+            return
+
+        detached = asyncio.Event()
+
+        async def pump_in() -> None:
+            while True:
+                data = await raw.read()
+                if not data:
+                    await session.close_stdin()
+                    return
+                out, seen = detach_keys.feed(data)
+                if out:
+                    await session.send_stdin(out)
+                if seen:  # the exec goes on; this client leaves it
+                    detached.set()
+                    return
+
+        reader = asyncio.ensure_future(pump_in()) if ex.config.attach_stdin else None
+        frames = aiter(session.frames())
+        try:
+            while not detached.is_set():
+                next_frame = asyncio.ensure_future(anext(frames))
+                stop = asyncio.ensure_future(detached.wait())
+                done, _ = await asyncio.wait({next_frame, stop}, return_when=asyncio.FIRST_COMPLETED)
+                stop.cancel()
+                if next_frame not in done:
+                    next_frame.cancel()
+                    break
+                try:
+                    s, data = next_frame.result()
+                except StopAsyncIteration:
+                    break
+                if s == 1 and not ex.config.attach_stdout and not use_tty:
+                    continue
+                if s == 2 and not ex.config.attach_stderr and not use_tty:
+                    continue
+                try:
+                    await raw.write(data if use_tty else frame(s, data))
+                except (ConnectionError, OSError):
+                    break
+        finally:
+            if reader is not None:
+                # Gone before the caller reads the connection again (a WebSocket's close).
+                reader.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await reader
+
+    @r.route("POST", "/exec/{id}/start")
+    async def exec_start(req: Request) -> Response | Hijack:
+        body = records.decode(ExecStart, await req.json())
+        ex = startable(req.params["id"])
+        tty = body.tty
+        size = body.console_size
+        console = (int(size[0]), int(size[1])) if size and len(size) == 2 and any(size) else None
+        if body.detach:
             try:
                 await execs.start(ex.config.id, detach=True, tty=tty, console_size=console)
             except (CommandNotRunnable, RuntimeFailure) as e:
                 raise InvalidArgument(e.message) from None
             return Response(status=200, content_type=None)
         use_tty = ex.config.tty if tty is None else bool(tty)
-        detach_keys = DetachKeys(ex.config.detach_keys, tty=use_tty)
 
         async def handler(raw: RawStream) -> None:
-            try:
-                session = await execs.start(ex.config.id, detach=False, tty=tty, console_size=console)
-            except (CommandNotRunnable, RuntimeFailure) as e:
-                message = (e.message + "\r\n").encode()
-                await raw.write(message if use_tty else frame(1, message))
-                return
-            except BallenaError as e:
-                message = (e.message + "\r\n").encode()
-                await raw.write(message if use_tty else frame(2, message))
-                return
-
-            detached = asyncio.Event()
-
-            async def pump_in() -> None:
-                while True:
-                    data = await raw.read()
-                    if not data:
-                        await session.close_stdin()
-                        return
-                    out, seen = detach_keys.feed(data)
-                    if out:
-                        await session.send_stdin(out)
-                    if seen:  # the exec goes on; this client leaves it
-                        detached.set()
-                        return
-
-            reader = asyncio.ensure_future(pump_in()) if ex.config.attach_stdin else None
-            frames = aiter(session.frames())
-            try:
-                while not detached.is_set():
-                    next_frame = asyncio.ensure_future(anext(frames))
-                    stop = asyncio.ensure_future(detached.wait())
-                    done, _ = await asyncio.wait({next_frame, stop}, return_when=asyncio.FIRST_COMPLETED)
-                    stop.cancel()
-                    if next_frame not in done:
-                        next_frame.cancel()
-                        break
-                    try:
-                        s, data = next_frame.result()
-                    except StopAsyncIteration:
-                        break
-                    if s == 1 and not ex.config.attach_stdout and not use_tty:
-                        continue
-                    if s == 2 and not ex.config.attach_stderr and not use_tty:
-                        continue
-                    try:
-                        await raw.write(data if use_tty else frame(s, data))
-                    except (ConnectionError, OSError):
-                        break
-            finally:
-                if reader is not None:
-                    reader.cancel()
+            await run_exec(raw, ex, tty=tty, console=console)
 
         return Hijack(handler, content_type=RAW if use_tty else MULTIPLEXED)
+
+    @r.route("GET", "/ballena/exec/{id}/ws")
+    async def exec_ws(req: Request) -> Hijack:
+        """An exec started over a WebSocket, for browsers (the dashboard's terminal), which
+        cannot take over an HTTP connection as ``POST /exec/{id}/start`` does. Binary
+        frames, raw as a TTY's; ``h`` and ``w`` give the first console size."""
+        accept = accept_key(req)
+        ex = startable(req.params["id"])
+        h, w = req.int_param("h", 0) or 0, req.int_param("w", 0) or 0
+        console = (h, w) if h > 0 and w > 0 else None
+
+        async def handler(raw: RawStream) -> None:
+            ws = WebSocket(raw, binary=True)
+            try:
+                await run_exec(WebSocketStream(ws), ex, tty=None, console=console)
+            finally:
+                await ws.close()
+
+        return Hijack(handler, websocket_accept=accept)
 
     @r.route("GET", "/exec/{id}/json")
     async def exec_inspect(req: Request) -> Response:
