@@ -85,6 +85,56 @@ def test_cp_both_ways(clean: Daemon, tmp_path: Path) -> None:
     assert (tmp_path / "again.txt").read_text() == "in\n"
 
 
+def test_cp_of_many_megabytes_and_many_files_arrives_whole(clean: Daemon, tmp_path: Path) -> None:
+    """The archive goes to the file helper on the client's own connection (chunked from the
+    docker CLI, Content-Length from docker-py): every byte must land, across any boundary."""
+    import hashlib
+    import os
+
+    import docker
+
+    d = clean
+    d.docker("run", "-d", "--name", "cpbig", "busybox", "sleep", "300", check=True)
+    src = tmp_path / "tree"
+    src.mkdir()
+    (src / "big.bin").write_bytes(os.urandom(12 * 1024 * 1024 + 17))
+    for i in range(300):
+        (src / f"f{i}").write_text(str(i) * (i % 50))
+    d.docker("cp", str(src), "cpbig:/tmp/", check=True)
+    sums = d.docker(
+        "exec", "cpbig", "sh", "-c", "sha256sum /tmp/tree/big.bin; ls /tmp/tree | wc -l", check=True
+    ).stdout.split()
+    assert sums[0] == hashlib.sha256((src / "big.bin").read_bytes()).hexdigest() and sums[-1] == "301"
+    # docker-py: the same with a Content-Length body, and the connection works on afterwards.
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as tf:
+        data = os.urandom(3 * 1024 * 1024)
+        info = tarfile.TarInfo("py.bin")
+        info.size = len(data)
+        tf.addfile(info, io.BytesIO(data))
+    client = docker.DockerClient(base_url=d.host)
+    try:
+        ct = client.containers.get("cpbig")
+        assert ct.put_archive("/tmp", buf.getvalue())
+        assert ct.put_archive("/tmp", buf.getvalue())  # twice: a new connection each time
+        assert ct.exec_run("sha256sum /tmp/py.bin").output.split()[0].decode() == hashlib.sha256(data).hexdigest()
+    finally:
+        client.close()
+    # A truncated archive is refused, and the daemon goes on serving.
+    import socket
+
+    with socket.socket(socket.AF_UNIX) as s:
+        s.connect(str(d.sock))
+        s.sendall(b"PUT /containers/cpbig/archive?path=/tmp HTTP/1.1\r\nHost: x\r\nContent-Length: 5000\r\n\r\n")
+        s.sendall(buf.getvalue()[:5000])
+        answer = b""
+        while chunk := s.recv(65536):  # the daemon closes after answering a handed-over body
+            answer += chunk
+    assert answer.startswith(b"HTTP/1.1 400") and b"Connection: close" in answer.replace(b"connection", b"Connection")
+    assert b"invalid tar archive" in answer or b"ended early" in answer, answer
+    assert d.docker("exec", "cpbig", "true").returncode == 0
+
+
 def test_cp_cannot_escape_through_symlinks(clean: Daemon, tmp_path: Path) -> None:
     d = clean
     d.docker("run", "-d", "--name", "evil", "busybox", "sh", "-c", "ln -s /etc /escape; sleep 300", check=True)

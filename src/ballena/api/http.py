@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
 import urllib.parse
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
@@ -21,6 +22,8 @@ import h11
 
 from ballena.api.errors import message_for, status_for
 from ballena.errors import BallenaError, InvalidArgument
+from ballena.pkg import trace
+from ballena.pkg.httpbody import HandedBody
 
 log = logging.getLogger("ballena.api")
 
@@ -119,6 +122,35 @@ class Request:
         async for _ in self.chunks():
             pass
 
+    def hand_over_body(self) -> HandedBody | None:
+        """The body, left unread on its connection for another process to read
+        (``pkg.httpbody``): a duplicate of the socket's descriptor, what was read past the
+        head, and the framing. The connection closes after this request's answer (nothing
+        else can know where the body ended). None when it cannot be handed over: a TLS
+        connection (the bytes are ciphertext), a body already started, or none at all."""
+        conn = self._conn
+        if self._body_done or conn.handed_over or isinstance(conn.writer, _TLSWriter):
+            return None
+        sock = conn.writer.get_extra_info("socket")
+        transport = conn.writer.transport
+        buffered = getattr(conn.reader, "_buffer", None)  # StreamReader's: no public way to take it
+        if sock is None or not isinstance(transport, asyncio.Transport) or not isinstance(buffered, bytearray):
+            return None
+        length = self.headers.get("content-length", "")
+        if "chunked" in self.headers.get("transfer-encoding", "").lower():
+            framing = "chunked"
+        elif length.isdigit() and int(length) > 0:
+            framing = f"length {int(length)}"
+        else:
+            return None
+        transport.pause_reading()
+        prefix = bytes(conn.h11.trailing_data[0]) + bytes(buffered)
+        buffered.clear()
+        fd = os.dup(sock.fileno())
+        self._body_done = True
+        conn.handed_over = True
+        return HandedBody(fd=fd, prefix=prefix, framing=framing)
+
 
 @dataclass
 class Response:
@@ -204,6 +236,7 @@ class _Connection:
         self.reader = reader
         self.writer = writer
         self.h11 = h11.Connection(h11.SERVER, max_incomplete_event_size=_MAX_HEAD)
+        self.handed_over = False  # a request's body went to another process: close after it
 
     async def next_event(self) -> Any:
         while True:
@@ -316,6 +349,7 @@ class Server:
             if not isinstance(event, h11.Request):
                 return
             req = Request(conn, event.method.decode(), event.target.decode("latin-1"), list(event.headers))
+            trace.mark(f"api: {req.method} {req.path}")
             try:
                 result = await self._dispatch(req)
             except asyncio.CancelledError:
@@ -334,16 +368,22 @@ class Server:
                     else json_response({"message": message_for(exc)}, status=status)
                 )
             if isinstance(result, Hijack):
+                trace.mark(f"api: hijacked {req.method} {req.path}")
                 await self._hijack(conn, req, result)
                 return
             try:
                 await req.drain()
             except Exception:
                 return
+            if conn.handed_over:
+                result.headers.append(("Connection", "close"))
             if isinstance(result, StreamResponse):
                 await self._stream(conn, req, result)
             else:
                 await self._respond(conn, req, result)
+            trace.mark(f"api: answered {req.method} {req.path}")
+            if conn.handed_over:
+                return
             if conn.h11.our_state is h11.MUST_CLOSE or conn.h11.their_state is h11.MUST_CLOSE:
                 return
             try:

@@ -20,6 +20,7 @@ from ballena.core.containers import Container
 from ballena.core.images import Layer
 from ballena.errors import BallenaError, InvalidArgument, SystemFailure, from_kind
 from ballena.pkg import archive, records, reference
+from ballena.pkg.httpbody import HandedBody
 from ballena.pkg.platforms import go_arch
 from ballena.pkg.timeutil import now_ns, rfc3339nano
 from ballena.services.containers import ContainerEvents, ContainerQueries, Paths, Supervisor
@@ -54,7 +55,7 @@ class FilesystemService:
 
     # -- the helper -----------------------------------------------------------------------------
 
-    async def _helper(self, c: Container, op: str, **extra: Any) -> Channel:
+    async def _helper(self, c: Container, op: str, *, pass_fd: int | None = None, **extra: Any) -> Channel:
         snaps = self.images.snapshots
         mountpoint = str(self.paths.helper_mountpoint(c.id, time.monotonic_ns()))
         if op == "export":
@@ -93,7 +94,7 @@ class FilesystemService:
                 mounts=tuple(mounts),
                 **extra,
             )
-        _pid, channel = await self.zygote.spawn(cfg)
+        _pid, channel = await self.zygote.spawn(cfg, pass_fd=pass_fd)
         return channel
 
     @staticmethod
@@ -141,24 +142,46 @@ class FilesystemService:
         return first["stat"], _output(conn)
 
     async def put_archive(
-        self, ref: str, path: str, chunks: AsyncIterator[bytes], *, no_overwrite_dir_non_dir: bool, copy_uid_gid: bool
+        self,
+        ref: str,
+        path: str,
+        body: AsyncIterator[bytes] | HandedBody,
+        *,
+        no_overwrite_dir_non_dir: bool,
+        copy_uid_gid: bool,
     ) -> None:
-        c = self.queries.get(ref)
-        if not path:
-            raise InvalidArgument("Path cannot be empty")
-        conn = await self._helper(
-            c,
-            "put",
-            path=path,
-            no_overwrite_dir_non_dir=no_overwrite_dir_non_dir,
-            copy_uid_gid=copy_uid_gid,
-            readonly_root=c.host_config.readonly_rootfs,
-        )
+        """Extract the tar archive ``body`` at ``path`` in the container. A ``HandedBody`` is
+        read by the helper itself from the client's connection (the daemon copies nothing
+        but what it had read already); an iterator is relayed. Raises NotFound, InvalidArgument
+        (not a directory, a bad archive), Forbidden (read-only root)."""
+        handed = body if isinstance(body, HandedBody) else None
+        try:
+            c = self.queries.get(ref)
+            if not path:
+                raise InvalidArgument("Path cannot be empty")
+            conn = await self._helper(
+                c,
+                "put",
+                pass_fd=handed.fd if handed else None,
+                path=path,
+                no_overwrite_dir_non_dir=no_overwrite_dir_non_dir,
+                copy_uid_gid=copy_uid_gid,
+                readonly_root=c.host_config.readonly_rootfs,
+                body_framing=handed.framing if handed else "",
+            )
+        finally:
+            if handed is not None:
+                os.close(handed.fd)  # the helper has its own copy now
         try:
             first = await self._result(conn)
             self._raise(c, first)
-            async for chunk in chunks:
-                await conn.send_stdin(chunk)
+            if handed is not None:
+                for i in range(0, len(handed.prefix), 1 << 20):
+                    await conn.send_stdin(handed.prefix[i : i + (1 << 20)])
+            else:
+                assert not isinstance(body, HandedBody)
+                async for chunk in body:
+                    await conn.send_stdin(chunk)
             await conn.send({"end": True})
             result = await self._result(conn)
             self._raise(c, result)

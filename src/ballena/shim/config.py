@@ -127,6 +127,9 @@ class FileHelperConfig:
     no_overwrite_dir_non_dir: bool = False
     copy_uid_gid: bool = False
     readonly_root: bool = False
+    # put: "" when the daemon relays the archive in stdin frames; else the framing of the
+    # request body whose connection the daemon passes first (``pkg.httpbody``).
+    body_framing: str = ""
 
 
 _KINDS: dict[str, type[Any]] = {MonitorConfig.KIND: MonitorConfig, FileHelperConfig.KIND: FileHelperConfig}

@@ -62,10 +62,11 @@ class Zygote:
         if self._proc is None or self._proc.poll() is not None:
             self._start()
 
-    async def spawn(self, cfg: MonitorConfig | FileHelperConfig) -> tuple[int, Channel]:
+    async def spawn(self, cfg: MonitorConfig | FileHelperConfig, *, pass_fd: int | None = None) -> tuple[int, Channel]:
         """Fork a child running ``cfg``; returns its PID and a channel already connected to it
-        (no race: the socket exists before the child does). Raises SystemFailure when the
-        zygote cannot (and then replaces it)."""
+        (no race: the socket exists before the child does). ``pass_fd`` goes to the child as
+        the first message on that channel (a handed-over request body's connection). Raises
+        SystemFailure when the zygote cannot (and then replaces it)."""
         frame = framing.encode_json(spawn_request(cfg))
         async with self._lock:
             self.start()
@@ -82,6 +83,9 @@ class Zygote:
         if "error" in reply:
             daemon_end.close()
             raise SystemFailure(f"cannot start container monitor: {reply['error']}")
+        if pass_fd is not None:
+            # A few bytes on a new, empty socket: this send cannot block.
+            framing.send_json(daemon_end, {"fd": "passed"}, [pass_fd])
         return int(reply["pid"]), await Channel.from_socket(daemon_end)
 
     async def make_cgroup(self, path: str) -> None:

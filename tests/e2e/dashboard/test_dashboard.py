@@ -225,6 +225,7 @@ def test_first_paint_with_50_containers_is_under_a_second(
     )
 
 
+@pytest.mark.timeout(SOAK_SECONDS + 240)
 def test_the_page_memory_stays_flat_while_stats_stream(dashboard: Dashboard, browser: Browser, clean: Daemon) -> None:
     d, b = clean, browser
     for i in range(10):

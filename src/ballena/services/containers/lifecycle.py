@@ -302,6 +302,7 @@ class Lifecycle:
     async def exited(self, cid: str, status: ExitStatus) -> None:
         """The container's first process ended (its monitor said so, or vanished): record it,
         release what it held, tell waiters, and apply ``--rm`` or the restart policy."""
+        trace.mark("daemon: exited")
         try:
             c = self.store.get(cid)
         except NotFound:
@@ -321,6 +322,7 @@ class Lifecycle:
                 ports={},
                 networks={name: ep.stopped() for name, ep in c.networks.items()},
             )
+        trace.mark("daemon: sandbox released")
         self.store.save(c, durable=False)
         self.cleanup.release_state_dir(cid)
         if self.volumes is not None:
@@ -336,6 +338,7 @@ class Lifecycle:
                 await self.remove(cid, force=True, volumes=True)
             except NotFound:
                 pass
+            trace.mark("daemon: auto-removed")
             return
         if should_restart(c):
             c = replace(c, restart_count=c.restart_count + 1).with_state(status="restarting")
