@@ -101,6 +101,9 @@ def test_cp_of_many_megabytes_and_many_files_arrives_whole(clean: Daemon, tmp_pa
     for i in range(300):
         (src / f"f{i}").write_text(str(i) * (i % 50))
     d.docker("cp", str(src), "cpbig:/tmp/", check=True)
+    d.docker("cp", "cpbig:/tmp/tree", str(tmp_path / "back"), check=True)
+    assert (tmp_path / "back" / "big.bin").read_bytes() == (src / "big.bin").read_bytes()
+    assert len(list((tmp_path / "back").iterdir())) == 301
     sums = d.docker(
         "exec", "cpbig", "sh", "-c", "sha256sum /tmp/tree/big.bin; ls /tmp/tree | wc -l", check=True
     ).stdout.split()
@@ -118,6 +121,12 @@ def test_cp_of_many_megabytes_and_many_files_arrives_whole(clean: Daemon, tmp_pa
         assert ct.put_archive("/tmp", buf.getvalue())
         assert ct.put_archive("/tmp", buf.getvalue())  # twice: a new connection each time
         assert ct.exec_run("sha256sum /tmp/py.bin").output.split()[0].decode() == hashlib.sha256(data).hexdigest()
+        # Out again: the helper writes the tar on the connection, a body that ends with it.
+        stream, stat = ct.get_archive("/tmp/tree/big.bin")
+        with tarfile.open(fileobj=io.BytesIO(b"".join(stream))) as tf:
+            member = tf.extractfile("big.bin")
+            assert member is not None and member.read() == (src / "big.bin").read_bytes()
+        assert stat["size"] == 12 * 1024 * 1024 + 17
     finally:
         client.close()
     # A truncated archive is refused, and the daemon goes on serving.

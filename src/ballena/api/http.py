@@ -122,6 +122,17 @@ class Request:
         async for _ in self.chunks():
             pass
 
+    def connection_fd(self) -> int | None:
+        """A duplicate of the connection's socket, for another process to write the answer's
+        body on (the connection closes after it); None on TLS, where only this process can
+        encrypt. The caller owns the descriptor."""
+        conn = self._conn
+        sock = conn.writer.get_extra_info("socket")
+        if sock is None or isinstance(conn.writer, _TLSWriter):
+            return None
+        conn.handed_over = True
+        return os.dup(sock.fileno())
+
     def hand_over_body(self) -> HandedBody | None:
         """The body, left unread on its connection for another process to read
         (``pkg.httpbody``): a duplicate of the socket's descriptor, what was read past the
@@ -226,6 +237,8 @@ class Hijack:
     on_ready: Callable[[], Awaitable[None]] | None = None
     # A WebSocket upgrade (attach/ws): the Sec-WebSocket-Accept the 101 answer carries.
     websocket_accept: str | None = None
+    # More headers of a plain (not upgraded) answer whose body the handler writes raw.
+    headers: list[tuple[str, str]] = field(default_factory=list)
 
 
 Handler = Callable[[Request], Awaitable["Response | StreamResponse | Hijack"]]
@@ -470,7 +483,7 @@ class Server:
         elif req.upgrade:
             head = ["HTTP/1.1 101 UPGRADED", f"Content-Type: {hj.content_type}", "Connection: Upgrade", "Upgrade: tcp"]
         else:
-            head = ["HTTP/1.1 200 OK", f"Content-Type: {hj.content_type}"]
+            head = ["HTTP/1.1 200 OK", f"Content-Type: {hj.content_type}", *(f"{k}: {v}" for k, v in hj.headers)]
         head += [f"{k}: {v}" for k, v in self._common_headers()]
         conn.writer.write(("\r\n".join(head) + "\r\n\r\n").encode("latin-1"))
         await conn.writer.drain()

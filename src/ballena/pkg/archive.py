@@ -220,15 +220,15 @@ class _Position:
             flush()
 
 
-def tar_writer(out: Writable) -> tarfile.TarFile:
+def tar_writer(out: Writable, *, copybufsize: int = COPY_BUFSIZE) -> tarfile.TarFile:
     """A PAX tar writer straight onto ``out``, which need not seek.
 
     Not tarfile's stream mode ("w|"): that one gathers output in an immutable buffer it
     copies on every append, and copies file data in 16 KiB pieces; here file data goes out
-    in 1 MiB writes, as fast as the disk gives it.
+    in ``copybufsize`` writes (1 MiB unless told otherwise), as fast as the disk gives it.
     """
     return tarfile.open(  # type: ignore[call-overload, no-any-return]
-        fileobj=_Position(out), mode="w", format=tarfile.PAX_FORMAT, copybufsize=COPY_BUFSIZE
+        fileobj=_Position(out), mode="w", format=tarfile.PAX_FORMAT, copybufsize=copybufsize
     )
 
 

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import os
 import threading
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 from ballena.builder.metadata import apply_changes
@@ -30,6 +31,8 @@ from ballena.shim.channel import Channel
 from ballena.shim.config import FileHelperConfig, OciMount, RootfsMount
 from ballena.shim.spawner import Zygote
 from ballena.stores.images import ImageStore
+
+log = logging.getLogger(__name__)
 
 
 class FilesystemService:
@@ -140,6 +143,36 @@ class FilesystemService:
             raise SystemFailure("unexpected answer from the file helper")
 
         return first["stat"], _output(conn)
+
+    async def get_archive_to(
+        self, ref: str, path: str, fd: int
+    ) -> tuple[dict[str, Any], Callable[[], Awaitable[None]]]:
+        """As ``get_archive``, the tar written by the helper itself on the client's connection
+        ``fd`` (closed here: the helper has its own). Returns the stat and what to call once
+        the answer's head is out: it lets the helper write, and returns when it is done."""
+        try:
+            c = self.queries.get(ref)
+            if not path:
+                raise InvalidArgument("Path cannot be empty")
+            conn = await self._helper(c, "get", pass_fd=fd, path=path, to_client=True)
+        finally:
+            os.close(fd)
+        first = await self._result(conn)
+        if "stat" not in first:
+            conn.close()
+            self._raise(c, first)
+            raise SystemFailure("unexpected answer from the file helper")
+
+        async def write_body() -> None:
+            try:
+                await conn.send({"go": True})
+                result = await self._result(conn)
+                if "error" in result:  # the answer is out: all the client sees is a cut tar
+                    log.warning("docker cp from %s:%s failed: %s", c.name, path, result["error"])
+            finally:
+                conn.close()
+
+        return first["stat"], write_body
 
     async def put_archive(
         self,

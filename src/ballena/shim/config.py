@@ -130,6 +130,9 @@ class FileHelperConfig:
     # put: "" when the daemon relays the archive in stdin frames; else the framing of the
     # request body whose connection the daemon passes first (``pkg.httpbody``).
     body_framing: str = ""
+    # get: write the tar on the client's connection the daemon passes first (close-delimited
+    # answer body), once told to go, instead of sending it as frames.
+    to_client: bool = False
 
 
 _KINDS: dict[str, type[Any]] = {MonitorConfig.KIND: MonitorConfig, FileHelperConfig.KIND: FileHelperConfig}

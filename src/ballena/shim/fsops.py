@@ -114,6 +114,20 @@ class _FrameWriter:
             self.buf.clear()
 
 
+class _SocketWriter:
+    """What tarfile writes, straight onto the client's connection (the answer's raw body)."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock = sock
+
+    def write(self, data: bytes) -> int:
+        self.sock.sendall(data)
+        return len(data)
+
+    def flush(self) -> None:
+        pass
+
+
 class _FrameStream(io.RawIOBase):
     """The tar bytes the daemon sends as stdin frames, read straight into the caller's buffer
     (``recv_into``), until the JSON frame that ends them. Wrapped in a large BufferedReader,
@@ -205,10 +219,23 @@ def _op_get(cfg: FileHelperConfig, sock: socket.socket) -> dict[str, Any]:
         rebase = os.path.basename(clean) or "."
     if stat.S_ISLNK(os.lstat(resolved).st_mode) and path.endswith("/"):
         resolved = secure_join("/", os.path.join(os.path.dirname(clean), os.readlink(resolved)))
-    writer = _FrameWriter(sock)
-    with archive.tar_writer(writer) as tf:
-        _add_tree(tf, resolved, rebase)
-    writer.flush()
+    writer: _FrameWriter | _SocketWriter = _FrameWriter(sock)
+    if cfg.to_client:
+        _msg, fds = proto.recv_json(sock, max_fds=1)  # the client's connection, passed at spawn
+        sock.settimeout(60)
+        go, _ = proto.recv_json(sock)  # the daemon has written the answer's head
+        if not fds or not go or not go.get("go"):
+            return {"ok": True}  # the client went away meanwhile
+        client = socket.socket(fileno=fds[0])
+        client.settimeout(600)  # polls: the descriptor stays non-blocking for the daemon's loop
+        writer = _SocketWriter(client)
+    try:
+        with archive.tar_writer(writer, copybufsize=_STEP) as tf:
+            _add_tree(tf, resolved, rebase)
+        writer.flush()
+    finally:
+        if isinstance(writer, _SocketWriter):
+            writer.sock.close()
     return {"ok": True}
 
 

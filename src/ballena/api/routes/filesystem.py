@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ballena.api.http import Request, Response, StreamResponse, json_response
+from ballena.api.http import Hijack, RawStream, Request, Response, StreamResponse, json_response
 from ballena.api.router import Router
 from ballena.core.containerconfig import ContainerConfig
 from ballena.errors import InvalidArgument
@@ -32,10 +32,22 @@ def build(fs: FilesystemService) -> Router:
         return Response(status=200, content_type="application/json", headers=[(_STAT_HEADER, encode_stat(info))])
 
     @r.route("GET", "/containers/{id}/archive")
-    async def get_archive(req: Request) -> Response | StreamResponse:
+    async def get_archive(req: Request) -> Response | StreamResponse | Hijack:
         if req.method == "HEAD":  # GET routes answer HEAD too
             return await stat_only(req)
-        info, body = await fs.get_archive(req.params["id"], _path(req))
+        path = _path(req)
+        fd = req.connection_fd()
+        if fd is not None:
+            # The helper writes the tar on the client's connection itself (a body that ends
+            # when the connection closes): nothing passes through this process.
+            info, write_body = await fs.get_archive_to(req.params["id"], path, fd)
+
+            async def handler(_raw: RawStream) -> None:
+                await write_body()
+
+            headers = [(_STAT_HEADER, encode_stat(info)), ("Connection", "close")]
+            return Hijack(handler, content_type="application/x-tar", headers=headers)
+        info, body = await fs.get_archive(req.params["id"], path)
         return StreamResponse(body, content_type="application/x-tar", headers=[(_STAT_HEADER, encode_stat(info))])
 
     @r.route("PUT", "/containers/{id}/archive")
