@@ -362,7 +362,8 @@ class Server:
             if not isinstance(event, h11.Request):
                 return
             req = Request(conn, event.method.decode(), event.target.decode("latin-1"), list(event.headers))
-            trace.mark(f"api: {req.method} {req.path}")
+            if trace.ON:
+                trace.mark(f"api: {req.method} {req.path}")
             try:
                 result = await self._dispatch(req)
             except asyncio.CancelledError:
@@ -381,7 +382,8 @@ class Server:
                     else json_response({"message": message_for(exc)}, status=status)
                 )
             if isinstance(result, Hijack):
-                trace.mark(f"api: hijacked {req.method} {req.path}")
+                if trace.ON:
+                    trace.mark(f"api: hijacked {req.method} {req.path}")
                 await self._hijack(conn, req, result)
                 return
             try:
@@ -389,12 +391,13 @@ class Server:
             except Exception:
                 return
             if conn.handed_over:
-                result.headers.append(("Connection", "close"))
+                result.headers = [*result.headers, ("Connection", "close")]
             if isinstance(result, StreamResponse):
                 await self._stream(conn, req, result)
             else:
                 await self._respond(conn, req, result)
-            trace.mark(f"api: answered {req.method} {req.path}")
+            if trace.ON:
+                trace.mark(f"api: answered {req.method} {req.path}")
             if conn.handed_over:
                 return
             if conn.h11.our_state is h11.MUST_CLOSE or conn.h11.their_state is h11.MUST_CLOSE:

@@ -12,6 +12,8 @@ import os
 import time
 
 _PATH = os.environ.get("BALLENA_TRACE") or None
+# For callers whose step name costs something to build (an f-string per API request).
+ON = _PATH is not None
 _fd: list[int] = []
 
 
