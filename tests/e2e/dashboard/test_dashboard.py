@@ -16,6 +16,7 @@ import pytest
 
 from tests.conftest import BIN, Daemon
 from tests.e2e.dashboard.browser import ARTIFACTS, Browser
+from tests.registries import start_registry
 
 # How long the memory test streams (CI: a minute; scripts/course.sh: the issue's ten).
 SOAK_SECONDS = int(os.environ.get("BALLENA_UI_SOAK", "60"))
@@ -160,6 +161,33 @@ def test_the_layer_explorer_finds_the_biggest_layer_and_its_largest_file(
         b.screenshot("layers")
     finally:
         d.docker("rmi", "ui-layers:1")
+
+
+def test_a_pull_from_the_page_shows_its_progress(
+    dashboard: Dashboard, browser: Browser, clean: Daemon, tmp_path: Path
+) -> None:
+    d, b = clean, browser
+    registry = start_registry(tmp_path / "registry")
+    try:
+        (tmp_path / "Dockerfile").write_text("FROM busybox\nRUN echo pulled > /pulled\n")
+        ref = f"{registry.host}/ui/pulled:1"
+        d.docker("build", "-q", "-t", ref, str(tmp_path), check=True)
+        d.docker("push", ref, check=True)
+        d.docker("rmi", ref, check=True)
+        b.goto(dashboard.base + "/#/images")
+        b.wait("#pull-name")
+        b.do("fill", sel="#pull-name", text=ref)
+        b.click("#pull-name + button")
+        b.wait_text("#pull-progress", f"pulled {ref}", timeout=30000)
+        progress = b.text("#pull-progress")
+        assert "Pull complete" in progress and "Already exists" in progress  # busybox's layer was here
+        assert f"Status: Downloaded newer image for {ref}" in progress
+        b.wait(f'tr[data-image="{ref}"]')  # the list shows it afterwards
+        b.screenshot("pull")
+        assert d.docker("run", "--rm", ref, "cat", "/pulled", check=True).stdout == "pulled\n"
+    finally:
+        d.docker("rmi", f"{registry.host}/ui/pulled:1")
+        registry.stop()
 
 
 def test_networks_volumes_compose_and_events(
