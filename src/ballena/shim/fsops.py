@@ -308,8 +308,7 @@ def _op_put(cfg: FileHelperConfig, sock: socket.socket) -> dict[str, Any]:
         client = socket.socket(fileno=fds[0])
         client.settimeout(600)  # polls: the descriptor stays non-blocking for the daemon's loop
         prefix = bytearray()
-        frames = stream
-        while data := frames.read(1 << 20):
+        while data := stream.read(1 << 20):
             prefix += data
         stream = httpbody.BodyReader(client, cfg.body_framing, bytes(prefix))
     # 64 KiB at every step (socket, buffer, tar records, file writes): measured here, 1 MiB

@@ -21,7 +21,7 @@ from ballena.core.containerconfig import (
     NetworkingConfig,
     UpdateConfig,
 )
-from ballena.core.containers import Container
+from ballena.core.containers import Container, ExecState
 from ballena.errors import BallenaError, CommandNotRunnable, Conflict, InvalidArgument, RuntimeFailure
 from ballena.pkg import records
 from ballena.pkg.filters import Filters
@@ -500,7 +500,8 @@ def build(
         eid = execs.create(req.params["id"], records.decode(ExecCreate, body))
         return json_response({"Id": eid}, status=201)
 
-    def startable(exec_id: str) -> Any:
+    def startable(exec_id: str) -> ExecState:
+        """The exec, if it may start now. Raises NotFound, Conflict (not running, already run)."""
         ex = execs.get(exec_id)
         c = execs.container_of(ex.config.id)
         if not c.state.running:
@@ -510,7 +511,7 @@ def build(
         return ex
 
     async def run_exec(
-        raw: RawStream | WebSocketStream, ex: Any, *, tty: bool | None, console: tuple[int, int] | None
+        raw: RawStream | WebSocketStream, ex: ExecState, *, tty: bool | None, console: tuple[int, int] | None
     ) -> None:
         """An attached exec session over ``raw``: its input to the process, the process's
         output back (framed unless a TTY), until it ends or the client detaches."""
@@ -518,13 +519,12 @@ def build(
         detach_keys = DetachKeys(ex.config.detach_keys, tty=use_tty)
         try:
             session = await execs.start(ex.config.id, detach=False, tty=tty, console_size=console)
-        except (CommandNotRunnable, RuntimeFailure) as e:
-            message = (e.message + "\r\n").encode()
-            await raw.write(message if use_tty else frame(1, message))
-            return
         except BallenaError as e:
+            # The command's own failure (not found, not executable) is its output, as dockerd
+            # writes it; anything else goes to stderr.
             message = (e.message + "\r\n").encode()
-            await raw.write(message if use_tty else frame(2, message))
+            stream = 1 if isinstance(e, CommandNotRunnable | RuntimeFailure) else 2
+            await raw.write(message if use_tty else frame(stream, message))
             return
 
         detached = asyncio.Event()
