@@ -3,11 +3,11 @@ Go's tabwriter does (min width 10, padding 3), ``--format`` handling, and error 
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 
 from ballena.cli.flags import FlagError, FlagSet
+from ballena.client import jsonwire
 from ballena.client.api import APIError, Client, ConnectionFailed
 
 TYPE_CHECKING = False  # typing itself costs the CLI ~5 ms to import
@@ -96,6 +96,8 @@ def render(
     fmt = fmt if fmt else default
     items = list(items)
     if fmt == "json":
+        import json
+
         return "\n".join(json.dumps(_jsonable(i), separators=(",", ":"), ensure_ascii=False) for i in items)
     is_table = fmt.startswith("table")
     body = fmt[len("table") :].lstrip() if is_table else fmt
@@ -230,4 +232,4 @@ def parse_filters(values: list[str] | None) -> dict[str, list[str]] | None:
 
 def filters_param(values: list[str] | None) -> str | None:
     f = parse_filters(values)
-    return json.dumps(f) if f else None
+    return jsonwire.dumps(f) if f else None

@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
+import _socket
 import os
 import signal
-import socket
 import struct
 import sys
 import threading
 from collections.abc import Callable
 
 
-def demux_to(sock: socket.socket, initial: bytes, *, tty: bool, stdout: int = 1, stderr: int = 2) -> None:
+def demux_to(sock: _socket.socket, initial: bytes, *, tty: bool, stdout: int = 1, stderr: int = 2) -> None:
     """Copy the daemon's output to our stdout/stderr until it closes the connection."""
     buf = bytearray(initial)
 
@@ -46,7 +46,7 @@ def demux_to(sock: socket.socket, initial: bytes, *, tty: bool, stdout: int = 1,
         buf += chunk
 
 
-def pump_stdin(sock: socket.socket, *, on_eof: Callable[[], None] | None = None) -> threading.Thread:
+def pump_stdin(sock: _socket.socket, *, on_eof: Callable[[], None] | None = None) -> threading.Thread:
     """Send our stdin to the daemon; half-close the connection at EOF."""
 
     def run() -> None:
@@ -60,7 +60,7 @@ def pump_stdin(sock: socket.socket, *, on_eof: Callable[[], None] | None = None)
         except OSError:
             pass
         try:
-            sock.shutdown(socket.SHUT_WR)
+            sock.shutdown(_socket.SHUT_WR)
         except OSError:
             pass
         if on_eof is not None:

@@ -6,10 +6,12 @@ speaks to ``unix://`` and ``tcp://`` hosts (TLS with ``DOCKER_TLS_VERIFY``/``DOC
 
 from __future__ import annotations
 
-import json
+# _socket rather than socket: socket.py imports enum and selectors, 3 ms of every CLI start; the
+# C module's socket is the one socket.socket extends, with the same recv/sendall/shutdown.
+import _socket
 import os
-import socket
 
+from ballena.client import jsonwire
 from ballena.client.http import ProtocolError, Response, read_response, send_request
 
 TYPE_CHECKING = False  # typing itself costs the CLI ~5 ms to import
@@ -79,7 +81,7 @@ class Client:
     def __init__(self, host: str | None = None) -> None:
         self.host = host or default_host()
         self._version: str | None = None
-        self._sock: socket.socket | None = None
+        self._sock: _socket.socket | None = None
         self._last: Response | None = None
 
     # -- connections --------------------------------------------------------------------------
@@ -103,15 +105,17 @@ class Client:
             return Endpoint(hostname=hostname, port=port, tls=tls)
         raise ConnectionFailed(f"unsupported host {h!r}: use unix:///path or tcp://host:port")
 
-    def connect(self, timeout: float | None = None) -> socket.socket:
+    def connect(self, timeout: float | None = None) -> _socket.socket:
         h = self.host
         try:
             where = self.endpoint()
             if where.unix_path is not None:
-                s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+                s = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
                 s.settimeout(timeout)
                 s.connect(where.unix_path)
                 return s
+            import socket
+
             s = socket.create_connection((where.hostname, where.port), timeout=timeout)
             if where.tls is not None:
                 s = where.tls.wrap_socket(s, server_hostname=where.hostname)
@@ -145,7 +149,7 @@ class Client:
                 elif isinstance(v, list | tuple):
                     q.extend((k, str(x)) for x in v)
                 elif isinstance(v, dict):
-                    q.append((k, json.dumps(v)))
+                    q.append((k, jsonwire.dumps(v)))
                 else:
                     q.append((k, str(v)))
             if q:
@@ -192,13 +196,13 @@ class Client:
                 data = body
                 hdrs.setdefault("Content-Type", "application/x-tar")
             else:
-                data = json.dumps(body).encode()
+                data = jsonwire.dumps(body).encode()
                 hdrs["Content-Type"] = "application/json"
         resp = self._exchange(method, self._url(path, params), data, hdrs)
         if resp.status >= 400:
             raw = resp.read()
             try:
-                message = json.loads(raw).get("message", "")
+                message = jsonwire.loads(raw).get("message", "")
             except (ValueError, AttributeError):
                 message = raw.decode(errors="replace").strip()
             raise APIError(resp.status, message or f"{resp.status} {resp.reason}")
@@ -223,12 +227,11 @@ class Client:
             return None
         if "json" not in (resp.getheader("content-type") or "json"):
             return data
-        return json.loads(data)
+        return jsonwire.loads(data)
 
     def stream_json(self, method: str, path: str, **kw: Any) -> Iterator[dict[str, Any]]:
         """A JSON message stream (pull, load, build, events): one object per line."""
         resp = self.request(method, path, **kw)
-        decoder = json.JSONDecoder()
         buf = ""
         for chunk in resp.iter_chunks():
             buf += chunk.decode("utf-8", errors="replace")
@@ -237,7 +240,7 @@ class Client:
                 if not buf:
                     break
                 try:
-                    obj, end = decoder.raw_decode(buf)
+                    obj, end = jsonwire.raw_decode(buf)
                 except ValueError:
                     break
                 buf = buf[end:]
@@ -248,14 +251,14 @@ class Client:
 
     def hijack(
         self, path: str, *, params: dict[str, Any] | None = None, body: Any = None
-    ) -> tuple[socket.socket, bytes]:
+    ) -> tuple[_socket.socket, bytes]:
         """POST with ``Upgrade: tcp``; the raw socket after the 101 head, and bytes already read.
 
         Raises APIError when the daemon answers with an error instead.
         """
         url = self._url(path, params)
         sock = self.connect()
-        data = json.dumps(body).encode() if body is not None else b""
+        data = jsonwire.dumps(body).encode() if body is not None else b""
         send_request(
             sock,
             "POST",
@@ -274,8 +277,8 @@ class Client:
             raw = resp.read()
             sock.close()
             try:
-                message = json.loads(raw).get("message", "")
-            except ValueError:
+                message = jsonwire.loads(raw).get("message", "")
+            except (ValueError, AttributeError):
                 message = raw.decode(errors="replace")
             raise APIError(resp.status, message)
         return sock, resp.take_buffer()

@@ -7,11 +7,10 @@ h11 costs as much. The Engine API needs only this much of HTTP.
 
 from __future__ import annotations
 
-import socket
-
 TYPE_CHECKING = False  # typing itself costs the CLI ~5 ms to import
 
 if TYPE_CHECKING:
+    from _socket import socket
     from collections.abc import Iterator
     from typing import BinaryIO
 
@@ -22,7 +21,7 @@ class ProtocolError(Exception):
 
 class Response:
     def __init__(
-        self, sock: socket.socket, buf: bytes, status: int, reason: str, headers: dict[str, str], method: str
+        self, sock: socket, buf: bytes, status: int, reason: str, headers: dict[str, str], method: str
     ) -> None:
         self.sock = sock
         self._buf = buf
@@ -121,7 +120,7 @@ class Response:
 
 
 def send_request(
-    sock: socket.socket, method: str, target: str, headers: dict[str, str], body: bytes | BinaryIO | None
+    sock: socket, method: str, target: str, headers: dict[str, str], body: bytes | BinaryIO | None
 ) -> None:
     lines = [f"{method} {target} HTTP/1.1"]
     lines += [f"{k}: {v}" for k, v in headers.items()]
@@ -141,7 +140,7 @@ def send_request(
     sock.sendall(b"0\r\n\r\n")
 
 
-def read_response(sock: socket.socket, method: str) -> Response:
+def read_response(sock: socket, method: str) -> Response:
     buf = b""
     while b"\r\n\r\n" not in buf:
         data = sock.recv(1 << 16)

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import re
-
 from ballena.errors import InvalidArgument
 
 _DECIMAL = ["B", "kB", "MB", "GB", "TB", "PB", "EB", "ZB", "YB"]
 _BINARY = ["B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB", "ZiB", "YiB"]
-_SIZE_RE = re.compile(r"^(\d+(?:\.\d+)*) ?([kKmMgGtTpP])?[iI]?[bB]?$")
+_SIZE = r"^(\d+(?:\.\d+)*) ?([kKmMgGtTpP])?[iI]?[bB]?$"
 _MULT = {"k": 1, "m": 2, "g": 3, "t": 4, "p": 5}
 
 
@@ -44,7 +42,9 @@ def bytes_size(size: float) -> str:
 
 def ram_in_bytes(value: str) -> int:
     """``-m 32m`` style values, binary multipliers. Raises InvalidArgument."""
-    m = _SIZE_RE.match(value.strip())
+    import re  # here: the CLI prints sizes at every start, parses them rarely (re costs ~4 ms)
+
+    m = re.match(_SIZE, value.strip())
     if not m:
         raise InvalidArgument(f"invalid size: '{value}'")
     number = float(m.group(1))
@@ -54,7 +54,9 @@ def ram_in_bytes(value: str) -> int:
 
 def from_human_size(value: str) -> int:
     """Decimal multipliers (``--shm-size`` uses RAMInBytes; ``--log-opt max-size`` uses this)."""
-    m = _SIZE_RE.match(value.strip())
+    import re  # here: the CLI prints sizes at every start, parses them rarely (re costs ~4 ms)
+
+    m = re.match(_SIZE, value.strip())
     if not m:
         raise InvalidArgument(f"invalid size: '{value}'")
     number = float(m.group(1))

@@ -7,7 +7,6 @@ from __future__ import annotations
 import os
 import sys
 import time
-from contextlib import nullcontext
 
 from ballena.cli.common import die, filters_param, flags, for_each, out, render
 from ballena.cli.display import ellipsis, short_id, since, size, unix_to_rfc3339_local
@@ -286,6 +285,8 @@ def exec_(client: Client, argv: list[str], *, prog: str) -> int:
             client.post(f"/exec/{eid}/resize", params={"h": size_console[0], "w": size_console[1]})
         except APIError:
             pass
+    from contextlib import nullcontext
+
     with RawTerminal(sys.stdin.fileno()) if (a.tty and a.interactive) else nullcontext():
         if a.interactive:
             pump_stdin(sock)
