@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import ctypes
 import os
+import select
 
 # The C library this process already has loaded (ctypes.util.find_library would import
 # subprocess, threading and tempfile, which every monitor forked from the zygote then pays for).
@@ -242,3 +243,20 @@ def set_winsize(fd: int, rows: int, cols: int) -> None:
     import termios
 
     fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
+
+
+
+def exits_within(pid: int, seconds: float) -> bool:
+    """Whether process ``pid`` has exited, or does within ``seconds`` (blocks that long at
+    most). A pidfd says so the moment the process is done, zombie or not; /proc's state would
+    still say running while it is dying, its namespaces already gone."""
+    try:
+        fd = os.pidfd_open(pid)
+    except ProcessLookupError:
+        return True
+    try:
+        poller = select.poll()
+        poller.register(fd, select.POLLIN)
+        return bool(poller.poll(int(seconds * 1000)))
+    finally:
+        os.close(fd)

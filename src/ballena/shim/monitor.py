@@ -42,6 +42,9 @@ __all__ = ["Monitor", "run"]
 # Output still arriving this long after the first process exited is held open by something
 # outside the container (a process that inherited the pipe): stop waiting for its end.
 _DRAIN_AFTER_EXIT = 2.0
+# How long a monitor whose container failed after "created" waits for the daemon's Start or
+# Cancel before it leaves anyway (the daemon is wiring the network: milliseconds, as a rule).
+_DAEMON_WORD_TIMEOUT = 30.0
 
 
 class Monitor:
@@ -105,7 +108,7 @@ class Monitor:
                 message, code = f"OCI runtime create failed: {e}", 128
             self.conns.broadcast(messages.Failed(message=message, exit_code=code))
             self._release_after_failed_start()
-            self._exit()
+            self._exit(await_daemon=self.status == "created")
 
     def _listen(self) -> None:
         self.listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -142,12 +145,14 @@ class Monitor:
         trace.mark("monitor: rootfs mounted")
         self._make_cgroup()
         trace.mark("monitor: cgroup made")
-        proc = self.driver.create()
+        # The daemon has work to do between creation and start (networking): it is told as soon
+        # as the init's namespaces exist, and does it while the init mounts its root.
+        announce = None if self.cfg.autostart else self._announce_created
+        proc = self.driver.create(on_namespaces=announce)
         self.pid, self.io = proc.pid, proc.io
         if not self.cfg.autostart:
-            # The daemon has work to do between creation and start (networking).
-            self.status = "created"
-            self.conns.broadcast(messages.Created(pid=self.pid))
+            if self.status != "created":
+                self._announce_created(proc.pid)
             if not self._wait_for_start():
                 raise RuntimeFailure("start cancelled by the daemon", 1)
         self.driver.start()
@@ -166,6 +171,11 @@ class Monitor:
                 kill=_kill_quietly,
                 publish=lambda state: self.conns.broadcast(messages.HealthReport(health=state)),
             )
+
+    def _announce_created(self, pid: int) -> None:
+        self.pid = pid
+        self.status = "created"
+        self.conns.broadcast(messages.Created(pid=pid))
 
     def _wait_for_start(self) -> bool:
         """Block until the daemon says Start (or Cancel, or goes away, or the init dies)."""
@@ -533,12 +543,23 @@ class Monitor:
                 pass
         self._release()
 
-    def _exit(self) -> NoReturn:
+    def _exit(self, *, await_daemon: bool = False) -> NoReturn:
+        """Leave, after the last byte queued for each connection. ``await_daemon``: the daemon
+        was told "created" and is about to say Start or Cancel; wait for that word (or for it to
+        hang up) first, since its write to a monitor already gone would fail, and its side of
+        the connection would drop the Failed it has not read yet."""
         try:
             os.unlink(os.path.join(self.cfg.state_dir, "monitor.sock"))
         except FileNotFoundError:
             pass
         self.conns.drain_all(time.monotonic() + 5)
+        control = next((c for c in self.conns.all if c.role == "control" and not c.closed), None)
+        if await_daemon and control is not None:
+            try:
+                control.sock.settimeout(_DAEMON_WORD_TIMEOUT)
+                control.sock.recv(1)
+            except OSError:
+                pass
         os._exit(0)
 
 

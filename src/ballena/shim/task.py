@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ballena.errors import SystemFailure, Unavailable, from_kind, start_failure
+from ballena.errors import BallenaError, SystemFailure, Unavailable, from_kind, start_failure
 from ballena.shim import messages
 from ballena.shim.channel import Channel
 from ballena.shim.config import MonitorConfig
@@ -78,8 +78,20 @@ class Task:
 
     async def start(self) -> None:
         """Let a created container run. Raises CommandNotRunnable or RuntimeFailure."""
-        await self.channel.send(messages.Start())
+        try:
+            await self.channel.send(messages.Start())
+        except Unavailable:
+            pass  # the init failed after "created" and its monitor left: its Failed says why
         await self._until_running_or(created=False)
+
+    async def init_failure(self) -> BallenaError:
+        """Why a created container's init died before start, as its monitor reports it (at once:
+        the monitor sees the death on its side of the init's socket)."""
+        try:
+            await self._until_running_or(created=False)
+        except BallenaError as e:
+            return e
+        return SystemFailure("container init went away before start")
 
     async def cancel(self) -> None:
         """Give up a created container: its monitor removes it and exits. Never raises."""

@@ -199,3 +199,38 @@ def test_create_reports_a_failed_start(tmp_path: Path) -> None:
 def test_exit_status_from_the_exit_file() -> None:
     assert ExitStatus.from_record({"exit_code": 1, "oom_killed": True}) == ExitStatus(exit_code=1, oom_killed=True)
     assert ExitStatus.from_record({}).exit_code == 255
+
+
+def test_an_init_that_fails_after_created_is_reported_by_start_and_init_failure(tmp_path: Path) -> None:
+    """The monitor says Created as soon as the init's namespaces exist; the init can still fail
+    (a mount, a sysctl, a missing command) and its monitor leave before the daemon says Start."""
+
+    async def case() -> None:
+        task, monitor = await _task(tmp_path)
+        _send(monitor, m.Failed(message='exec: "nope": executable file not found in $PATH', exit_code=127))
+        monitor.shutdown(socket.SHUT_WR)  # the monitor's last word; it waits for the daemon's
+        await asyncio.sleep(0.01)
+        with pytest.raises(CommandNotRunnable) as e:
+            await task.start()
+        assert e.value.exit_code == 127
+        monitor.settimeout(2)
+        frame = framing.recv(monitor)
+        assert frame is not None and m.decode_request(json.loads(frame[1])) == m.Start()
+        monitor.close()
+
+        task, monitor = await _task(tmp_path)
+        monitor.close()  # gone without a word: Start cannot be sent, and nothing says why
+        with pytest.raises(SystemFailure):
+            await task.start()
+
+        task, monitor = await _task(tmp_path)
+        _send(monitor, m.Failed(message="OCI runtime create failed: write sysctl key x: ENOENT", exit_code=128))
+        monitor.close()
+        err = await task.init_failure()
+        assert isinstance(err, RuntimeFailure) and "write sysctl key" in err.message
+
+        task, monitor = await _task(tmp_path)
+        monitor.close()  # gone without a word
+        assert isinstance(await task.init_failure(), SystemFailure)
+
+    asyncio.run(case())

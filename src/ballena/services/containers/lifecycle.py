@@ -32,7 +32,7 @@ from ballena.errors import (
     SystemFailure,
     Unavailable,
 )
-from ballena.pkg import records, signals, trace
+from ballena.pkg import linux, records, signals, trace
 from ballena.pkg.filters import Filters
 from ballena.pkg.namesgen import random_name
 from ballena.pkg.stringid import generate_id
@@ -234,7 +234,14 @@ class Lifecycle:
         if task.created and self.sandboxes is not None:
             trace.mark("daemon: attaching network")
             try:
-                await self.sandboxes.attach(c, task.pid)
+                try:
+                    await self.sandboxes.attach(c, task.pid)
+                except Exception:
+                    if not await asyncio.to_thread(linux.exits_within, task.pid, 0.2):
+                        raise
+                    # The init failed while its network was being wired (the wiring starts as
+                    # soon as its namespaces exist, and they went with it): say why it failed.
+                    raise await task.init_failure() from None
                 trace.mark("daemon: network attached")
                 await task.start()
             except BaseException as e:

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -22,9 +23,13 @@ class Process:
 class RuntimeDriver(Protocol):
     """One container's runtime, driven from its monitor (blocking, single-threaded)."""
 
-    def create(self) -> Process:
+    def create(self, *, on_namespaces: Callable[[int], None] | None = None) -> Process:
         """Make the container and its init, which waits for ``start``. Raises RuntimeFailure
-        or CommandNotRunnable (``ballena.errors``) with the status Docker records."""
+        or CommandNotRunnable (``ballena.errors``) with the status Docker records.
+
+        ``on_namespaces(pid)``: called as soon as the init's namespaces exist, while it still
+        sets up its mounts, so that its network can be wired meanwhile; a driver that cannot
+        tell calls it (if at all) only once the init is ready."""
         ...
 
     def start(self) -> None:

@@ -1,8 +1,9 @@
 """The native driver: our own runtime (``runtime.native``), run from inside the monitor.
 
 The monitor forks the container's init itself: it makes (or joins) the PID namespace first,
-since only children enter a new one, forks, puts the child in the cgroup, and waits on a
-socket pair until the child reports it is ready (everything set up but ``execve``). ``start``
+since only children enter a new one, forks, and waits on a socket pair: the child reports
+its namespaces made (the daemon may wire its network while it mounts; the monitor moves it
+into its cgroup meanwhile), then ready (everything set up but ``execve``). ``start``
 says go; the child's end of the socket is close-on-exec, so end of stream means the exec
 succeeded and a message means it failed. ``exec`` forks a child that joins the container.
 """
@@ -12,6 +13,7 @@ from __future__ import annotations
 import os
 import signal
 import socket
+from collections.abc import Callable
 from typing import Any
 
 from ballena.errors import BallenaError, RuntimeFailure, start_failure
@@ -35,7 +37,7 @@ class NativeDriver:
         self._sync: socket.socket | None = None
         self.pid = 0
 
-    def create(self) -> Process:
+    def create(self, *, on_namespaces: Callable[[int], None] | None = None) -> Process:
         cfg = self.cfg
         child_stdio: ChildStdio | None = None
         io = ProcessIO()
@@ -64,9 +66,7 @@ class NativeDriver:
         self._sync = parent
         trace.mark("monitor: init forked")
         try:
-            if self.cgroup is not None:
-                self.cgroup.add(pid)
-                trace.mark("monitor: init moved into its cgroup")
+            in_cgroup = self.cgroup is None
             while True:
                 msg, fds = framing.recv_json(parent)
                 if msg is None:
@@ -76,7 +76,17 @@ class NativeDriver:
                     continue
                 if msg.get("error"):
                     raise start_failure(f"OCI runtime create failed: {msg['error']}", int(msg.get("code", 1)))
+                if msg.get("namespaces"):
+                    if on_namespaces is not None:
+                        on_namespaces(pid)
+                    # Only now: a move into the cgroup takes this kernel milliseconds, which
+                    # the network's wiring (after on_namespaces) need not wait for. The init
+                    # waits for our "go" before it execs, so it runs nothing in the wrong one.
+                    in_cgroup = self._move_into_cgroup(pid)
+                    continue
                 if msg.get("ready"):
+                    if not in_cgroup:
+                        self._move_into_cgroup(pid)
                     break
         except BaseException as e:
             io.close()
@@ -87,6 +97,12 @@ class NativeDriver:
             raise
         trace.mark("monitor: init in cgroup and ready")
         return Process(pid=pid, io=io)
+
+    def _move_into_cgroup(self, pid: int) -> bool:
+        if self.cgroup is not None:
+            self.cgroup.add(pid)
+            trace.mark("monitor: init moved into its cgroup")
+        return True
 
     def start(self) -> None:
         sync = self._sync

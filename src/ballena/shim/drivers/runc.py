@@ -13,6 +13,7 @@ import json
 import os
 import socket
 import time
+from collections.abc import Callable
 from typing import Any
 
 from ballena.errors import RuntimeFailure, start_failure
@@ -37,7 +38,8 @@ class RuncDriver:
         self.pid = 0
         self._log = os.path.join(cfg.state_dir, "runc.log")
 
-    def create(self) -> Process:
+    def create(self, *, on_namespaces: Callable[[int], None] | None = None) -> Process:
+        # runc makes the namespaces and the mounts in one call: nothing to announce early.
         cfg = self.cfg
         pid_file = os.path.join(cfg.state_dir, "init.pid")
         args = ["create", "--bundle", cfg.bundle, "--pid-file", pid_file]
