@@ -66,8 +66,9 @@ class Netlink:
             raise SystemFailure("netlink worker is not in the host network namespace")
 
     def index(self, name: str) -> int | None:
-        found = self._ipr.link_lookup(ifname=name)
-        return int(found[0]) if found else None
+        """The index of interface ``name`` in this thread's namespace (the host's): an ioctl,
+        where netlink's lookup dumps every link of the host and costs a start 0.3 ms."""
+        return _index_here(name)
 
     def host_routes(self) -> list[str]:
         self._check_host()
@@ -200,11 +201,11 @@ class Netlink:
         )
 
         def configure(inner: Any) -> tuple[socket.socket, socket.socket] | None:
-            links = {link.get_attr("IFLA_IFNAME"): link["index"] for link in inner.get_links()}
-            # A socket that silently stayed in the host would see the bridge, not our veth end.
-            if ifname not in links or bridge in links:
+            # Ioctls, in the namespace this thread is in (a netlink dump of the links costs 0.5
+            # ms more). Seeing the bridge, not our veth end, would mean we stayed in the host.
+            i = _index_here(ifname)
+            if i is None or _index_here(bridge) is not None:
                 raise SystemFailure("netlink socket is not in the container's network namespace")
-            i = links[ifname]
             for address, prefix in addresses:
                 # No duplicate address detection: the address is ours (reserved), and DAD
                 # would leave an IPv6 address unusable for a second or more.
@@ -258,3 +259,11 @@ def _bound(kind: int, address: str, port: int = 53) -> socket.socket:
         s.close()
         raise
     return s
+
+
+def _index_here(name: str) -> int | None:
+    """The index of interface ``name`` in the calling thread's network namespace, or None."""
+    try:
+        return socket.if_nametoindex(name)
+    except OSError:
+        return None

@@ -245,7 +245,6 @@ def set_winsize(fd: int, rows: int, cols: int) -> None:
     fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
 
 
-
 def exits_within(pid: int, seconds: float) -> bool:
     """Whether process ``pid`` has exited, or does within ``seconds`` (blocks that long at
     most). A pidfd says so the moment the process is done, zombie or not; /proc's state would
