@@ -146,6 +146,8 @@ class Daemon:
         for name, spec in self.cfg.runtimes.items():
             runtimes[name] = RuntimeInfo(name=name, path=spec.path, args=spec.args)
         self.zygote = Zygote(log_path=self.cfg.exec_root / "monitors.log")
+        # Started at the first `docker cp` or `docker export`.
+        self.file_helpers = Zygote(log_path=self.cfg.exec_root / "monitors.log", file_helpers=True)
         self.volume_store = VolumeStore(root / "volumes", self.db)
         self.volume_store.clean()
         self.volumes = VolumeService(store=self.volume_store, events=self.events)
@@ -167,7 +169,7 @@ class Daemon:
             images=self.image_store,
             paths=self.paths,
             volumes=self.volumes,
-            zygote=self.zygote,
+            zygote=self.file_helpers,
             events=self.events,
         )
         self.registry = RegistryService(
@@ -392,6 +394,7 @@ class Daemon:
             await self.lifecycle.shutdown()
             await self.network.shutdown()
             self.zygote.stop()
+            self.file_helpers.stop()
         for p in self._unix_paths:
             try:
                 p.unlink()

@@ -32,7 +32,9 @@ class Zygote:
     """The fork server process, seen from the daemon: started lazily, replaced when it dies
     or stops answering."""
 
-    def __init__(self, *, log_path: Path) -> None:
+    def __init__(self, *, log_path: Path, file_helpers: bool = False) -> None:
+        """``file_helpers``: the zygote of the file helpers, which has ``shim.fsops`` imported."""
+        self._file_helpers = file_helpers
         self._proc: subprocess.Popen[bytes] | None = None
         self._sock: socket.socket | None = None
         self._lock = asyncio.Lock()
@@ -44,7 +46,8 @@ class Zygote:
         log = open(self._log_path, "ab")  # noqa: SIM115 - handed to the child
         try:
             self._proc = subprocess.Popen(
-                [sys.executable, "-m", "ballena.shim.zygote", str(theirs_fd)],
+                [sys.executable, "-m", "ballena.shim.zygote", str(theirs_fd)]
+                + (["--file-helpers"] if self._file_helpers else []),
                 pass_fds=(theirs_fd,),
                 stdin=subprocess.DEVNULL,
                 stdout=log,
