@@ -15,9 +15,11 @@ from __future__ import annotations
 
 import errno
 import os
+import queue
 import shutil
 import stat
 import tarfile
+import threading
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import BinaryIO, Protocol
@@ -162,26 +164,9 @@ class _Extractor:
         self._safe_dirs = {d for d in self._safe_dirs if d != rel and not d.startswith(prefix)}
 
     def _set_meta(self, path: str, member: tarfile.TarInfo, *, is_dir: bool) -> None:
-        try:
-            os.lchown(path, member.uid, member.gid)
-        except OSError as e:  # an unprivileged test run cannot chown
-            if e.errno != errno.EPERM:
-                raise
-        for key, value in member.pax_headers.items():
-            if key.startswith(_PAX_XATTR):
-                try:
-                    raw = value.encode("utf-8", "surrogateescape")
-                    os.setxattr(path, key[len(_PAX_XATTR) :], raw, follow_symlinks=False)
-                except OSError:
-                    pass  # e.g. security.* needing privileges the caller lacks
-        if member.issym():
-            os.utime(path, (member.mtime, member.mtime), follow_symlinks=False)
-            return
-        os.chmod(path, member.mode & 0o7777)  # after chown, which clears set-id bits
+        _set_meta(path, member, times=not is_dir)
         if is_dir:
             self.dir_times.append((path, member.mtime))
-        else:
-            os.utime(path, (member.mtime, member.mtime), follow_symlinks=False)
 
     def finish(self) -> None:
         # Directory times last: creating children changed them.
@@ -190,6 +175,28 @@ class _Extractor:
                 os.utime(path, (mtime, mtime), follow_symlinks=False)
             except FileNotFoundError:
                 pass
+
+
+def _set_meta(path: str, member: tarfile.TarInfo, *, times: bool) -> None:
+    """Owner, content xattrs, mode and (with ``times``) mtime of an unpacked ``member``."""
+    try:
+        os.lchown(path, member.uid, member.gid)
+    except OSError as e:  # an unprivileged test run cannot chown
+        if e.errno != errno.EPERM:
+            raise
+    for key, value in member.pax_headers.items():
+        if key.startswith(_PAX_XATTR):
+            try:
+                raw = value.encode("utf-8", "surrogateescape")
+                os.setxattr(path, key[len(_PAX_XATTR) :], raw, follow_symlinks=False)
+            except OSError:
+                pass  # e.g. security.* needing privileges the caller lacks
+    if member.issym():
+        os.utime(path, (member.mtime, member.mtime), follow_symlinks=False)
+        return
+    os.chmod(path, member.mode & 0o7777)  # after chown, which clears set-id bits
+    if times:
+        os.utime(path, (member.mtime, member.mtime), follow_symlinks=False)
 
 
 COPY_BUFSIZE = 1 << 20
@@ -301,44 +308,195 @@ def _walk(root: str, rel: str = "") -> Iterator[_Entry]:
             yield from _walk(root, child_rel)
 
 
-def write_layer_from_upper(upper: str, out: BinaryIO) -> int:
-    """Pack an overlay upper directory as an OCI layer into ``out``. Returns the content size."""
+def write_layer_from_upper(upper: str, out: BinaryIO, *, mirror: str | None = None) -> int:
+    """Pack an overlay upper directory as an OCI layer into ``out``. Returns the content size.
+
+    ``mirror``: an empty directory that receives, meanwhile, what ``apply_layer`` would unpack
+    from that layer (commit's new layer, with no tar to parse in between; see ``_Mirror``)."""
     size = 0
     hardlinks: dict[tuple[int, int], str] = {}
-    with tar_writer(out) as tf:
-        for e in _walk(upper):
-            if is_whiteout_device(e.st):
-                parent, _, name = e.rel.rpartition("/")
-                wh = tarfile.TarInfo(f"{parent}/{WHITEOUT_PREFIX}{name}" if parent else WHITEOUT_PREFIX + name)
-                wh.mtime = int(e.st.st_mtime)
-                wh.mode = 0o600
-                tf.addfile(wh)
-                continue
-            try:
-                ti = _tarinfo_for(e.path, e.rel + ("/" if stat.S_ISDIR(e.st.st_mode) else ""), e.st)
-            except ValueError:
-                continue
-            if stat.S_ISREG(e.st.st_mode) and e.st.st_nlink > 1:
-                key = (e.st.st_dev, e.st.st_ino)
-                if key in hardlinks:
-                    ti.type = tarfile.LNKTYPE
-                    ti.linkname = hardlinks[key]
-                    ti.size = 0
-                    tf.addfile(ti)
+    copy = _Mirror(mirror) if mirror is not None else None
+    try:
+        with tar_writer(out) as tf:
+            for e in _walk(upper):
+                if is_whiteout_device(e.st):
+                    parent, _, name = e.rel.rpartition("/")
+                    wh = tarfile.TarInfo(f"{parent}/{WHITEOUT_PREFIX}{name}" if parent else WHITEOUT_PREFIX + name)
+                    wh.mtime = int(e.st.st_mtime)
+                    wh.mode = 0o600
+                    tf.addfile(wh)
+                    if copy is not None:
+                        copy.whiteout(e.rel)
                     continue
-                hardlinks[key] = e.rel
-            if ti.type == tarfile.REGTYPE:
-                with open(e.path, "rb") as f:
-                    tf.addfile(ti, f)
-                size += ti.size
-            else:
-                tf.addfile(ti)
-            if stat.S_ISDIR(e.st.st_mode) and is_opaque(e.path):
-                op = tarfile.TarInfo(f"{e.rel}/{WHITEOUT_OPAQUE}")
-                op.mtime = int(e.st.st_mtime)
-                op.mode = 0o600
-                tf.addfile(op)
+                try:
+                    ti = _tarinfo_for(e.path, e.rel + ("/" if stat.S_ISDIR(e.st.st_mode) else ""), e.st)
+                except ValueError:
+                    continue
+                if stat.S_ISREG(e.st.st_mode) and e.st.st_nlink > 1:
+                    key = (e.st.st_dev, e.st.st_ino)
+                    if key in hardlinks:
+                        ti.type = tarfile.LNKTYPE
+                        ti.linkname = hardlinks[key]
+                        ti.size = 0
+                        tf.addfile(ti)
+                        if copy is not None:
+                            copy.hardlink(e.rel, ti.linkname)
+                        continue
+                    hardlinks[key] = e.rel
+                if ti.type == tarfile.REGTYPE:
+                    with open(e.path, "rb") as f:
+                        tf.addfile(ti, f)
+                    size += ti.size
+                else:
+                    tf.addfile(ti)
+                opaque = stat.S_ISDIR(e.st.st_mode) and is_opaque(e.path)
+                if opaque:
+                    op = tarfile.TarInfo(f"{e.rel}/{WHITEOUT_OPAQUE}")
+                    op.mtime = int(e.st.st_mtime)
+                    op.mode = 0o600
+                    tf.addfile(op)
+                if copy is not None:
+                    copy.entry(e, ti, opaque=opaque)
+        if copy is not None:
+            copy.finish()
+    finally:
+        if copy is not None:
+            copy.stop()
     return size
+
+
+class _Mirror:
+    """What ``apply_layer`` would unpack from the layer being packed, made from the upper
+    directory itself: for commit, the new layer with no tar parsed back (which cost the old way
+    a third of its CPU, and its GIL fights with the packing thread).
+
+    Files are made by a worker thread (the kernel copies their content: ``copy_file_range``)
+    while the walking thread writes the tar; directories by the walking thread, in order,
+    before their children; hard links, and directory times (which creating children changes),
+    come last. The result is the unpacked layer's: integer mtimes, content xattrs only,
+    whiteouts as 0:0 devices, opaque directories marked.
+
+    One worker, not more: creating a file costs this disk 35-130 us, nearly all of it under
+    the directory's lock, and more threads only spin on it (10,000 files: 1.7-2.0 s of CPU
+    with one worker, 3.1-3.6 s with two, the same wall time or worse)."""
+
+    THREADS = 1
+
+    def __init__(self, dest: str) -> None:
+        self.dest = os.path.realpath(dest)
+        self.jobs: queue.SimpleQueue[tuple[str, str, tarfile.TarInfo] | None] = queue.SimpleQueue()
+        self.errors: list[BaseException] = []
+        self.links: list[tuple[str, str]] = []
+        self.dir_times: list[tuple[str, float]] = []
+        self.threads = [
+            threading.Thread(target=self._work, name="commit-files", daemon=True) for _ in range(self.THREADS)
+        ]
+        for t in self.threads:
+            t.start()
+
+    def entry(self, e: _Entry, ti: tarfile.TarInfo, *, opaque: bool) -> None:
+        path = os.path.join(self.dest, e.rel)
+        if ti.isdir():
+            os.mkdir(path, 0o700)
+            _set_meta(path, ti, times=False)
+            if opaque:
+                os.setxattr(path, OPAQUE_XATTR, b"y")
+            self.dir_times.append((path, ti.mtime))
+        else:
+            self.jobs.put((e.path, path, ti))
+
+    def whiteout(self, rel: str) -> None:
+        self.jobs.put(("", os.path.join(self.dest, rel), _WHITEOUT))
+
+    def hardlink(self, rel: str, target_rel: str) -> None:
+        self.links.append((os.path.join(self.dest, target_rel), os.path.join(self.dest, rel)))
+
+    def _work(self) -> None:
+        while (job := self.jobs.get()) is not None:
+            if self.errors:
+                continue  # the commit fails: drain the queue without doing more
+            try:
+                _make_leaf(*job)
+            except BaseException as e:
+                self.errors.append(e)
+
+    def stop(self) -> None:
+        """Let the threads go (idempotent); what they had left to do is dropped."""
+        if not self.threads:
+            return
+        for _ in self.threads:
+            self.jobs.put(None)
+        for t in self.threads:
+            t.join()
+        self.threads = []
+
+    def finish(self) -> None:
+        self.stop()
+        if self.errors:
+            raise self.errors[0]
+        for target, path in self.links:
+            os.link(target, path, follow_symlinks=False)
+        for path, mtime in reversed(self.dir_times):
+            os.utime(path, (mtime, mtime), follow_symlinks=False)
+
+
+_WHITEOUT = tarfile.TarInfo("whiteout")  # a marker: made as apply_layer makes a whiteout
+
+
+def _make_leaf(src: str, path: str, ti: tarfile.TarInfo) -> None:
+    if ti is _WHITEOUT:
+        os.mknod(path, stat.S_IFCHR | 0o600, os.makedev(0, 0))
+        return
+    if ti.isreg():
+        _copy_file(src, path, ti)
+        return
+    if ti.issym():
+        os.symlink(ti.linkname, path)
+    elif ti.ischr() or ti.isblk():
+        kind = stat.S_IFCHR if ti.ischr() else stat.S_IFBLK
+        os.mknod(path, kind | (ti.mode & 0o7777), os.makedev(ti.devmajor, ti.devminor))
+    elif ti.isfifo():
+        os.mkfifo(path, ti.mode & 0o7777)
+    _set_meta(path, ti, times=True)
+
+
+def _copy_file(src: str, dst: str, ti: tarfile.TarInfo) -> None:
+    """The new file ``dst`` with ``ti.size`` bytes of ``src`` (copied by the kernel) and the
+    metadata ``_set_meta`` gives an unpacked file, all set through its descriptor: no path
+    lookups in a directory that may hold thousands of names."""
+    sfd = os.open(src, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    try:
+        dfd = os.open(dst, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+        try:
+            left = ti.size
+            while left > 0:
+                try:
+                    n = os.copy_file_range(sfd, dfd, left)
+                except OSError as e:
+                    if e.errno not in (errno.EXDEV, errno.ENOSYS, errno.EOPNOTSUPP, errno.EINVAL):
+                        raise
+                    n = os.write(dfd, os.read(sfd, min(left, COPY_BUFSIZE)))
+                if n == 0:
+                    raise OSError(errno.EIO, f"{src} shrank while it was committed")
+                left -= n
+            if ti.uid or ti.gid:  # made by root: 0:0 already
+                try:
+                    os.fchown(dfd, ti.uid, ti.gid)
+                except OSError as e:  # an unprivileged test run cannot chown
+                    if e.errno != errno.EPERM:
+                        raise
+            for key, value in ti.pax_headers.items():
+                if key.startswith(_PAX_XATTR):
+                    try:
+                        os.setxattr(dfd, key[len(_PAX_XATTR) :], value.encode("utf-8", "surrogateescape"))
+                    except OSError:
+                        pass  # e.g. security.* needing privileges the caller lacks
+            os.fchmod(dfd, ti.mode & 0o7777)  # after chown, which clears set-id bits
+            os.utime(dfd, (ti.mtime, ti.mtime))
+        finally:
+            os.close(dfd)
+    finally:
+        os.close(sfd)
 
 
 def write_tree(root: str, out: BinaryIO, *, prefix: str = "", skip: Iterable[str] = ()) -> None:

@@ -11,7 +11,7 @@ import asyncio
 import json
 import logging
 import os
-import threading
+import secrets
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
@@ -366,41 +366,20 @@ async def _output(channel: Channel) -> AsyncIterator[bytes]:
 
 
 def _pack_and_register(images: ImageStore, upper: str, parent_chain: str | None) -> Layer:
-    """Tar the container's changes into a blob and unpack them as the new layer at once: a
-    thread writes the tar to both the blob and a pipe that the unpacking reads, so the two
-    overlap instead of following each other (half the time of a big commit). Blocking."""
-    read_fd, write_fd = os.pipe()
-    result: dict[str, Any] = {}
-
-    def pack() -> None:
-        try:
-            with images.content.writer() as blob, os.fdopen(write_fd, "wb", buffering=1 << 20) as pipe:
-                archive.write_layer_from_upper(upper, _Tee(blob, pipe))  # type: ignore[arg-type]
-                pipe.flush()
-                result["blob"] = blob.commit()
-        except BaseException as e:
-            result["error"] = e
-
-    def packed() -> str:
-        packer.join()
-        if "error" in result:
-            raise result["error"]
-        return str(result["blob"])
-
-    packer = threading.Thread(target=pack, name="commit-pack", daemon=True)
-    packer.start()
+    """Tar the container's changes into a blob while the same changes are copied into the new
+    layer's directory (``archive.write_layer_from_upper``'s mirror): nothing is unpacked again.
+    The layer's diff ID is the blob's digest (an uncompressed tar). Blocking."""
+    key = f"extract-{secrets.token_hex(8)}"  # swept at start-up if we die half-way
+    images.snapshots.prepare(key, parent_chain)
     try:
-        with os.fdopen(read_fd, "rb", buffering=0) as reader:
-            return images.register_layer_stream(reader, blob="", parent_chain=parent_chain, before_commit=packed)
-    finally:
-        packer.join()
-
-
-class _Tee:
-    def __init__(self, *outs: Any) -> None:
-        self.outs = outs
-
-    def write(self, data: bytes) -> int:
-        for out in self.outs:
-            out.write(data)
-        return len(data)
+        with images.content.writer() as blob:
+            mirror = str(images.snapshots.upper_dir(key))
+            size = archive.write_layer_from_upper(upper, blob, mirror=mirror)  # type: ignore[arg-type]
+            digest = str(blob.commit())
+        return images.register_layer_from_snapshot(
+            key, diff_id=digest, blob=digest, size=size, parent_chain=parent_chain
+        )
+    except BaseException:
+        if images.snapshots.exists(key):
+            images.snapshots.remove(key)
+        raise

@@ -100,3 +100,76 @@ def test_whiteouts_translate_both_ways(tmp_path: Path) -> None:
     out = io.BytesIO()
     archive.write_layer_from_upper(str(dest), out)
     assert {"etc/.wh.gone", "var/.wh..wh..opq"} <= set(_members(out.getvalue()))
+
+
+def _tree(root: Path) -> dict[str, tuple[object, ...]]:
+    """Everything an unpacked layer holds, path by path (hard links as shared inodes)."""
+    out: dict[str, tuple[object, ...]] = {}
+    inodes: dict[int, str] = {}
+    for dirpath, dirnames, filenames in os.walk(root):
+        for name in sorted(dirnames + filenames):
+            p = Path(dirpath, name)
+            st = p.lstat()
+            rel = str(p.relative_to(root))
+            xattrs = {k: os.getxattr(p, k, follow_symlinks=False) for k in os.listxattr(p, follow_symlinks=False)}
+            content: object = None
+            if p.is_symlink():
+                content = os.readlink(p)
+            elif p.is_file():
+                content = p.read_bytes()
+                if st.st_nlink > 1:
+                    content = (content, inodes.setdefault(st.st_ino, rel))
+            out[rel] = (st.st_mode, st.st_uid, st.st_gid, int(st.st_mtime), st.st_rdev, xattrs, content)
+    return out
+
+
+def _upper(tmp_path: Path) -> Path:
+    upper = tmp_path / "upper"
+    (upper / "a" / "b").mkdir(parents=True)
+    (upper / "empty").mkdir(mode=0o711)
+    for size in (0, 1, 4096, 70_000):
+        (upper / "a" / f"f{size}").write_bytes(os.urandom(size))
+    (upper / "a" / "exe").write_text("#!/bin/sh\n")
+    (upper / "a" / "exe").chmod(0o4755)
+    os.setxattr(upper / "a" / "exe", "user.note", b"kept")
+    (upper / "a" / "b" / "deep").write_text("deep")
+    os.link(upper / "a" / "b" / "deep", upper / "a" / "hard")
+    os.symlink("../a/f1", upper / "a" / "b" / "rel-link")
+    os.symlink("/etc/passwd", upper / "abs-link")
+    os.mkfifo(upper / "a" / "fifo", 0o640)
+    for i, p in enumerate(sorted(upper.rglob("*"))):
+        os.utime(p, (1_700_000_000 + i + 0.5, 1_700_000_000 + i + 0.5), follow_symlinks=False)
+    return upper
+
+
+def test_the_mirror_of_a_packed_upper_is_what_unpacking_its_layer_makes(tmp_path: Path) -> None:
+    """Commit makes the new layer's directory from the upper one directly (no tar parsed back):
+    it must hold exactly what apply_layer makes of the blob, metadata and hard links included."""
+    upper = _upper(tmp_path)
+    if os.geteuid() == 0:
+        os.mknod(upper / "a" / "gone", 0o020000 | 0o600, os.makedev(0, 0))  # a whiteout
+        os.setxattr(upper / "empty", "trusted.overlay.opaque", b"y")
+        os.chown(upper / "a" / "f1", 1000, 1001)
+        os.chown(upper / "a" / "b", 33, 33)
+    mirror, unpacked = tmp_path / "mirror", tmp_path / "unpacked"
+    mirror.mkdir()
+    unpacked.mkdir()
+    blob = io.BytesIO()
+    size = archive.write_layer_from_upper(str(upper), blob, mirror=str(mirror))
+    assert archive.apply_layer(io.BytesIO(blob.getvalue()), str(unpacked)) == size == 0 + 1 + 4096 + 70_000 + 10 + 4
+    expected = _tree(unpacked)
+    assert "a/hard" in expected and "a/fifo" in expected and "abs-link" in expected
+    assert _tree(mirror) == expected
+
+
+def test_a_mirror_that_fails_leaves_no_thread_and_says_why(tmp_path: Path) -> None:
+    upper = _upper(tmp_path)
+    mirror = tmp_path / "mirror"
+    mirror.mkdir()
+    (mirror / "a").mkdir()  # in the way: the walk cannot make it
+    import threading
+
+    before = threading.active_count()
+    with pytest.raises(FileExistsError):
+        archive.write_layer_from_upper(str(upper), io.BytesIO(), mirror=str(mirror))
+    assert threading.active_count() == before
