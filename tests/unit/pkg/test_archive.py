@@ -133,6 +133,9 @@ def _upper(tmp_path: Path) -> Path:
     (upper / "a" / "exe").chmod(0o4755)
     os.setxattr(upper / "a" / "exe", "user.note", b"kept")
     (upper / "a" / "b" / "deep").write_text("deep")
+    for name, mode in (("open", 0o666), ("private", 0o600), ("sticky-dir-like", 0o1777)):
+        (upper / "a" / name).write_text(name)
+        (upper / "a" / name).chmod(mode)  # modes a umask would cut, or that need a chmod
     os.link(upper / "a" / "b" / "deep", upper / "a" / "hard")
     os.symlink("../a/f1", upper / "a" / "b" / "rel-link")
     os.symlink("/etc/passwd", upper / "abs-link")
@@ -156,7 +159,7 @@ def test_the_mirror_of_a_packed_upper_is_what_unpacking_its_layer_makes(tmp_path
     unpacked.mkdir()
     blob = io.BytesIO()
     size = archive.write_layer_from_upper(str(upper), blob, mirror=str(mirror))
-    assert archive.apply_layer(io.BytesIO(blob.getvalue()), str(unpacked)) == size == 0 + 1 + 4096 + 70_000 + 10 + 4
+    assert archive.apply_layer(io.BytesIO(blob.getvalue()), str(unpacked)) == size == 0 + 1 + 4096 + 70_000 + 10 + 4 + 4 + 7 + 15
     expected = _tree(unpacked)
     assert "a/hard" in expected and "a/fifo" in expected and "abs-link" in expected
     assert _tree(mirror) == expected
