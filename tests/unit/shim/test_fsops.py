@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from ballena.errors import NotFound
-from ballena.pkg import httpbody
+from ballena.pkg import framing, httpbody
 from ballena.shim import fsops
 
 
@@ -65,7 +65,11 @@ def _members(wire: bytes, framing: str, tmp_path: Path) -> list[tuple[str, str, 
     sender.start()
     got = []
     with b:
-        reader = httpbody.BodyReader(b, framing)
+        reader: httpbody.BodyReader | fsops._ArchiveSource
+        if framing == "frames":  # relayed by the daemon as stdin frames, then a JSON end
+            reader = fsops._ArchiveSource(fsops._FrameStream(b))
+        else:
+            reader = httpbody.BodyReader(b, framing)
         headers = fsops._TarHeaders(reader)
         while (m := headers.next()) is not None:
             data = b""
@@ -96,6 +100,8 @@ def test_tar_members_read_from_a_handed_body_as_tarfile_reads_them(fmt: int, tmp
     chunked = b"".join(b"%x\r\n%s\r\n" % (len(wire[i : i + 999]), wire[i : i + 999]) for i in range(0, len(wire), 999))
     assert _members(chunked + b"0\r\n\r\n", "chunked", tmp_path) == expected
     assert _members(wire, f"length {len(wire)}", tmp_path) == expected
+    frames = b"".join(framing.encode(framing.STDIN, wire[i : i + 777]) for i in range(0, len(wire), 777))
+    assert _members(frames + framing.encode_json({"end": True}), "frames", tmp_path) == expected
     # Without its end-of-archive blocks (the stream ends between two members), as Go reads it.
     body = wire[: len(wire) - 1024]
     assert _members(body, f"length {len(body)}", tmp_path) == expected
