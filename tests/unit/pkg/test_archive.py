@@ -159,7 +159,11 @@ def test_the_mirror_of_a_packed_upper_is_what_unpacking_its_layer_makes(tmp_path
     unpacked.mkdir()
     blob = io.BytesIO()
     size = archive.write_layer_from_upper(str(upper), blob, mirror=str(mirror))
-    assert archive.apply_layer(io.BytesIO(blob.getvalue()), str(unpacked)) == size == 0 + 1 + 4096 + 70_000 + 10 + 4 + 4 + 7 + 15
+    assert (
+        archive.apply_layer(io.BytesIO(blob.getvalue()), str(unpacked))
+        == size
+        == 0 + 1 + 4096 + 70_000 + 10 + 4 + 4 + 7 + 15
+    )
     expected = _tree(unpacked)
     assert "a/hard" in expected and "a/fifo" in expected and "abs-link" in expected
     assert _tree(mirror) == expected
