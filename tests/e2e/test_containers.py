@@ -44,6 +44,25 @@ def test_run_rm_echo_leaves_nothing(clean: Daemon) -> None:
     assert monitors_of(d.root) == []
 
 
+def test_a_created_container_that_never_ran_leaves_no_cgroup(clean: Daemon) -> None:
+    """Its cgroup is made at create (the start is faster for it); removal takes it away, and
+    an exited container's start makes it again."""
+    d = clean
+    before = set(_our_cgroups(d))
+    cid = d.docker("create", "busybox", "true", check=True).stdout.strip()
+    deadline = time.monotonic() + 5
+    while not [p for p in _our_cgroups(d) if p.name == cid] and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert [p for p in _our_cgroups(d) if p.name == cid], "made at create"
+    d.docker("rm", cid, check=True)
+    assert set(_our_cgroups(d)) <= before
+    cid = d.docker("create", "busybox", "true", check=True).stdout.strip()
+    assert d.docker("start", "-a", cid, check=True).returncode == 0
+    assert d.docker("start", "-a", cid, check=True).returncode == 0  # again, after its exit
+    d.docker("rm", cid, check=True)
+    assert set(_our_cgroups(d)) <= before
+
+
 def test_the_monitor_check_finds_a_live_monitor(clean: Daemon) -> None:
     """The check above would pass vacuously if it could not see monitors: a running
     container's monitor, deliberately left running, must be found, and only while it runs."""

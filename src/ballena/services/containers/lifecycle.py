@@ -169,6 +169,11 @@ class Lifecycle:
             )
             await asyncio.to_thread(self.bundles.prepare_filesystem, c, image.top_layer)
             self.store.save(c)
+            # Its cgroup now, and the kernel's migration window opened now: `docker run` sends
+            # the start a moment after this answer, and the wait for that window (5-8 ms here)
+            # is then behind it instead of in the start (``_make_cgroup_early``). A container
+            # never started leaves an empty cgroup, which its removal sweeps.
+            self._make_cgroup_early(c)
         except BaseException:
             self.store.release_name(name)
             d = self.store.dir(cid)
