@@ -242,6 +242,9 @@ def test_ballena_cli_images(daemon: Daemon) -> None:
     assert res.returncode == 125 and "unknown flag: --bogus" in res.stderr
     v = daemon.ballena("version", check=True).stdout
     assert "Server: Ballena Engine" in v and "API version" in v
+    both = json.loads(daemon.ballena("version", "--format", "json", check=True).stdout)  # as docker's
+    assert both["Client"]["ApiVersion"] == "1.56" and both["Server"]["ApiVersion"] == "1.56"
+    assert json.loads(daemon.ballena("info", "--format", "json", check=True).stdout)["Images"] >= 1
 
 
 def test_image_prune_removes_dangling(daemon: Daemon, tmp_path: Path) -> None:

@@ -68,7 +68,8 @@ def loads(data: bytes | str) -> Any:
     return value
 
 
-def dumps(value: Any) -> str:
+def dumps(value: Any, *, compact: bool = False) -> str:
+    """``json.dumps``; ``compact``: no spaces after separators, as Go's encoder writes."""
     import json
 
-    return json.dumps(value)
+    return json.dumps(value, separators=(",", ":") if compact else None)

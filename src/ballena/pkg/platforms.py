@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import platform
+import os
 
 __all__ = ["go_arch"]
 
@@ -19,5 +19,5 @@ _GO_ARCH = {
 
 def go_arch(machine: str | None = None) -> str:
     """GOARCH for ``machine`` as ``uname -m`` names it (``amd64`` for ``x86_64``), by default this one's."""
-    machine = machine or platform.machine()
+    machine = machine or os.uname().machine  # what platform.machine() says, without its import
     return _GO_ARCH.get(machine, machine)

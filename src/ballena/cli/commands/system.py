@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import sys
 import time
 
 from ballena import __version__
 from ballena.cli.common import filters_param, flags, out, render
 from ballena.cli.display import size
+from ballena.client import jsonwire
 from ballena.client.api import CLIENT_API_VERSION, APIError, Client, ConnectionFailed
 from ballena.pkg.platforms import go_arch
 
@@ -41,7 +41,8 @@ def version(client: Client, argv: list[str], *, prog: str) -> int:
     if a.format:
         from ballena.cli.gotemplate import Template
 
-        out(Template(a.format).execute({"Client": client_info, "Server": server}))
+        both = {"Client": client_info, "Server": server}
+        out(jsonwire.dumps(both, compact=True) if a.format == "json" else Template(a.format).execute(both))
         return 1 if error else 0
     out("Client:")
     out(f" Version:           {__version__}")
@@ -75,7 +76,7 @@ def info(client: Client, argv: list[str], *, prog: str) -> int:
     if a.format:
         from ballena.cli.gotemplate import Template
 
-        out(Template(a.format).execute(data) if a.format != "json" else json.dumps(data))
+        out(Template(a.format).execute(data) if a.format != "json" else jsonwire.dumps(data, compact=True))
         return 0
     lines = [
         "Client:",
@@ -155,7 +156,7 @@ def events(client: Client, argv: list[str], *, prog: str) -> int:
         tmpl = Template(a.format)
     for ev in client.stream_json("GET", "/events", params=params):
         if a.format == "json":
-            out(json.dumps(ev, separators=(",", ":")))
+            out(jsonwire.dumps(ev, compact=True))
         elif tmpl is not None:
             out(tmpl.execute(ev))
         else:
