@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import os
+import re
 import subprocess
 import time
 from collections.abc import Iterator
@@ -48,8 +49,11 @@ def _mounts_under(root: Path) -> int:
     return sum(1 for line in Path("/proc/self/mounts").read_text().splitlines() if str(root) in line)
 
 
-def _nft_rules() -> int:
-    out = subprocess.run(["nft", "list", "ruleset"], capture_output=True, text=True).stdout
+def _nft_rules(d: Daemon) -> int:
+    """The rules in this daemon's own table (named after its bridge): other test daemons still
+    alive (a session's, with containers that restart) change the host's ruleset meanwhile."""
+    table = "ballena_" + re.sub(r"[^A-Za-z0-9_]", "_", d.bridge)
+    out = subprocess.run(["nft", "list", "table", "ip", table], capture_output=True, text=True).stdout
     return sum(1 for line in out.splitlines() if line.strip() and not line.strip().startswith(("table", "chain", "}", "type", "policy")))  # fmt: skip
 
 
@@ -82,7 +86,7 @@ def test_bursts_of_containers_and_concurrent_calls_leave_nothing(daemon_under_lo
         time.sleep(0.1)
         warm.api.remove_container(cid, force=True)
     time.sleep(6)  # one memory trim of the daemon's
-    fds0, rss0, mounts0, rules0, kids0 = _fds(pid), _rss_kib(pid), _mounts_under(d.root), _nft_rules(), _children(pid)
+    fds0, rss0, mounts0, rules0, kids0 = _fds(pid), _rss_kib(pid), _mounts_under(d.root), _nft_rules(d), _children(pid)
 
     def one_round() -> tuple[float, float, int]:
         t0 = time.monotonic()
@@ -94,6 +98,7 @@ def test_bursts_of_containers_and_concurrent_calls_leave_nothing(daemon_under_lo
         assert len(set(ids)) == CONTAINERS
         ports = {c.attrs["NetworkSettings"]["Ports"]["80/tcp"][0]["HostPort"] for c in warm.containers.list()}
         assert len(ports) == CONTAINERS  # a host port each
+        assert _nft_rules(d) > rules0  # the count sees this daemon's port rules: not vacuous
 
         def calls(n: int) -> int:
             client = docker.DockerClient(base_url=d.host, version="auto", timeout=120)
@@ -131,7 +136,7 @@ def test_bursts_of_containers_and_concurrent_calls_leave_nothing(daemon_under_lo
     while time.monotonic() < deadline and (_mounts_under(d.root) > mounts0 or _children(pid) > kids0):
         time.sleep(0.2)
     assert _mounts_under(d.root) == mounts0
-    assert _nft_rules() == rules0
+    assert _nft_rules(d) == rules0
     assert _children(pid) <= kids0
     assert _fds(pid) <= fds0 + 5  # a few lazily opened (sockets of the executor threads)
     # No leak: a second round ends where the first did (within 5 %). The first round's growth
