@@ -87,8 +87,13 @@ class Zygote:
             daemon_end.close()
             raise SystemFailure(f"cannot start container monitor: {reply['error']}")
         if pass_fd is not None:
-            # A few bytes on a new, empty socket: this send cannot block.
-            framing.send_json(daemon_end, {"fd": "passed"}, [pass_fd])
+            # A few bytes on a new, empty socket: this send cannot block. It can find the child
+            # gone: a file helper that fails before it needs the descriptor (no such path)
+            # reports that and exits at once, and its report is on the channel, to be read.
+            try:
+                framing.send_json(daemon_end, {"fd": "passed"}, [pass_fd])
+            except (BrokenPipeError, ConnectionResetError):
+                pass
         return int(reply["pid"]), await Channel.from_socket(daemon_end)
 
     async def make_cgroup(self, path: str) -> None:
