@@ -64,3 +64,38 @@ def test_prune_and_filters(tmp_path: Path) -> None:
             await svc.remove("bridge")
 
     asyncio.run(case())
+
+
+def test_concurrent_rule_updates_end_with_the_latest_state_and_coalesce(tmp_path: Path) -> None:
+    """Each apply replaces the whole nftables table: an older picture applied after a newer
+    one brought back a removed container's port rules (40 removals at once left 2 rules)."""
+    applied: list[list[str]] = []
+
+    class SlowFirst(FakeDriver):
+        def __init__(self) -> None:
+            super().__init__()
+            self.delays = [0.05]  # the first apply takes longest, as a busy thread may
+
+        async def apply_rules(self, networks: object, ports: object) -> None:
+            await asyncio.sleep(self.delays.pop(0) if self.delays else 0)
+            applied.append(list(ports))  # type: ignore[call-overload]
+
+    class Ports:
+        current = ["x"]
+
+        def rules(self) -> list[str]:
+            return list(self.current)
+
+    svc = network_service(tmp_path, SlowFirst())
+    ports = Ports()
+    svc.ports = ports  # type: ignore[assignment]
+
+    async def case() -> None:
+        first = asyncio.ensure_future(svc.apply_rules())
+        await asyncio.sleep(0)  # it has rendered ["x"] and is applying
+        ports.current = []  # container x removed meanwhile
+        later = [asyncio.ensure_future(svc.apply_rules()) for _ in range(3)]
+        await asyncio.gather(first, *later)
+
+    asyncio.run(case())
+    assert applied == [["x"], []]  # the latest state last, and one apply for the three asks
