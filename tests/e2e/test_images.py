@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import socket
 import subprocess
 import tarfile
 import time
@@ -42,6 +43,16 @@ def test_import_then_images_inspect_history(daemon: Daemon, tmp_path: Path) -> N
     assert info["RepoTags"] == ["imported:latest"]
     assert len(info["RootFS"]["Layers"]) == 1 and info["RootFS"]["Layers"][0].startswith("sha256:")
     assert info["Config"]["Cmd"] == ["sh"]
+    assert info["Config"]["Hostname"] == "" and info["Config"]["Entrypoint"] is None  # the CLI's API 1.50
+    # From API 1.52 (Engine 29) the schema's OCI image config: empty fields left out, no nulls.
+    with socket.socket(socket.AF_UNIX) as s:
+        s.connect(str(daemon.sock))
+        s.sendall(b"GET /v1.56/images/imported/json HTTP/1.0\r\nHost: x\r\n\r\n")
+        raw = b""
+        while chunk := s.recv(65536):
+            raw += chunk
+    config = json.loads(raw.split(b"\r\n\r\n", 1)[1])["Config"]
+    assert config["Cmd"] == ["sh"] and "Hostname" not in config and None not in config.values()
     hist = daemon.docker("history", "imported", check=True).stdout
     assert "Imported from -" in hist
     daemon.docker("rmi", "imported", check=True)

@@ -63,7 +63,7 @@ def inspect(img: Image, req: Request, graph: dict[str, str]) -> dict[str, Any]:
         "Created": cfg.get("created") or rfc3339nano(img.created_ns),
         "DockerVersion": cfg.get("docker_version", ""),
         "Author": cfg.get("author", ""),
-        "Config": _image_run_config(run),
+        "Config": _image_run_config(run, req),
         "Architecture": cfg.get("architecture", ""),
         "Os": cfg.get("os", "linux"),
         "Size": img.size,
@@ -102,7 +102,18 @@ CONFIG_DEFAULTS: dict[str, Any] = {
 }
 
 
-def _image_run_config(run: dict[str, Any]) -> dict[str, Any]:
+# An image's config from API 1.52 (Engine 29) on: the OCI image config's fields, each left out
+# when empty, as the schema has them (no nulls; the container-only fields gone). Before, the
+# container-config shape with its defaults, nulls included (deprecated in Engine 28.3).
+IMAGE_CONFIG_FIELDS = (
+    "User", "ExposedPorts", "Env", "Cmd", "Healthcheck", "ArgsEscaped", "Volumes", "WorkingDir",
+    "Entrypoint", "OnBuild", "Labels", "StopSignal", "Shell",
+)  # fmt: skip
+
+
+def _image_run_config(run: dict[str, Any], req: Request) -> dict[str, Any]:
+    if api_at_least(req, "1.52"):
+        return {k: run[k] for k in IMAGE_CONFIG_FIELDS if run.get(k) not in (None, "", [], {}, False)}
     return {**CONFIG_DEFAULTS, **run}
 
 
