@@ -179,20 +179,30 @@ class _Extractor:
                 pass
 
 
-def _set_meta(path: str, member: tarfile.TarInfo, *, times: bool) -> None:
-    """Owner, content xattrs, mode and (with ``times``) mtime of an unpacked ``member``."""
-    try:
-        os.lchown(path, member.uid, member.gid)
-    except OSError as e:  # an unprivileged test run cannot chown
-        if e.errno != errno.EPERM:
-            raise
+def _set_owner_and_xattrs(target: str | int, member: tarfile.TarInfo, *, chown: bool = True) -> None:
+    """The owner and content xattrs of an unpacked ``member``, on ``target``: a path (never
+    followed) or an open descriptor."""
+    if chown:
+        try:
+            if isinstance(target, int):
+                os.fchown(target, member.uid, member.gid)
+            else:
+                os.lchown(target, member.uid, member.gid)
+        except OSError as e:  # an unprivileged test run cannot chown
+            if e.errno != errno.EPERM:
+                raise
     for key, value in member.pax_headers.items():
         if key.startswith(_PAX_XATTR):
             try:
                 raw = value.encode("utf-8", "surrogateescape")
-                os.setxattr(path, key[len(_PAX_XATTR) :], raw, follow_symlinks=False)
+                os.setxattr(target, key[len(_PAX_XATTR) :], raw, follow_symlinks=isinstance(target, int))
             except OSError:
                 pass  # e.g. security.* needing privileges the caller lacks
+
+
+def _set_meta(path: str, member: tarfile.TarInfo, *, times: bool) -> None:
+    """Owner, content xattrs, mode and (with ``times``) mtime of an unpacked ``member``."""
+    _set_owner_and_xattrs(path, member)
     if member.issym():
         os.utime(path, (member.mtime, member.mtime), follow_symlinks=False)
         return
@@ -485,18 +495,7 @@ def _copy_file(src: str, dst: str, ti: tarfile.TarInfo, data: bytes | None) -> N
         else:
             _copy_content(src, dfd, ti.size)
         chowned = bool(ti.uid or ti.gid)  # made by root: 0:0 already
-        if chowned:
-            try:
-                os.fchown(dfd, ti.uid, ti.gid)
-            except OSError as e:  # an unprivileged test run cannot chown
-                if e.errno != errno.EPERM:
-                    raise
-        for key, value in ti.pax_headers.items():
-            if key.startswith(_PAX_XATTR):
-                try:
-                    os.setxattr(dfd, key[len(_PAX_XATTR) :], value.encode("utf-8", "surrogateescape"))
-                except OSError:
-                    pass  # e.g. security.* needing privileges the caller lacks
+        _set_owner_and_xattrs(dfd, ti, chown=chowned)
         if chowned or mode & 0o7000 or mode & _umask():
             os.fchmod(dfd, mode)  # after chown, which clears set-id bits
         os.utime(dfd, (ti.mtime, ti.mtime))

@@ -82,7 +82,8 @@ class NativeDriver:
                     # Only now: a move into the cgroup takes this kernel milliseconds, which
                     # the network's wiring (after on_namespaces) need not wait for. The init
                     # waits for our "go" before it execs, so it runs nothing in the wrong one.
-                    in_cgroup = self._move_into_cgroup(pid)
+                    self._move_into_cgroup(pid)
+                    in_cgroup = True
                     continue
                 if msg.get("ready"):
                     if not in_cgroup:
@@ -98,11 +99,10 @@ class NativeDriver:
         trace.mark("monitor: init in cgroup and ready")
         return Process(pid=pid, io=io)
 
-    def _move_into_cgroup(self, pid: int) -> bool:
+    def _move_into_cgroup(self, pid: int) -> None:
         if self.cgroup is not None:
             self.cgroup.add(pid)
             trace.mark("monitor: init moved into its cgroup")
-        return True
 
     def start(self) -> None:
         sync = self._sync
